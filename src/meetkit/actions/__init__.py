@@ -1,0 +1,1 @@
+"""Named state changes (``do_*``): each one runs in one transaction."""

@@ -1,0 +1,138 @@
+"""Room actions: create, update, delete."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..api.schemas import CreateRoomIn, RoomUpdateDetails
+from ..container import Container
+from ..domain import rooms as rules
+from ..errors import BadRequest, Forbidden, InputValidationError, NotFound
+from ..storage import repositories as repo
+from ..storage import tables as t
+
+_MEETING_CODE_ATTEMPTS = 8
+
+
+def _options(defaults: dict[str, Any], given: Any) -> dict[str, Any]:
+    if given is None:
+        return dict(defaults)
+    return rules.merge_options(defaults, given.model_dump(exclude_none=True))
+
+
+async def _check_theme(db: AsyncSession, application_id: str, theme_id: str | None) -> None:
+    if theme_id is not None and await repo.get_theme(db, application_id, theme_id) is None:
+        raise NotFound(f"could not find theme {theme_id}")
+
+
+async def do_create_room(c: Container, application_id: str, body: CreateRoomIn) -> t.Room:
+    now = c.clock.now()
+    room_type = rules.RoomType(body.type or "instant")
+    if room_type is rules.RoomType.LONG_TERM:
+        if body.expires_at is None:
+            raise BadRequest('"expires_at" is required for a long_term room')
+        try:
+            rules.check_long_term_expiry(body.expires_at, now)
+        except rules.RoomRuleError as exc:
+            raise BadRequest(str(exc)) from exc
+        expires_at = body.expires_at
+    else:
+        # An instant room's expiry is the server's to keep: a given expires_at is ignored.
+        expires_at = rules.instant_expiry(now, c.settings.instant_room_join_window)
+    values = dict(
+        id=str(uuid.uuid4()),
+        application_id=application_id,
+        display_name=body.display_name,
+        meta=body.metadata,
+        type=room_type.value,
+        expires_at=expires_at,
+        expire_after_use=bool(body.expire_after_use) if room_type is rules.RoomType.LONG_TERM else False,
+        theme_id=body.theme_id,
+        join_approval_level=body.join_approval_level or rules.JoinApprovalLevel.NONE.value,
+        recording_options=_options(rules.DEFAULT_RECORDING_OPTIONS, body.recording_options),
+        initial_join_options=_options(rules.DEFAULT_INITIAL_JOIN_OPTIONS, body.initial_join_options),
+        callback_urls=_options(rules.DEFAULT_CALLBACK_URLS, body.callback_urls),
+        available_features=_options(rules.DEFAULT_AVAILABLE_FEATURES, body.available_features),
+        ui_settings=_options(rules.DEFAULT_UI_SETTINGS, body.ui_settings),
+        host_token=rules.new_host_token(),
+        is_available=True,
+        created_at=now,
+    )
+    for _attempt in range(_MEETING_CODE_ATTEMPTS):
+        try:
+            async with c.sessions.begin() as db:
+                await _check_theme(db, application_id, body.theme_id)
+                if await repo.count_live_rooms(db, application_id) >= c.settings.max_rooms_per_application:
+                    raise Forbidden(
+                        f"Maximum number of rooms ({c.settings.max_rooms_per_application}) reached for this application"
+                    )
+                room = t.Room(meeting_code=rules.new_meeting_code(), **values)
+                db.add(room)
+            return room
+        except IntegrityError:
+            # A meeting code collided with a live room's: draw another.
+            continue
+    raise BadRequest("could not allocate a unique meeting code; try again")
+
+
+async def get_room(c: Container, application_id: str, room_id: str) -> t.Room:
+    async with c.sessions() as db:
+        room = await repo.get_room(db, application_id, room_id)
+    if room is None:
+        raise NotFound(f"could not find room {room_id}")
+    return room
+
+
+def _update_details(body: Any) -> RoomUpdateDetails:
+    details = body.update_details if body.update_details is not None else body.update_options
+    if details is None or not details.model_fields_set:
+        raise InputValidationError('"update_details" must have at least 1 key')
+    assert isinstance(details, RoomUpdateDetails)
+    return details
+
+
+async def do_update_room(c: Container, application_id: str, room_id: str, body: Any) -> t.Room:
+    details = _update_details(body)
+    given = details.model_fields_set
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        room = await repo.get_room(db, application_id, room_id)
+        if room is None or not room.is_available:
+            raise NotFound(f"could not find room {room_id}")
+        if room.type != rules.RoomType.LONG_TERM.value:
+            raise BadRequest(f"The room with id: {room_id} could not be updated because of its type: temporary")
+        if "display_name" in given and details.display_name is not None:
+            room.display_name = details.display_name
+        if "metadata" in given:
+            room.meta = details.metadata
+        if "expires_at" in given and details.expires_at is not None:
+            try:
+                rules.check_long_term_expiry(details.expires_at, now)
+            except rules.RoomRuleError as exc:
+                raise BadRequest(str(exc)) from exc
+            room.expires_at = details.expires_at
+        if "expire_after_use" in given and details.expire_after_use is not None:
+            room.expire_after_use = details.expire_after_use
+        if "theme_id" in given:
+            await _check_theme(db, application_id, details.theme_id)
+            room.theme_id = details.theme_id
+        if "join_approval_level" in given and details.join_approval_level is not None:
+            room.join_approval_level = details.join_approval_level
+        for name in ("recording_options", "initial_join_options", "callback_urls", "available_features", "ui_settings"):
+            value = getattr(details, name)
+            if name in given and value is not None:
+                setattr(room, name, rules.merge_options(getattr(room, name), value.model_dump(exclude_unset=True)))
+    return room
+
+
+async def do_delete_room(c: Container, application_id: str, room_id: str) -> None:
+    """An extension of the contract (the 2021 draft had it): the room and its sessions go away."""
+    async with c.sessions.begin() as db:
+        room = await repo.get_room(db, application_id, room_id)
+        if room is None:
+            raise NotFound(f"could not find room {room_id}")
+        await db.delete(room)

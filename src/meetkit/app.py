@@ -1,0 +1,79 @@
+"""Composition root: the one place where adapters are chosen and wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from . import __version__
+from .api import errors as api_errors
+from .api import recordings, rooms, themes, uploads
+from .clock import Clock, SystemClock
+from .config import Settings
+from .container import Container
+from .storage import migrate
+from .storage.db import make_engine, make_sessionmaker
+from .storage.objects import LocalObjectStore
+from .web import pages
+
+API_PREFIXES = ("/v1/meetings", "/beta/meetings", "/meetings")
+
+log = logging.getLogger("meetkit")
+
+
+def build_container(settings: Settings, clock: Clock | None = None) -> Container:
+    settings.ensure_dirs()
+    engine = make_engine(settings.resolved_database_url)
+    return Container(
+        settings=settings,
+        clock=clock or SystemClock(),
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        objects=LocalObjectStore(settings.objects_dir),
+        secret=settings.resolved_secret_key(),
+    )
+
+
+def api_router() -> APIRouter:
+    router = APIRouter()
+    # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
+    router.include_router(rooms.router)
+    router.include_router(themes.router)
+    router.include_router(recordings.router)
+    router.include_router(uploads.router)
+    return router
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               run_migrations: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    c = build_container(settings, clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate.upgrade(c.engine)
+        try:
+            yield
+        finally:
+            await c.engine.dispose()
+
+    app = FastAPI(
+        title="meetkit Meetings API",
+        version=__version__,
+        description="Self-hosted Meetings API, compatible with the Vonage Meetings API v1.",
+        openapi_url="/v1/meetings/openapi.json",
+        docs_url="/v1/meetings/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.container = c
+    api_errors.install(app)
+    router = api_router()
+    for i, prefix in enumerate(API_PREFIXES):
+        app.include_router(router, prefix=prefix, include_in_schema=i == 0)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,116 @@
+"""``meetkit serve | migrate | app create | app list``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("meetkit serve: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    app = create_app(settings, run_migrations=not args.no_migrate)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        ssl_certfile=args.tls_cert,
+        ssl_keyfile=args.tls_key,
+        log_level=settings.log_level,
+        access_log=args.access_log,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from .storage.migrate import upgrade_url
+
+    settings.ensure_dirs()
+    upgrade_url(settings.resolved_database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+async def _with_container(settings: Settings, fn):  # type: ignore[no-untyped-def]
+    from .app import build_container
+    from .storage import migrate
+
+    c = build_container(settings)
+    try:
+        await migrate.upgrade(c.engine)
+        return await fn(c)
+    finally:
+        await c.engine.dispose()
+
+
+def _app_create(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.applications import do_create_application
+
+    public_key = Path(args.public_key).read_text() if args.public_key else None
+    key_dir = Path(args.key_dir) if args.key_dir else None
+    created = asyncio.run(_with_container(
+        settings, lambda c: do_create_application(c, args.name, public_key_pem=public_key, key_dir=key_dir)))
+    out = {"application_id": created.application_id,
+           "private_key_path": str(created.private_key_path) if public_key is None else None}
+    print(json.dumps(out))
+    return 0
+
+
+def _app_list(_args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.applications import list_applications
+
+    apps = asyncio.run(_with_container(settings, list_applications))
+    print(json.dumps([{"application_id": a.id, "name": a.name, "default_theme_id": a.default_theme_id,
+                       "created_at": a.created_at.isoformat()} for a in apps], indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="meetkit", description="Self-hosted Meetings API")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the API and the meeting pages")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--tls-cert", help="PEM certificate file (serve HTTPS)")
+    serve.add_argument("--tls-key", help="PEM private key file")
+    serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the database at start")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=_serve)
+
+    mig = sub.add_parser("migrate", help="upgrade the database to the latest schema")
+    mig.set_defaults(func=_migrate)
+
+    app = sub.add_parser("app", help="applications")
+    app_sub = app.add_subparsers(dest="app_command", required=True)
+    create = app_sub.add_parser("create", help="create an application and its key pair")
+    create.add_argument("--name", required=True)
+    create.add_argument("--key-dir", help="where to write the private key (default: <data>/keys)")
+    create.add_argument("--public-key", help="register this PEM public key instead of generating a pair")
+    create.set_defaults(func=_app_create)
+    lst = app_sub.add_parser("list", help="list applications")
+    lst.set_defaults(func=_app_list)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    return int(args.func(args, settings))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""The objects one meetkit process shares. Built only in app.py (the composition root)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .clock import Clock
+from .config import Settings
+from .storage.objects import ObjectStore
+
+
+@dataclass
+class Container:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    objects: ObjectStore
+    secret: bytes
+    # application_id -> PEM of its public key; keys never change once an application exists.
+    public_keys: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,133 @@
+"""The database schema. Alembic migrations under migrations/ create exactly this."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from .types import UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+SerialType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[str] = mapped_column(String(64))
+    public_key_pem: Mapped[str] = mapped_column(Text)
+    # No foreign key: themes reference applications; deleting a theme clears this in the same transaction.
+    default_theme_id: Mapped[str | None] = mapped_column(String(36))
+    room_changed_url: Mapped[str | None] = mapped_column(String(2048))
+    session_changed_url: Mapped[str | None] = mapped_column(String(2048))
+    recording_changed_url: Mapped[str | None] = mapped_column(String(2048))
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class Theme(Base):
+    __tablename__ = "themes"
+    __table_args__ = (UniqueConstraint("application_id", "theme_name", name="uq_theme_name_per_app"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
+    theme_name: Mapped[str] = mapped_column(String(200))
+    main_color: Mapped[str] = mapped_column(String(7))
+    brand_text: Mapped[str] = mapped_column(String(200))
+    short_company_url: Mapped[str | None] = mapped_column(String(128), unique=True)
+    brand_image_colored: Mapped[str | None] = mapped_column(String(512))
+    brand_image_white: Mapped[str | None] = mapped_column(String(512))
+    branded_favicon: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+    __table_args__ = (
+        # A meeting code names one live room; expired rooms may share a code with a new one.
+        Index(
+            "uq_live_meeting_code",
+            "meeting_code",
+            unique=True,
+            sqlite_where=text("is_available"),
+            postgresql_where=text("is_available"),
+        ),
+        Index("ix_rooms_app_serial", "application_id", "serial"),
+        Index("ix_rooms_theme_serial", "theme_id", "serial"),
+    )
+
+    serial: Mapped[int] = mapped_column(SerialType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    meta: Mapped[str | None] = mapped_column("metadata", String(500))
+    type: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime]
+    expire_after_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("themes.id", ondelete="SET NULL"))
+    join_approval_level: Mapped[str] = mapped_column(String(32))
+    recording_options: Mapped[dict[str, Any]]
+    initial_join_options: Mapped[dict[str, Any]]
+    callback_urls: Mapped[dict[str, Any]]
+    available_features: Mapped[dict[str, Any]]
+    ui_settings: Mapped[dict[str, Any]]
+    meeting_code: Mapped[str] = mapped_column(String(9))
+    host_token: Mapped[str] = mapped_column(String(64), unique=True)
+    is_available: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Session(Base):
+    """A meeting session: from the first join to the last leave."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(36), ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class Recording(Base):
+    __tablename__ = "recordings"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id"), index=True)
+    room_id: Mapped[str] = mapped_column(String(36))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    storage_key: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+
+
+class LogoUpload(Base):
+    """A logo uploaded through a signed policy, waiting to be finalized into a theme."""
+
+    __tablename__ = "logo_uploads"
+
+    key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
+    logo_type: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[datetime]
+
+
+class UsedToken(Base):
+    """JWT ids already seen, kept until the token expires, so a token cannot be replayed."""
+
+    __tablename__ = "used_tokens"
+
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,1 @@
+"""Meeting pages served at the guest and host URLs."""
