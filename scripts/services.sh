@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Make sure the services the test suite needs are installed and running: PostgreSQL (with a
+# `meetkit` role that may create databases) and Node.js + npm for the Node SDK compatibility test.
+# Idempotent; runs as root (CI does) or with sudo available.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "services: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+command -v pg_ctlcluster >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || apt_install postgresql postgresql-client
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+
+# Start the cluster if it is not running.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || $SUDO pg_ctlcluster "$version" main start
+  for _ in $(seq 1 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
+fi
+pg_isready -h 127.0.0.1 -p 5432
+
+as_postgres() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+# A role for the tests, with a password so it works under both trust and scram auth.
+as_postgres psql -q -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'meetkit') THEN
+    CREATE ROLE meetkit LOGIN CREATEDB PASSWORD 'meetkit';
+  ELSE
+    ALTER ROLE meetkit LOGIN CREATEDB PASSWORD 'meetkit';
+  END IF;
+END $$;
+SQL
+echo "services: PostgreSQL ready (role meetkit)"

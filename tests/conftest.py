@@ -1,0 +1,49 @@
+"""Shared fixtures: one real meetkit server per database backend (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meetkit.client import MeetingsClient
+
+from .support import Server, start_server, stop_server
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp(f"server-{request.param}")
+    srv = start_server(request.param, folder)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def application(server: Server, tmp_path: Path) -> tuple[str, str]:
+    """A fresh application on the server: (application_id, private key PEM)."""
+    from meetkit.actions.applications import do_create_application
+    from meetkit.app import build_container
+    from meetkit.config import Settings
+
+    async def create() -> tuple[str, str]:
+        settings = Settings(data_dir=server.data_dir, database_url=server.database_url)
+        c = build_container(settings)
+        try:
+            created = await do_create_application(c, "test", key_dir=tmp_path)
+        finally:
+            await c.engine.dispose()
+        return created.application_id, created.private_key_path.read_text()
+
+    return asyncio.run(create())
+
+
+@pytest.fixture
+def client(server: Server, application: tuple[str, str]) -> Iterator[MeetingsClient]:
+    app_id, key = application
+    with MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path)) as c:
+        yield c

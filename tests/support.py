@@ -1,0 +1,173 @@
+"""Test support: a real ``meetkit serve`` process per database backend, TLS certificates, PNG logos."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import ipaddress
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+T = TypeVar("T")
+
+PG_ADMIN_URL = os.environ.get("MEETKIT_TEST_PG_URL", "postgresql://meetkit:meetkit@127.0.0.1:5432/postgres")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_tls_cert(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "meetkit-test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_pg_database() -> str:
+    name = f"meetkit_test_{uuid.uuid4().hex[:12]}"
+    run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class Server:
+    backend: str
+    base_url: str
+    data_dir: Path
+    database_url: str
+    cert_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def ssl(self) -> ssl.SSLContext:
+        """Trusts this server's self-signed certificate."""
+        return ssl.create_default_context(cafile=str(self.cert_path))
+
+
+def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = None,
+                 database_url: str | None = None) -> Server:
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if database_url is None:
+        database_url = (
+            create_pg_database() if backend == "postgresql" else f"sqlite+aiosqlite:///{data_dir / 'meetkit.db'}"
+        )
+    cert, key = make_tls_cert(folder)
+    port = free_port()
+    base_url = f"https://127.0.0.1:{port}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MEETKIT_")},
+        "MEETKIT_DATA_DIR": str(data_dir),
+        "MEETKIT_DATABASE_URL": database_url,
+        "MEETKIT_PUBLIC_URL": base_url,
+        "MEETKIT_DIAL_IN_NUMBERS": '[{"number": "+441234567890", "locale": "en-GB", "display_name": "United Kingdom"}]',
+        **(extra_env or {}),
+    }
+    log_path = folder / "server.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meetkit.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--tls-cert", str(cert), "--tls-key", str(key)],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base_url}/v1/meetings/openapi.json", verify=ssl.create_default_context(cafile=str(cert)),
+                         timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"meetkit serve did not start:\n{log_path.read_text()[-3000:]}")
+        time.sleep(0.1)
+    return Server(backend, base_url, data_dir, database_url, cert, env, proc, log_path)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+    if server.backend == "postgresql":
+        drop_pg_database(server.database_url)
+
+
+def png_bytes(width: int, height: int, *, transparent: bool = True, mode: str = "RGBA") -> bytes:
+    """A logo: a filled circle on a transparent (or white) background."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new(mode, (width, height), (0, 0, 0, 0) if transparent else (255, 255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((width // 4, height // 4, max(width // 4, 3 * width // 4), max(height // 4, 3 * height // 4)),
+                 fill=(200, 30, 30, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
