@@ -171,3 +171,44 @@ def png_bytes(width: int, height: int, *, transparent: bool = True, mode: str = 
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def insert_recording(server: Server, application_id: str, *, status: str = "uploaded",
+                     data: bytes | None = b"\x00\x00\x00\x18ftypmp42") -> tuple[str, str]:
+    """A session and a recording stored through meetkit's own storage layer: (session_id, recording_id).
+
+    Recordings are produced by the meeting's recording pipeline; API tests that only read and delete
+    them put one in place the way the pipeline leaves it."""
+    from meetkit.app import build_container
+    from meetkit.config import Settings
+    from meetkit.storage import tables as t
+
+    async def go() -> tuple[str, str]:
+        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
+        try:
+            now = dt.datetime.now(dt.UTC)
+            async with c.sessions.begin() as db:
+                room = t.Room(
+                    id=str(uuid.uuid4()), application_id=application_id, display_name="recorded", meta=None,
+                    type="instant", expires_at=now + dt.timedelta(minutes=10), expire_after_use=False,
+                    theme_id=None, join_approval_level="none", recording_options={}, initial_join_options={},
+                    callback_urls={}, available_features={}, ui_settings={}, meeting_code=str(uuid.uuid4().int)[:9],
+                    host_token=uuid.uuid4().hex, is_available=False, created_at=now,
+                )
+                db.add(room)
+                session = t.Session(id=uuid.uuid4().hex, room_id=room.id, application_id=application_id,
+                                    started_at=now - dt.timedelta(minutes=5), ended_at=now)
+                db.add(session)
+                await db.flush()
+                key = f"recordings/{application_id}/{uuid.uuid4()}.mp4" if data is not None else None
+                if key is not None and data is not None:
+                    c.objects.put(key, data)
+                rec = t.Recording(id=str(uuid.uuid4()), application_id=application_id, session_id=session.id,
+                                  room_id=room.id, status=status, started_at=now - dt.timedelta(minutes=4),
+                                  ended_at=now - dt.timedelta(minutes=1), storage_key=key, created_at=now)
+                db.add(rec)
+            return session.id, rec.id
+        finally:
+            await c.engine.dispose()
+
+    return run(go())

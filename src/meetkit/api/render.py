@@ -12,6 +12,7 @@ from fastapi import Request
 
 from ..container import Container
 from ..domain.dates import format_date
+from ..domain import rooms as rules
 from ..domain.rooms import meeting_links
 from ..storage import tables as t
 from . import schemas as s
@@ -35,16 +36,19 @@ def room_out(c: Container, room: t.Room, theme: t.Theme | None) -> s.RoomOut:
         type=room.type,  # type: ignore[arg-type]
         expires_at=format_date(room.expires_at),
         expire_after_use=room.expire_after_use,
-        recording_options=s.RecordingOptionsOut(**room.recording_options),
+        # Stored options are merged over today's defaults, so rows written before an option existed
+        # still render completely.
+        recording_options=s.RecordingOptionsOut(**{**rules.DEFAULT_RECORDING_OPTIONS, **room.recording_options}),
         meeting_code=room.meeting_code,
         is_available=room.is_available,
         theme_id=room.theme_id,
         created_at=format_date(room.created_at),
         join_approval_level=room.join_approval_level,
-        initial_join_options=s.InitialJoinOptionsOut(**room.initial_join_options),
-        callback_urls=s.CallbackUrlsOut(**room.callback_urls),
-        available_features=s.AvailableFeaturesOut(**room.available_features),
-        ui_settings=s.UiSettingsOut(**room.ui_settings),
+        initial_join_options=s.InitialJoinOptionsOut(
+            **{**rules.DEFAULT_INITIAL_JOIN_OPTIONS, **room.initial_join_options}),
+        callback_urls=s.CallbackUrlsOut(**{**rules.DEFAULT_CALLBACK_URLS, **room.callback_urls}),
+        available_features=s.AvailableFeaturesOut(**{**rules.DEFAULT_AVAILABLE_FEATURES, **room.available_features}),
+        ui_settings=s.UiSettingsOut(**{**rules.DEFAULT_UI_SETTINGS, **room.ui_settings}),
         links=s.RoomLinks(host_url=s.Href(href=links.host_url), guest_url=s.Href(href=links.guest_url)),
     )
 
@@ -57,6 +61,7 @@ def room_page_out(
     themes: dict[str, t.Theme],
     total: int,
     more: bool,
+    earlier: bool,
     page_size: int,
 ) -> s.RoomPageOut:
     base = api_base(request) + path
@@ -68,7 +73,7 @@ def room_page_out(
     links = s.PageLinks(first=href(), self=href(**self_params))
     if rows and more:
         links.next = href(start_id=rows[-1].serial + 1)
-    if rows:
+    if rows and earlier:
         links.prev = href(end_id=rows[0].serial)
     return s.RoomPageOut(
         page_size=len(rows),

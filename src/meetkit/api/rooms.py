@@ -26,11 +26,11 @@ async def list_page(request: Request, caller: Caller, theme_id: str | None, path
     c = container(request)
     size = min(page_size, c.settings.max_page_size)
     async with c.sessions() as db:
-        rows, total, more = await repo.page_rooms(
+        rows, total, more, earlier = await repo.page_rooms(
             db, caller.application_id, theme_id=theme_id, start_serial=start_id, end_serial=end_id, page_size=size
         )
         themes = await repo.themes_by_id(db, {r.theme_id for r in rows if r.theme_id})
-    return json(render.room_page_out(c, request, path, rows, themes, total, more, size))
+    return json(render.room_page_out(c, request, path, rows, themes, total, more, earlier, size))
 
 
 @router.get("/rooms", response_model=s.RoomPageOut, summary="List rooms, paged by serial number")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -25,6 +26,13 @@ def _date(v: object) -> datetime:
         return parse_date(v)
     except BadDate as exc:
         raise ValueError(str(exc)) from exc
+
+
+def _metadata(v: object) -> object:
+    """The Node SDK's own example sends metadata as an object: keep it, as compact JSON text."""
+    if isinstance(v, dict | list):
+        return jsonlib.dumps(v, separators=(",", ":"), ensure_ascii=False)
+    return v
 
 
 def _language(v: str) -> str:
@@ -55,6 +63,7 @@ ShortCompanyUrl = Annotated[
     WithJsonSchema({"type": "string", "maxLength": 128, "pattern": SHORT_COMPANY_URL_RE.pattern}),
 ]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
+Metadata = Annotated[str, BeforeValidator(_metadata), StringConstraints(max_length=500)]
 Language = Annotated[str, StringConstraints(max_length=16), AfterValidator(_language)]
 
 
@@ -94,7 +103,7 @@ JoinApproval = Literal["none", "after_owner_only", "explicit_approval"]
 
 class CreateRoomIn(In):
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    metadata: Annotated[str, StringConstraints(max_length=500)] | None = None
+    metadata: Metadata | None = None
     type: Literal["instant", "long_term"] | None = None
     expires_at: DateIn | None = None
     expire_after_use: bool | None = None
@@ -111,7 +120,7 @@ class RoomUpdateDetails(In):
     """What ``update_details`` (or the Node SDK's ``update_options``) may change."""
 
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    metadata: Annotated[str, StringConstraints(max_length=500)] | None = None
+    metadata: Metadata | None = None
     expires_at: DateIn | None = None
     expire_after_use: bool | None = None
     theme_id: UUIDStr | None = None

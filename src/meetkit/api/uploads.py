@@ -68,7 +68,8 @@ async def upload(request: Request) -> Response:
     if length and length.isdigit() and int(length) > c.settings.max_upload_bytes + 64 * 1024:
         return s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
     try:
-        form = await request.form(max_files=10, max_fields=30, max_part_size=c.settings.max_upload_bytes)
+        # Some SDKs send every field as a file part (filename=...), so files are counted generously.
+        form = await request.form(max_files=20, max_fields=20, max_part_size=c.settings.max_upload_bytes)
     except (MultiPartException, ValueError):
         return s3_error(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart")
     try:

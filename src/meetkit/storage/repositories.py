@@ -53,8 +53,9 @@ async def page_rooms(
     start_serial: int | None,
     end_serial: int | None,
     page_size: int,
-) -> tuple[Sequence[t.Room], int, bool]:
-    """One page of rooms in serial order, the count of all rooms matching, and whether more follow.
+) -> tuple[Sequence[t.Room], int, bool, bool]:
+    """One page of rooms in serial order, the count of all rooms matching, and whether more rooms follow
+    and precede the page.
 
     ``start_serial`` is inclusive and pages forward; ``end_serial`` is exclusive and, alone, pages backward
     (the page ends just before it)."""
@@ -74,13 +75,15 @@ async def page_rooms(
         rows.reverse()
     else:
         rows = list((await db.scalars(select(t.Room).where(*cond).order_by(t.Room.serial).limit(page_size))).all())
-    more = False
+    more = earlier = False
     if rows:
         after = [*base, t.Room.serial > rows[-1].serial]
         if end_serial is not None and start_serial is not None:
             after.append(t.Room.serial < end_serial)
         more = (await db.scalar(select(t.Room.serial).where(*after).limit(1))) is not None
-    return rows, total, more
+        before = [*base, t.Room.serial < rows[0].serial]
+        earlier = (await db.scalar(select(t.Room.serial).where(*before).limit(1))) is not None
+    return rows, total, more, earlier
 
 
 async def rooms_using_theme(db: AsyncSession, theme_id: str) -> int:
