@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from . import __version__
 from .api import errors as api_errors
 from .api import recordings, rooms, themes, uploads
+from .api.guard import TargetGuard
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
@@ -76,4 +77,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for i, prefix in enumerate(API_PREFIXES):
         app.include_router(router, prefix=prefix, include_in_schema=i == 0)
     app.include_router(pages.router)
+    app.add_middleware(TargetGuard)
     return app

@@ -13,10 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api.schemas import CreateThemeIn, UpdateThemeIn
 from ..container import Container
-from ..domain.themes import LOGO_COLUMN, LogoLimits, LogoType, dimensions_ok, logo_type_of_temp_key
+from ..domain.themes import (
+    LOGO_COLUMN,
+    SHORT_COMPANY_URL_RE,
+    LogoLimits,
+    LogoType,
+    dimensions_ok,
+    logo_type_of_temp_key,
+)
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
+
+
+def _check_short_company_url(short: str | None) -> None:
+    # The schema's pattern check uses re.match, whose "$" also matches before a trailing newline:
+    # "acme\n" would pass it and become a link no browser can open. The whole value must match.
+    if short is not None and SHORT_COMPANY_URL_RE.fullmatch(short) is None:
+        raise InputValidationError(
+            '"short_company_url" may hold only letters, digits, _ ~ - and at least one letter, _ ~ or -'
+        )
 
 
 async def _unique_conflict(db: AsyncSession, application_id: str, name: str | None, short: str | None,
@@ -33,6 +49,7 @@ async def _unique_conflict(db: AsyncSession, application_id: str, name: str | No
 
 
 async def do_create_theme(c: Container, application_id: str, body: CreateThemeIn) -> t.Theme:
+    _check_short_company_url(body.short_company_url)
     theme_id = str(uuid.uuid4())
     name = body.theme_name if body.theme_name is not None else theme_id
     try:
@@ -80,6 +97,8 @@ async def do_update_theme(c: Container, application_id: str, theme_id: str, body
     for required in ("main_color", "brand_text", "theme_name"):
         if required in given and getattr(details, required) is None:
             raise InputValidationError(f'"{required}" cannot be null')
+    if "short_company_url" in given:
+        _check_short_company_url(details.short_company_url)
     try:
         async with c.sessions.begin() as db:
             theme = await repo.get_theme(db, application_id, theme_id)

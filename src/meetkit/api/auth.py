@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from ..container import Container
 from ..errors import Unauthorized
 from ..storage import tables as t
+
+
+_APP_ID = re.compile(r"[0-9a-fA-F-]{36}")
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ async def authenticate(request: Request) -> Caller:
     except jwt.PyJWTError as exc:
         raise Unauthorized() from exc
     application_id = unverified.get("application_id")
-    if header_alg != "RS256" or not isinstance(application_id, str) or len(application_id) > 64:
+    if header_alg != "RS256" or not isinstance(application_id, str) or not _APP_ID.fullmatch(application_id):
         raise Unauthorized()
     pem = await _public_key(c, application_id)
     if pem is None:
@@ -84,12 +88,14 @@ async def authenticate(request: Request) -> Caller:
         raise Unauthorized() from exc
     # PyJWT checks against the wall clock; meetkit's own clock decides too (tests move it).
     iat, exp, jti = claims["iat"], claims["exp"], claims["jti"]
-    if not isinstance(iat, int | float) or not isinstance(exp, int | float) or not isinstance(jti, str) or not jti:
+    if not isinstance(iat, int | float) or not isinstance(exp, int | float) or not isinstance(jti, str) \
+            or not jti.isprintable() or not 0 < len(jti) <= 80:
         raise Unauthorized()
     ts = now.timestamp()
     if iat > ts + c.settings.jwt_leeway or exp < ts - c.settings.jwt_leeway:
         raise Unauthorized()
-    if exp - iat > c.settings.jwt_max_lifetime:
+    # exp <= iat is a token that was never valid; the leeway above must not let it through.
+    if exp <= iat or exp - iat > c.settings.jwt_max_lifetime:
         raise Unauthorized()
     if not await _remember_jti(c, application_id, jti, datetime.fromtimestamp(exp, UTC)):
         raise Unauthorized()

@@ -69,7 +69,7 @@ async def download_recording(request: Request, recording_id: str,
                              signature: Annotated[str, Query(max_length=128)]) -> FileResponse:
     c = container(request)
     expected = render.download_signature(c.secret, recording_id, expires)
-    if not hmac.compare_digest(expected, signature):
+    if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise Forbidden("invalid download signature")
     if expires < time.time():
         raise Forbidden("download link expired")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json as jsonlib
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from ..domain.dates import BadDate, format_date, parse_date
 from ..domain.rooms import RoomRuleError, normalize_language
@@ -67,8 +67,30 @@ Metadata = Annotated[str, BeforeValidator(_metadata), StringConstraints(max_leng
 Language = Annotated[str, StringConstraints(max_length=16), AfterValidator(_language)]
 
 
+def _storable(value: object, where: str = "body") -> None:
+    """Text that both databases can keep: no NUL characters, no lone surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where} must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{where} must be valid Unicode text") from exc
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _storable(getattr(value, name), name)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _storable(item, where)
+
+
 class In(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="after")
+    def _text_is_storable(self) -> Self:
+        _storable(self)
+        return self
 
 
 class RecordingOptionsIn(In):

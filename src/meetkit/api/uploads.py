@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 from ..domain.dates import BadDate, parse_date
@@ -70,7 +71,9 @@ async def upload(request: Request) -> Response:
     try:
         # Some SDKs send every field as a file part (filename=...), so files are counted generously.
         form = await request.form(max_files=20, max_fields=20, max_part_size=c.settings.max_upload_bytes)
-    except (MultiPartException, ValueError):
+    except (MultiPartException, HTTPException, ValueError):
+        # Inside an app Starlette re-raises multipart parse errors (e.g. a missing boundary) as
+        # HTTPException, which would leave as a JSON body: this endpoint answers in S3's XML.
         return s3_error(400, "MalformedPOSTRequest", "The body of your POST request is not well-formed multipart")
     try:
         fields: dict[str, bytes] = {}
@@ -85,7 +88,7 @@ async def upload(request: Request) -> Response:
     policy_b64, signature = text.get("Policy"), text.get("X-Amz-Signature")
     if not policy_b64 or not signature:
         return s3_error(403, "AccessDenied", "Invalid according to Policy: missing policy or signature")
-    if not hmac.compare_digest(sign_policy(c.secret, policy_b64), signature):
+    if not hmac.compare_digest(sign_policy(c.secret, policy_b64).encode(), signature.encode()):
         return s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")
     parsed = _policy_conditions(policy_b64)
     if parsed is None:

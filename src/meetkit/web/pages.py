@@ -62,7 +62,7 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
     if room is None or (short is not None and (theme is None or theme.short_company_url != short)):
         return _page(404, "Meeting not found", "This meeting is not available",
                      "The link is wrong, or the meeting has expired.")
-    is_host = token is not None and hmac.compare_digest(token, room.host_token)
+    is_host = token is not None and hmac.compare_digest(token.encode(), room.host_token.encode())
     role = "host" if is_host else "guest"
     color = theme.main_color if theme else "#222"
     return _page(200, room.display_name, room.display_name,
