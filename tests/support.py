@@ -109,7 +109,7 @@ class Server:
 
 
 def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = None,
-                 database_url: str | None = None) -> Server:
+                 database_url: str | None = None, *, tls: bool = True) -> Server:
     data_dir = folder / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     if database_url is None:
@@ -118,7 +118,7 @@ def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = 
         )
     cert, key = make_tls_cert(folder)
     port = free_port()
-    base_url = f"https://127.0.0.1:{port}"
+    base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MEETKIT_")},
         "MEETKIT_DATA_DIR": str(data_dir),
@@ -129,9 +129,9 @@ def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = 
     }
     log_path = folder / "server.log"
     log = log_path.open("wb")
+    tls_args = ["--tls-cert", str(cert), "--tls-key", str(key)] if tls else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meetkit.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--tls-cert", str(cert), "--tls-key", str(key)],
+        [sys.executable, "-m", "meetkit.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *tls_args],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 30

@@ -395,3 +395,24 @@ def _other_application(server: Server, tmp_path) -> tuple[str, str]:
         return made.application_id, made.private_key_path.read_text()
 
     return run(make())
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"exp": float("inf")},
+        {"iat": float("inf")},
+        {"iat": float("-inf"), "exp": float("inf")},
+        {"nbf": float("inf")},
+        {"exp": float("nan")},
+        {"exp": 10**30},
+        {"iat": -(10**30)},
+        {"exp": 1e308},
+    ],
+    ids=["exp-inf", "iat-inf", "both-inf", "nbf-inf", "exp-nan", "exp-huge", "iat-huge-negative", "exp-1e308"],
+)
+def test_absurd_times_are_401_not_500(http: httpx.Client, application: tuple[str, str],
+                                      override: dict[str, Any]) -> None:
+    """JSON from PyJWT may carry Infinity/NaN and huge numbers; each is a bad token, never a crash."""
+    app_id, key = application
+    assert_401(http.get("/rooms", headers=bearer(sign(claims(app_id, **override), key))))

@@ -119,7 +119,8 @@ def test_malformed_json_is_400(client: MeetingsClient) -> None:
 
 
 def test_unknown_theme_is_404(client: MeetingsClient) -> None:
-    resp = client.request("POST", "/rooms", json={"display_name": "x", "theme_id": "8b1e7a0e-7c4f-4d3c-9a54-1f2e3d4c5b6a"})
+    body = {"display_name": "x", "theme_id": "8b1e7a0e-7c4f-4d3c-9a54-1f2e3d4c5b6a"}
+    resp = client.request("POST", "/rooms", json=body)
     assert resp.status_code == 404
     assert resp.json() == {"message": "could not find theme 8b1e7a0e-7c4f-4d3c-9a54-1f2e3d4c5b6a",
                            "name": "NotFoundError", "status": 404}
@@ -199,11 +200,10 @@ def test_paging_follows_serial_numbers(client: MeetingsClient) -> None:
 
 
 def test_rooms_are_scoped_to_their_application(server, client: MeetingsClient, tmp_path) -> None:
-    from tests.support import run
-
     from meetkit.actions.applications import do_create_application
     from meetkit.app import build_container
     from meetkit.config import Settings
+    from tests.support import run
 
     async def other() -> tuple[str, str]:
         c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))

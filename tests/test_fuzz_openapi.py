@@ -51,7 +51,7 @@ def test_no_input_causes_a_server_error(server: Server, client: MeetingsClient) 
             @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))
             @given(case=strategy, use_known=st.booleans())
-            def run(case: schemathesis.Case, use_known: bool) -> None:
+            def run(case: schemathesis.Case, use_known: bool, mode: GenerationMode = mode) -> None:
                 nonlocal sent
                 if use_known and case.path_parameters:
                     for name in list(case.path_parameters):

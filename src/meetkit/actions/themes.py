@@ -15,7 +15,6 @@ from ..api.schemas import CreateThemeIn, UpdateThemeIn
 from ..container import Container
 from ..domain.themes import (
     LOGO_COLUMN,
-    SHORT_COMPANY_URL_RE,
     LogoLimits,
     LogoType,
     dimensions_ok,
@@ -24,15 +23,6 @@ from ..domain.themes import (
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
-
-
-def _check_short_company_url(short: str | None) -> None:
-    # The schema's pattern check uses re.match, whose "$" also matches before a trailing newline:
-    # "acme\n" would pass it and become a link no browser can open. The whole value must match.
-    if short is not None and SHORT_COMPANY_URL_RE.fullmatch(short) is None:
-        raise InputValidationError(
-            '"short_company_url" may hold only letters, digits, _ ~ - and at least one letter, _ ~ or -'
-        )
 
 
 async def _unique_conflict(db: AsyncSession, application_id: str, name: str | None, short: str | None,
@@ -48,8 +38,18 @@ async def _unique_conflict(db: AsyncSession, application_id: str, name: str | No
             raise Conflict("short_company_url already exists")
 
 
+async def _conflict_after_race(c: Container, application_id: str, name: str | None, short: str | None,
+                               exclude_id: str | None) -> Conflict:
+    """The contract's precise 409 for a unique-constraint failure (a concurrent write won the race)."""
+    async with c.sessions() as db:
+        try:
+            await _unique_conflict(db, application_id, name, short, exclude_id)
+        except Conflict as precise:
+            return precise
+    return Conflict("theme_name or short_company_url already exists")
+
+
 async def do_create_theme(c: Container, application_id: str, body: CreateThemeIn) -> t.Theme:
-    _check_short_company_url(body.short_company_url)
     theme_id = str(uuid.uuid4())
     name = body.theme_name if body.theme_name is not None else theme_id
     try:
@@ -71,7 +71,7 @@ async def do_create_theme(c: Container, application_id: str, body: CreateThemeIn
             db.add(theme)
     except IntegrityError as exc:
         # Lost a race with a concurrent create of the same name or short URL.
-        raise Conflict("theme_name or short_company_url already exists") from exc
+        raise await _conflict_after_race(c, application_id, name, body.short_company_url, None) from exc
     return theme
 
 
@@ -97,8 +97,6 @@ async def do_update_theme(c: Container, application_id: str, theme_id: str, body
     for required in ("main_color", "brand_text", "theme_name"):
         if required in given and getattr(details, required) is None:
             raise InputValidationError(f'"{required}" cannot be null')
-    if "short_company_url" in given:
-        _check_short_company_url(details.short_company_url)
     try:
         async with c.sessions.begin() as db:
             theme = await repo.get_theme(db, application_id, theme_id)
@@ -112,7 +110,10 @@ async def do_update_theme(c: Container, application_id: str, theme_id: str, body
                 if name in given:
                     setattr(theme, name, getattr(details, name))
     except IntegrityError as exc:
-        raise Conflict("theme_name or short_company_url already exists") from exc
+        raise await _conflict_after_race(
+            c, application_id, details.theme_name if "theme_name" in given else None,
+            details.short_company_url if "short_company_url" in given else None, theme_id,
+        ) from exc
     return theme
 
 

@@ -17,7 +17,6 @@ from ..container import Container
 from ..errors import Unauthorized
 from ..storage import tables as t
 
-
 _APP_ID = re.compile(r"[0-9a-fA-F-]{36}")
 
 
@@ -49,7 +48,7 @@ async def _remember_jti(c: Container, application_id: str, jti: str, exp: dateti
             db.add(t.UsedToken(jti=f"{application_id}:{jti}"[:128], expires_at=exp))
     except IntegrityError:
         return False
-    if random.random() < 0.001:  # noqa: S311 - amortised clean-up, not security
+    if random.random() < 0.001:
         async with c.sessions.begin() as db:
             await db.execute(delete(t.UsedToken).where(t.UsedToken.expires_at < c.clock.now()))
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -40,7 +39,8 @@ async def delete_recording(request: Request, caller: Auth, recording_id: str) ->
 async def _session_recordings(request: Request, caller: Caller, session_id: str) -> JSONResponse:
     c = container(request)
     recs = await actions.session_recordings(c, caller.application_id, session_id)
-    out = s.SessionRecordingsOut(embedded=s.RecordingList(recordings=[render.recording_out(c, request, r) for r in recs]))
+    listed = [render.recording_out(c, request, r) for r in recs]
+    out = s.SessionRecordingsOut(embedded=s.RecordingList(recordings=listed))
     return json(out)
 
 
@@ -71,7 +71,7 @@ async def download_recording(request: Request, recording_id: str,
     expected = render.download_signature(c.secret, recording_id, expires)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise Forbidden("invalid download signature")
-    if expires < time.time():
+    if expires < c.clock.now().timestamp():
         raise Forbidden("download link expired")
     async with c.sessions() as db:
         rec = await db.get(t.Recording, recording_id)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
 from fastapi import Request
 
 from ..container import Container
-from ..domain.dates import format_date
 from ..domain import rooms as rules
+from ..domain.dates import format_date
 from ..domain.rooms import meeting_links
 from ..storage import tables as t
 from . import schemas as s
@@ -33,7 +32,7 @@ def room_out(c: Container, room: t.Room, theme: t.Theme | None) -> s.RoomOut:
         id=room.id,
         display_name=room.display_name,
         metadata=room.meta,
-        type=room.type,  # type: ignore[arg-type]
+        type=room.type,
         expires_at=format_date(room.expires_at),
         expire_after_use=room.expire_after_use,
         # Stored options are merged over today's defaults, so rows written before an option existed
@@ -110,7 +109,7 @@ def download_signature(secret: bytes, recording_id: str, expires: int) -> str:
 
 
 def recording_out(c: Container, request: Request, rec: t.Recording) -> s.RecordingOut:
-    expires = int(time.time()) + c.settings.download_link_ttl
+    expires = int(c.clock.now().timestamp()) + c.settings.download_link_ttl
     sig = download_signature(c.secret, rec.id, expires)
     href = f"{api_base(request)}/recordings/{rec.id}/download?{urlencode({'expires': expires, 'signature': sig})}"
     return s.RecordingOut(
@@ -118,6 +117,6 @@ def recording_out(c: Container, request: Request, rec: t.Recording) -> s.Recordi
         session_id=rec.session_id,
         started_at=format_date(rec.started_at),
         ended_at=format_date(rec.ended_at) if rec.ended_at else None,
-        status=rec.status,  # type: ignore[arg-type]
+        status=rec.status,
         links=s.RecordingLinks(url=s.Href(href=href)),
     )

@@ -7,7 +7,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from ..domain.dates import BadDate, format_date, parse_date
 from ..domain.rooms import RoomRuleError, normalize_language
@@ -51,7 +60,7 @@ DateIn = Annotated[
 CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")]
 MainColor = Annotated[str, StringConstraints(max_length=7, pattern=MAIN_COLOR_RE.pattern)]
 def _short_url(v: str) -> str:
-    if not SHORT_COMPANY_URL_RE.match(v):
+    if not SHORT_COMPANY_URL_RE.fullmatch(v):
         raise ValueError("may hold only letters, digits, _ ~ - and at least one letter, _ ~ or -")
     return v
 
@@ -174,7 +183,7 @@ class ThemeUpdateDetails(In):
 
 
 class UpdateThemeIn(In):
-    update_details: ThemeUpdateDetails
+    update_details: ThemeUpdateDetails = Field(default_factory=ThemeUpdateDetails)
 
 
 class LogoKeyObject(In):
@@ -193,7 +202,7 @@ class ApplicationUpdateDetails(In):
 
 
 class UpdateApplicationIn(In):
-    update_details: ApplicationUpdateDetails
+    update_details: ApplicationUpdateDetails = Field(default_factory=ApplicationUpdateDetails)
 
 
 # ---- responses ---------------------------------------------------------------------------------------
@@ -291,7 +300,7 @@ class UploadFields(BaseModel):
 
     content_type: str = Field(serialization_alias="Content-Type", alias="Content-Type")
     key: str
-    logoType: Literal["white", "colored", "favicon"]  # noqa: N815 - the contract's name
+    logoType: Literal["white", "colored", "favicon"]
     bucket: str
     x_amz_algorithm: str = Field(alias="X-Amz-Algorithm")
     x_amz_credential: str = Field(alias="X-Amz-Credential")

@@ -1,0 +1,17 @@
+# The two commands of the README: `make run` installs and starts meetkit, `make test` runs every test.
+.PHONY: run test lint bench clean
+
+run:
+	bash scripts/run.sh
+
+test:
+	bash scripts/test.sh
+
+lint:
+	.venv/bin/ruff check src tests bench && .venv/bin/mypy
+
+bench:
+	.venv/bin/python bench/api.py
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache

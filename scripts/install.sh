@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install meetkit into ./.venv. `scripts/install.sh` for running, `scripts/install.sh dev` for testing.
+# Installs the Debian packages it needs when they are missing (runs as root, or with sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PYTHON="${PYTHON:-python3}"
+
+if ! command -v "$PYTHON" >/dev/null 2>&1 || ! "$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1; then
+  echo "install: installing python3 and python3-venv"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+  PYTHON=python3
+fi
+"$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "meetkit needs Python 3.11 or newer"'
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>/dev/null || true
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[dev]"
+else
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+fi
+echo "install: meetkit $(.venv/bin/python -c 'import meetkit; print(meetkit.__version__)') in .venv"
