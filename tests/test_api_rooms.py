@@ -244,3 +244,32 @@ def test_delete_room_extension(client: MeetingsClient) -> None:
     client.delete_room(room["id"])
     assert client.request("GET", f"/rooms/{room['id']}").status_code == 404
     assert client.request("DELETE", f"/rooms/{room['id']}").status_code == 404
+
+
+def test_delete_room_with_recordings_is_409(client: MeetingsClient, server) -> None:
+    from tests.support import insert_recording
+
+    from meetkit.app import build_container
+    from meetkit.config import Settings
+    from meetkit.storage import tables as t
+
+    _session_id, recording_id = insert_recording(server, client.application_id)
+
+    async def room_of() -> str:
+        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
+        try:
+            async with c.sessions() as db:
+                rec = await db.get(t.Recording, recording_id)
+                assert rec is not None
+                return rec.room_id
+        finally:
+            await c.engine.dispose()
+
+    from tests.support import run
+
+    room_id = run(room_of())
+    resp = client.request("DELETE", f"/rooms/{room_id}")
+    assert resp.status_code == 409 and resp.json()["name"] == "ConflictError"
+    assert "recording" in resp.json()["message"]
+    client.delete_recording(recording_id)
+    assert client.request("DELETE", f"/rooms/{room_id}").status_code == 204

@@ -108,7 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+        settings.resolved_secret_key()
+    except ValueError as exc:
+        print(f"meetkit: configuration error: {exc}", file=sys.stderr)
+        return 2
     return int(args.func(args, settings))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -19,5 +20,5 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     objects: ObjectStore
     secret: bytes
-    # application_id -> PEM of its public key; keys never change once an application exists.
-    public_keys: dict[str, str] = field(default_factory=dict)
+    # application_id -> its loaded public key; keys never change once an application exists.
+    public_keys: dict[str, Any] = field(default_factory=dict)

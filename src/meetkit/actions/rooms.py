@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api.schemas import CreateRoomIn, RoomUpdateDetails
 from ..container import Container
 from ..domain import rooms as rules
-from ..errors import BadRequest, Forbidden, InputValidationError, NotFound
+from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
 
@@ -135,4 +136,8 @@ async def do_delete_room(c: Container, application_id: str, room_id: str) -> Non
         room = await repo.get_room(db, application_id, room_id)
         if room is None:
             raise NotFound(f"could not find room {room_id}")
+        recordings = await db.scalar(
+            select(func.count()).select_from(t.Recording).where(t.Recording.room_id == room_id))
+        if recordings:
+            raise Conflict(f"Room {room_id} has {recordings} recording(s): delete them first")
         await db.delete(room)

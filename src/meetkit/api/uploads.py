@@ -58,9 +58,19 @@ async def _read_part(value: str | UploadFile) -> bytes:
     return value.encode()
 
 
-@router.api_route("/uploads", methods=["POST", "PUT"], include_in_schema=True, status_code=204,
-                  summary="Upload a logo with a signed policy (S3 POST-object style)")
+@router.post("/uploads", status_code=204, operation_id="upload_logo",
+             summary="Upload a logo with a signed policy (S3 POST-object style)")
 async def upload(request: Request) -> Response:
+    return await _upload(request)
+
+
+@router.put("/uploads", status_code=204, operation_id="upload_logo_put",
+            summary="Upload a logo with a signed policy (PUT, as the PHP SDK sends it)")
+async def upload_put(request: Request) -> Response:
+    return await _upload(request)
+
+
+async def _upload(request: Request) -> Response:
     c = container(request)
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):

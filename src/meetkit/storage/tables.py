@@ -62,6 +62,8 @@ class Room(Base):
             postgresql_where=text("is_available"),
         ),
         Index("ix_rooms_app_serial", "application_id", "serial"),
+        # The room limit counts an application's live rooms on every create: an index-only count.
+        Index("ix_rooms_app_live", "application_id", "is_available"),
         Index("ix_rooms_theme_serial", "theme_id", "serial"),
     )
 
