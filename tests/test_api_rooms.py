@@ -247,11 +247,10 @@ def test_delete_room_extension(client: MeetingsClient) -> None:
 
 
 def test_delete_room_with_recordings_is_409(client: MeetingsClient, server) -> None:
-    from tests.support import insert_recording
-
     from meetkit.app import build_container
     from meetkit.config import Settings
     from meetkit.storage import tables as t
+    from tests.support import insert_recording
 
     _session_id, recording_id = insert_recording(server, client.application_id)
 

@@ -6,21 +6,20 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from . import __version__
 from .api import errors as api_errors
 from .api import recordings, rooms, themes, uploads
-from .api.guard import TargetGuard
+from .api.guard import API_PREFIX, TargetGuard
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
 from .storage import migrate
 from .storage.db import make_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore
+from .storage.tokens import TokenLedger
 from .web import pages
-
-API_PREFIXES = ("/v1/meetings", "/beta/meetings", "/meetings")
 
 log = logging.getLogger("meetkit")
 
@@ -28,24 +27,20 @@ log = logging.getLogger("meetkit")
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     settings.ensure_dirs()
     engine = make_engine(settings.resolved_database_url)
+    clock = clock or SystemClock()
     return Container(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=clock,
         engine=engine,
         sessions=make_sessionmaker(engine),
         objects=LocalObjectStore(settings.objects_dir),
         secret=settings.resolved_secret_key(),
+        tokens=TokenLedger(engine, clock),
     )
 
 
-def api_router() -> APIRouter:
-    router = APIRouter()
-    # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
-    router.include_router(rooms.router)
-    router.include_router(themes.router)
-    router.include_router(recordings.router)
-    router.include_router(uploads.router)
-    return router
+# Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
+API_ROUTERS = (rooms.router, themes.router, recordings.router, uploads.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -73,9 +68,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     app.state.container = c
     api_errors.install(app)
-    router = api_router()
-    for i, prefix in enumerate(API_PREFIXES):
-        app.include_router(router, prefix=prefix, include_in_schema=i == 0)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.add_middleware(TargetGuard)
     return app

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .clock import Clock
 from .config import Settings
 from .storage.objects import ObjectStore
+from .storage.tokens import TokenLedger
 
 
 @dataclass
@@ -20,5 +21,6 @@ class Container:
     sessions: async_sessionmaker[AsyncSession]
     objects: ObjectStore
     secret: bytes
+    tokens: TokenLedger
     # application_id -> its loaded public key; keys never change once an application exists.
     public_keys: dict[str, Any] = field(default_factory=dict)

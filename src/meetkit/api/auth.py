@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import random
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,9 +13,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fastapi import Request
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..container import Container
 from ..errors import Unauthorized
@@ -82,19 +78,6 @@ def _time_claim(claims: dict[str, Any], name: str, required: bool) -> float | No
     return float(value)
 
 
-async def _remember_jti(c: Container, application_id: str, jti: str, exp: datetime) -> bool:
-    """Record a token id; False when it was seen before (a replay). One statement, no ORM unit of work:
-    this runs on every request."""
-    insert = sqlite_insert if c.engine.dialect.name == "sqlite" else pg_insert
-    stmt = insert(t.UsedToken).values(jti=f"{application_id}:{jti}", expires_at=exp).on_conflict_do_nothing()
-    async with c.engine.begin() as conn:
-        inserted = (await conn.execute(stmt)).rowcount == 1
-    if inserted and random.random() < 0.001:
-        async with c.engine.begin() as conn:
-            await conn.execute(delete(t.UsedToken).where(t.UsedToken.expires_at < c.clock.now()))
-    return inserted
-
-
 async def authenticate(request: Request) -> Caller:
     c = container(request)
     header = request.headers.get("authorization")
@@ -133,6 +116,6 @@ async def authenticate(request: Request) -> Caller:
     # exp <= iat is a token that was never valid; the leeway above must not let it through.
     if exp <= iat or exp - iat > c.settings.jwt_max_lifetime:
         raise Unauthorized()
-    if not await _remember_jti(c, application_id, jti, datetime.fromtimestamp(exp, UTC)):
+    if not await c.tokens.claim(f"{application_id}:{jti}", datetime.fromtimestamp(exp, UTC)):
         raise Unauthorized()
     return Caller(application_id=application_id)

@@ -1,4 +1,4 @@
-"""Refuses request targets that no storage can hold (NUL, broken UTF-8) before any route sees them."""
+"""The first stop of every request: API prefix aliases, and targets no storage can hold (NUL, broken UTF-8)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+# Older SDK versions used these prefixes; they are served by the same routes as /v1/meetings.
+ALIASES = ("/beta/meetings", "/meetings")
+API_PREFIX = "/v1/meetings"
+
 
 class TargetGuard:
+    """Refuses unstorable targets, and maps the older API prefixes onto /v1/meetings (one router, so
+    route matching is paid once)."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope.get("path", "")
+            for alias in ALIASES:
+                if path == alias or path.startswith(alias + "/"):
+                    new_path = API_PREFIX + path[len(alias):]
+                    scope = {**scope, "path": new_path, "raw_path": new_path.encode()}
+                    break
         if scope["type"] == "http" and not _storable_target(scope):
             body = json.dumps({"message": "the request path or query holds characters that are not allowed",
                                "name": "InputValidationError", "status": 400}).encode()
