@@ -10,6 +10,8 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
+from .support import Server, start_server
+
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 
@@ -272,3 +274,22 @@ def test_delete_room_with_recordings_is_409(client: MeetingsClient, server) -> N
     assert "recording" in resp.json()["message"]
     client.delete_recording(recording_id)
     assert client.request("DELETE", f"/rooms/{room_id}").status_code == 204
+
+
+def test_room_limit_is_403(server: Server, client: MeetingsClient, tmp_path) -> None:
+    """A second server on the same database, with a limit of 3 live rooms per application."""
+    limited = start_server(server.backend, tmp_path, {"MEETKIT_MAX_ROOMS_PER_APPLICATION": "3"},
+                           database_url=server.database_url)
+    try:
+        with MeetingsClient(limited.base_url, client.application_id, client._key,
+                            verify=str(limited.cert_path)) as c:
+            for i in range(3):
+                c.create_room({"display_name": f"r{i}"})
+            resp = c.request("POST", "/rooms", json={"display_name": "one too many"})
+            assert resp.status_code == 403
+            assert resp.json() == {"message": "Maximum number of rooms (3) reached for this application",
+                                   "name": "ForbiddenError", "status": 403}
+            assert c.list_rooms_page()["total_items"] == 3
+    finally:
+        limited.process.terminate()
+        limited.process.wait(timeout=10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,8 +20,24 @@ _MEETING_CODE_ATTEMPTS = 8
 
 # Room creation is the API's hot path: one prepared Core insert instead of the ORM's unit of work
 # (which rebuilds and re-keys the statement for every row).
+# The room limit is checked in the same statement: INSERT ... SELECT ... WHERE <live rooms> < limit.
+# No row comes back when the application is at its limit.
 _ROOMS = t.Base.metadata.tables["rooms"]
-_INSERT_ROOM = insert(_ROOMS).returning(_ROOMS.c.serial)
+_ROOM_COLUMNS = [c for c in _ROOMS.columns if c.name != "serial"]
+_LIVE_ROOMS = (
+    select(func.count())
+    .select_from(_ROOMS)
+    .where(_ROOMS.c.application_id == bindparam("application_id"), _ROOMS.c.is_available.is_(True))
+    .scalar_subquery()
+)
+_INSERT_ROOM = (
+    insert(_ROOMS)
+    .from_select(
+        [c.name for c in _ROOM_COLUMNS],
+        select(*[bindparam(c.name, type_=c.type) for c in _ROOM_COLUMNS]).where(_LIVE_ROOMS < bindparam("room_limit")),
+    )
+    .returning(_ROOMS.c.serial)
+)
 _ROOM_COLUMN = {"meta": "metadata"}
 
 
@@ -73,13 +89,13 @@ async def do_create_room(c: Container, application_id: str, body: CreateRoomIn) 
         try:
             async with c.sessions.begin() as db:
                 await _check_theme(db, application_id, body.theme_id)
-                if await repo.count_live_rooms(db, application_id) >= c.settings.max_rooms_per_application:
-                    raise Forbidden(
-                        f"Maximum number of rooms ({c.settings.max_rooms_per_application}) reached for this application"
-                    )
                 code = rules.new_meeting_code()
-                params = {_ROOM_COLUMN.get(k, k): v for k, v in values.items()}
-                serial = (await db.execute(_INSERT_ROOM, {**params, "meeting_code": code})).scalar_one()
+                params: dict[str, Any] = {_ROOM_COLUMN.get(k, k): v for k, v in values.items()}
+                params.update(meeting_code=code, room_limit=c.settings.max_rooms_per_application)
+                serial = (await db.execute(_INSERT_ROOM, params)).scalar_one_or_none()
+                if serial is None:
+                    limit = c.settings.max_rooms_per_application
+                    raise Forbidden(f"Maximum number of rooms ({limit}) reached for this application")
             return t.Room(serial=serial, meeting_code=code, **values)
         except IntegrityError:
             # A meeting code collided with a live room's: draw another.

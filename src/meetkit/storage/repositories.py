@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import tables as t
@@ -33,16 +33,6 @@ async def themes_by_id(db: AsyncSession, theme_ids: set[str]) -> dict[str, t.The
         return {}
     rows = await db.scalars(select(t.Theme).where(t.Theme.id.in_(theme_ids)))
     return {r.id: r for r in rows}
-
-
-# Built once: this runs on every room creation.
-_COUNT_LIVE_ROOMS = select(func.count()).where(
-    t.Room.application_id == bindparam("application_id"), t.Room.is_available.is_(True)
-)
-
-
-async def count_live_rooms(db: AsyncSession, application_id: str) -> int:
-    return int(await db.scalar(_COUNT_LIVE_ROOMS, {"application_id": application_id}) or 0)
 
 
 async def count_themes(db: AsyncSession, application_id: str) -> int:
