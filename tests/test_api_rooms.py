@@ -276,13 +276,13 @@ def test_delete_room_with_recordings_is_409(client: MeetingsClient, server) -> N
     assert client.request("DELETE", f"/rooms/{room_id}").status_code == 204
 
 
-def test_room_limit_is_403(server: Server, client: MeetingsClient, tmp_path) -> None:
+def test_room_limit_is_403(server: Server, application: tuple[str, str], tmp_path) -> None:
     """A second server on the same database, with a limit of 3 live rooms per application."""
     limited = start_server(server.backend, tmp_path, {"MEETKIT_MAX_ROOMS_PER_APPLICATION": "3"},
                            database_url=server.database_url)
     try:
-        with MeetingsClient(limited.base_url, client.application_id, client._key,
-                            verify=str(limited.cert_path)) as c:
+        app_id, key = application
+        with MeetingsClient(limited.base_url, app_id, key, verify=str(limited.cert_path)) as c:
             for i in range(3):
                 c.create_room({"display_name": f"r{i}"})
             resp = c.request("POST", "/rooms", json={"display_name": "one too many"})

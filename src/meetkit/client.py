@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 Json = dict[str, Any]
 LogoType = Literal["white", "colored", "favicon"]
@@ -45,7 +47,12 @@ class MeetingsClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.application_id = application_id
-        self._key = private_key
+        pem = private_key.encode() if isinstance(private_key, str) else private_key
+        # Loaded once: loading (and checking) an RSA private key costs far more than one signature.
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the application's private key must be an RSA key (tokens are RS256)")
+        self._key = key
         if isinstance(verify, str):
             verify_arg: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify)
         else:
