@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from meetkit.client import MeetingsClient
 
-from .support import Server, start_server, stop_server
+from .support import Server, create_application, start_server, stop_server
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -26,20 +25,7 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture
 def application(server: Server, tmp_path: Path) -> tuple[str, str]:
     """A fresh application on the server: (application_id, private key PEM)."""
-    from meetkit.actions.applications import do_create_application
-    from meetkit.app import build_container
-    from meetkit.config import Settings
-
-    async def create() -> tuple[str, str]:
-        settings = Settings(data_dir=server.data_dir, database_url=server.database_url)
-        c = build_container(settings)
-        try:
-            created = await do_create_application(c, "test", key_dir=tmp_path)
-        finally:
-            await c.engine.dispose()
-        return created.application_id, created.private_key_path.read_text()
-
-    return asyncio.run(create())
+    return create_application(server, tmp_path)
 
 
 @pytest.fixture

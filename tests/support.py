@@ -13,16 +13,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+if TYPE_CHECKING:
+    from meetkit.client import MeetingsClient
+    from meetkit.container import Container
 
 T = TypeVar("T")
 
@@ -179,13 +184,10 @@ def insert_recording(server: Server, application_id: str, *, status: str = "uplo
 
     Recordings are produced by the meeting's recording pipeline; API tests that only read and delete
     them put one in place the way the pipeline leaves it."""
-    from meetkit.app import build_container
-    from meetkit.config import Settings
     from meetkit.storage import tables as t
 
     async def go() -> tuple[str, str]:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
+        async with server_container(server) as c:
             now = dt.datetime.now(dt.UTC)
             async with c.sessions.begin() as db:
                 room = t.Room(
@@ -208,7 +210,39 @@ def insert_recording(server: Server, application_id: str, *, status: str = "uplo
                                   ended_at=now - dt.timedelta(minutes=1), storage_key=key, created_at=now)
                 db.add(rec)
             return session.id, rec.id
-        finally:
-            await c.engine.dispose()
 
     return run(go())
+
+
+@asynccontextmanager
+async def server_container(server: Server) -> AsyncIterator[Container]:
+    """meetkit's own container on a test server's database and data folder (for setting up state
+    through the project's storage layer, and for reading it back)."""
+    from meetkit.app import build_container
+    from meetkit.config import Settings
+
+    c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
+    try:
+        yield c
+    finally:
+        await c.engine.dispose()
+
+
+def create_application(server: Server, key_dir: Path, name: str = "test") -> tuple[str, str]:
+    """A new application on the server: (application_id, private key PEM)."""
+    from meetkit.actions.applications import do_create_application
+
+    async def go() -> tuple[str, str]:
+        async with server_container(server) as c:
+            made = await do_create_application(c, name, key_dir=key_dir)
+        return made.application_id, made.private_key_path.read_text()
+
+    return run(go())
+
+
+def other_client(server: Server, key_dir: Path) -> MeetingsClient:
+    """A client of another application on the same server."""
+    from meetkit.client import MeetingsClient
+
+    app_id, key = create_application(server, key_dir, "other")
+    return MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path))

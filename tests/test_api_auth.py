@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meetkit.client import MeetingsClient
 
-from .support import Server, run
+from .support import Server, create_application, run, server_container
 
 UNAUTHORIZED = {"title": "Unauthorized", "detail": "You did not provide correct credentials"}
 MISSING = {"title": "Missing Auth", "detail": "Auth header is required"}
@@ -182,19 +182,13 @@ def test_hs256_tokens_refused(http: httpx.Client, application: tuple[str, str], 
     # A plain shared-secret token.
     assert_401(http.get("/rooms", headers=bearer(sign(claims(app_id), "x" * 32, "HS256"))))
     # The algorithm-confusion attack: HMAC keyed with the application's *public* key PEM.
-    from meetkit.app import build_container
-    from meetkit.config import Settings
     from meetkit.storage import tables as t
 
     async def public_pem() -> str:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            async with c.sessions() as db:
-                row = await db.get(t.Application, app_id)
-                assert row is not None
-                return row.public_key_pem
-        finally:
-            await c.engine.dispose()
+        async with server_container(server) as c, c.sessions() as db:
+            row = await db.get(t.Application, app_id)
+            assert row is not None
+            return row.public_key_pem
 
     pem = run(public_pem()).encode()
     head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
@@ -382,19 +376,7 @@ def test_typed_client_tokens(client: MeetingsClient) -> None:
 
 
 def _other_application(server: Server, tmp_path) -> tuple[str, str]:
-    from meetkit.actions.applications import do_create_application
-    from meetkit.app import build_container
-    from meetkit.config import Settings
-
-    async def make() -> tuple[str, str]:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            made = await do_create_application(c, "other", key_dir=tmp_path / "other")
-        finally:
-            await c.engine.dispose()
-        return made.application_id, made.private_key_path.read_text()
-
-    return run(make())
+    return create_application(server, tmp_path / "other", "other")
 
 
 @pytest.mark.parametrize(

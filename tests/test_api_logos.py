@@ -21,7 +21,8 @@ from PIL import Image, PngImagePlugin
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from .support import Server, png_bytes, run
+from . import support
+from .support import Server, png_bytes
 
 KEY_RE = re.compile(r"^auto-expiring-temp/logos/(white|colored|favicon)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
                     r"[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -146,20 +147,7 @@ def new_theme(client: MeetingsClient) -> str:
 
 
 def other_client(server: Server, tmp_path: Path) -> MeetingsClient:
-    from meetkit.actions.applications import do_create_application
-    from meetkit.app import build_container
-    from meetkit.config import Settings
-
-    async def make() -> tuple[str, str]:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            made = await do_create_application(c, "other", key_dir=tmp_path / "other")
-        finally:
-            await c.engine.dispose()
-        return made.application_id, made.private_key_path.read_text()
-
-    app_id, key = run(make())
-    return MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path))
+    return support.other_client(server, tmp_path / "other")
 
 
 def server_secret(server: Server) -> bytes:

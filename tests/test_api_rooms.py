@@ -10,7 +10,7 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from .support import Server, start_server
+from .support import Server, insert_recording, other_client, run, server_container, start_server
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -202,22 +202,8 @@ def test_paging_follows_serial_numbers(client: MeetingsClient) -> None:
 
 
 def test_rooms_are_scoped_to_their_application(server, client: MeetingsClient, tmp_path) -> None:
-    from meetkit.actions.applications import do_create_application
-    from meetkit.app import build_container
-    from meetkit.config import Settings
-    from tests.support import run
-
-    async def other() -> tuple[str, str]:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            made = await do_create_application(c, "other", key_dir=tmp_path)
-        finally:
-            await c.engine.dispose()
-        return made.application_id, made.private_key_path.read_text()
-
     room = client.create_room({"display_name": "mine"})
-    app_id, key = run(other())
-    with MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path)) as stranger:
+    with other_client(server, tmp_path) as stranger:
         assert stranger.request("GET", f"/rooms/{room['id']}").status_code == 404
         assert stranger.list_rooms_page()["total_items"] == 0
 
@@ -249,24 +235,15 @@ def test_delete_room_extension(client: MeetingsClient) -> None:
 
 
 def test_delete_room_with_recordings_is_409(client: MeetingsClient, server) -> None:
-    from meetkit.app import build_container
-    from meetkit.config import Settings
     from meetkit.storage import tables as t
-    from tests.support import insert_recording
 
     _session_id, recording_id = insert_recording(server, client.application_id)
 
     async def room_of() -> str:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            async with c.sessions() as db:
-                rec = await db.get(t.Recording, recording_id)
-                assert rec is not None
-                return rec.room_id
-        finally:
-            await c.engine.dispose()
-
-    from tests.support import run
+        async with server_container(server) as c, c.sessions() as db:
+            rec = await db.get(t.Recording, recording_id)
+            assert rec is not None
+            return rec.room_id
 
     room_id = run(room_of())
     resp = client.request("DELETE", f"/rooms/{room_id}")

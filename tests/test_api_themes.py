@@ -12,6 +12,7 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
+from . import support
 from .support import Server, run
 
 THEME_KEYS = {
@@ -42,20 +43,7 @@ def assert_error(resp: httpx.Response, status: int, name: str | None = None, mes
 
 
 def other_client(server: Server, tmp_path: Path) -> MeetingsClient:
-    from meetkit.actions.applications import do_create_application
-    from meetkit.app import build_container
-    from meetkit.config import Settings
-
-    async def make() -> tuple[str, str]:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            made = await do_create_application(c, "other", key_dir=tmp_path / "other")
-        finally:
-            await c.engine.dispose()
-        return made.application_id, made.private_key_path.read_text()
-
-    app_id, key = run(make())
-    return MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path))
+    return support.other_client(server, tmp_path / "other")
 
 
 def unique_short() -> str:
@@ -68,19 +56,13 @@ def ahead(**kw: float) -> str:
 
 def application_default(server: Server, application_id: str) -> str | None:
     """The stored default theme (there is no GET /applications in v1)."""
-    from meetkit.app import build_container
-    from meetkit.config import Settings
     from meetkit.storage import tables as t
 
     async def read() -> str | None:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
-            async with c.sessions() as db:
-                app = await db.get(t.Application, application_id)
-                assert app is not None
-                return app.default_theme_id
-        finally:
-            await c.engine.dispose()
+        async with support.server_container(server) as c, c.sessions() as db:
+            app = await db.get(t.Application, application_id)
+            assert app is not None
+            return app.default_theme_id
 
     return run(read())
 
@@ -640,13 +622,10 @@ def test_theme_without_short_url_keeps_plain_links(client: MeetingsClient, serve
 
 def test_theme_limit(client: MeetingsClient, server: Server) -> None:
     """1000 themes per application: 999 stored directly, the 1000th over HTTP, the 1001st refused."""
-    from meetkit.app import build_container
-    from meetkit.config import Settings
     from meetkit.storage import tables as t
 
     async def fill() -> None:
-        c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
-        try:
+        async with support.server_container(server) as c:
             limit = c.settings.max_themes_per_application
             assert limit == 1000
             now = datetime.now(UTC)
@@ -656,8 +635,6 @@ def test_theme_limit(client: MeetingsClient, server: Server) -> None:
                             main_color="#fff", brand_text="x", created_at=now)
                     for i in range(limit - 1)
                 ])
-        finally:
-            await c.engine.dispose()
 
     run(fill())
     last = client.create_theme({"main_color": "#fff", "brand_text": "x"})
