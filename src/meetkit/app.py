@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from . import __version__
 from .api import errors as api_errors
+from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads
 from .api.guard import API_PREFIX, TargetGuard
 from .clock import Clock, SystemClock
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     app.state.container = c
     api_errors.install(app)
+    api_openapi.install(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)
