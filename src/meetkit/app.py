@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,7 @@ from .storage.db import make_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore
 from .storage.tokens import TokenLedger
 from .web import pages
+from .worker.webhooks import WebhookWorker
 
 log = logging.getLogger("meetkit")
 
@@ -45,7 +47,7 @@ API_ROUTERS = (rooms.router, themes.router, recordings.router, uploads.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
-               run_migrations: bool = True) -> FastAPI:
+               run_migrations: bool = True, run_workers: bool = True) -> FastAPI:
     settings = settings or Settings()
     c = build_container(settings, clock)
 
@@ -53,9 +55,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_migrations:
             await migrate.upgrade(c.engine)
+        workers: list[asyncio.Task[None]] = []
+        if run_workers:
+            workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
         try:
             yield
         finally:
+            for task in workers:
+                task.cancel()
+            for task in workers:
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("worker %s failed", task.get_name())
             await c.engine.dispose()
 
     app = FastAPI(

@@ -1,4 +1,4 @@
-"""``meetkit serve | migrate | app create | app list``."""
+"""``meetkit serve | migrate | app create | app list | app show | app set-callbacks | webhooks list|replay``."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .container import Container
+
+T = TypeVar("T")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -78,6 +85,72 @@ def _app_list(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _run_action(settings: Settings, fn: Callable[[Container], Awaitable[T]]) -> tuple[T | None, int]:
+    """Run an action; a domain error (not found, bad input) is printed and gives exit status 1."""
+    from .errors import MeetkitError
+
+    try:
+        result: T = asyncio.run(_with_container(settings, fn))
+        return result, 0
+    except MeetkitError as exc:
+        print(f"meetkit: {exc.message}", file=sys.stderr)
+        return None, 1
+
+
+def _application_out(a) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    return {"application_id": a.id, "name": a.name, "room_changed_url": a.room_changed_url,
+            "session_changed_url": a.session_changed_url, "recording_changed_url": a.recording_changed_url,
+            "webhook_secret": a.webhook_secret}
+
+
+def _app_show(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.applications import get_application
+
+    app, code = _run_action(settings, lambda c: get_application(c, args.id))
+    if app is not None:
+        print(json.dumps(_application_out(app), indent=2))
+    return code
+
+
+def _app_set_callbacks(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.applications import do_set_callbacks
+
+    urls = {"room_changed_url": args.room_changed, "session_changed_url": args.session_changed,
+            "recording_changed_url": args.recording_changed}
+    app, code = _run_action(settings, lambda c: do_set_callbacks(c, args.id, urls))
+    if app is not None:
+        print(json.dumps(_application_out(app), indent=2))
+    return code
+
+
+def _delivery_out(d) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    def when(v: datetime | None) -> str | None:
+        return v.isoformat() if v is not None else None
+
+    return {"id": d.id, "application_id": d.application_id, "event": d.event, "target_url": d.target_url,
+            "status": d.status, "attempts": d.attempts, "next_attempt_at": when(d.next_attempt_at),
+            "last_error": d.last_error, "idempotency_key": d.idempotency_key, "room_id": d.room_id,
+            "created_at": when(d.created_at), "delivered_at": when(d.delivered_at)}
+
+
+def _webhooks_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.webhooks import list_deliveries
+
+    rows, code = _run_action(settings, lambda c: list_deliveries(c, args.status, args.limit))
+    for row in rows or ():
+        print(json.dumps(_delivery_out(row)))
+    return code
+
+
+def _webhooks_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.webhooks import do_replay_delivery
+
+    row, code = _run_action(settings, lambda c: do_replay_delivery(c, args.id))
+    if row is not None:
+        print(json.dumps(_delivery_out(row)))
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meetkit", description="Self-hosted Meetings API")
     sub = p.add_subparsers(dest="command", required=True)
@@ -103,6 +176,25 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=_app_create)
     lst = app_sub.add_parser("list", help="list applications")
     lst.set_defaults(func=_app_list)
+    show = app_sub.add_parser("show", help="show an application's callback URLs and webhook secret")
+    show.add_argument("id")
+    show.set_defaults(func=_app_show)
+    cbs = app_sub.add_parser("set-callbacks", help="set the application's callback URLs ('' clears one)")
+    cbs.add_argument("id")
+    cbs.add_argument("--room-changed", metavar="URL")
+    cbs.add_argument("--session-changed", metavar="URL")
+    cbs.add_argument("--recording-changed", metavar="URL")
+    cbs.set_defaults(func=_app_set_callbacks)
+
+    hooks = sub.add_parser("webhooks", help="webhook deliveries (the outbox)")
+    hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
+    hl = hooks_sub.add_parser("list", help="deliveries, newest first, one JSON object a line")
+    hl.add_argument("--status", choices=["pending", "delivered", "failed", "dead"])
+    hl.add_argument("--limit", type=int, default=100)
+    hl.set_defaults(func=_webhooks_list)
+    hr = hooks_sub.add_parser("replay", help="queue a delivered, failed or dead delivery again")
+    hr.add_argument("id", type=int)
+    hr.set_defaults(func=_webhooks_replay)
     return p
 
 

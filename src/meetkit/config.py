@@ -58,6 +58,16 @@ class Settings(BaseSettings):
 
     dial_in_numbers: list[DialInNumber] = Field(default_factory=list)
 
+    # Webhooks (seconds). See docs/webhooks.md.
+    webhook_timeout: float = Field(default=10.0, gt=0, description="One delivery attempt, connect to answer.")
+    webhook_initial_backoff: float = Field(default=1.0, gt=0)
+    webhook_max_backoff: float = Field(default=300.0, gt=0)
+    webhook_retry_period: float = Field(default=24 * 3600, ge=0, description="Then the delivery is dead.")
+    webhook_poll_interval: float = Field(default=0.25, gt=0)
+    webhook_concurrency: int = Field(default=16, ge=1, description="Targets delivered to at once.")
+    allow_private_callback_targets: bool = Field(
+        default=False, description="Deliver to private, loopback and link-local addresses (tests, labs).")
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("public_url")

@@ -1,7 +1,8 @@
-"""Application actions: create (with its RSA key pair), list."""
+"""Application actions: create (with its RSA key pair), list, show, set the callback URLs."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 
 from ..container import Container
+from ..errors import BadRequest, NotFound
 from ..storage import tables as t
 
 
@@ -71,3 +73,35 @@ async def do_create_application(
 async def list_applications(c: Container) -> Sequence[t.Application]:
     async with c.sessions() as db:
         return (await db.scalars(select(t.Application).order_by(t.Application.created_at))).all()
+
+
+async def get_application(c: Container, application_id: str) -> t.Application:
+    async with c.sessions() as db:
+        row = await db.get(t.Application, application_id)
+    if row is None:
+        raise NotFound(f"could not find application {application_id}")
+    return row
+
+
+_CALLBACK_URL = re.compile(r"^https?://\S+$")
+
+
+async def do_set_callbacks(c: Container, application_id: str, urls: dict[str, str | None]) -> t.Application:
+    """Set the application-level callback URLs given in ``urls`` (``room_changed_url``,
+    ``session_changed_url``, ``recording_changed_url``); an empty string clears one."""
+    values: dict[str, str | None] = {}
+    for name, url in urls.items():
+        if name not in ("room_changed_url", "session_changed_url", "recording_changed_url"):
+            raise BadRequest(f"unknown callback {name}")
+        if url is None:
+            continue
+        if url and (len(url) > 2048 or not _CALLBACK_URL.match(url)):
+            raise BadRequest(f"{name} must be an http:// or https:// URL of at most 2048 characters")
+        values[name] = url or None
+    async with c.sessions.begin() as db:
+        row = await db.get(t.Application, application_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"could not find application {application_id}")
+        for name, value in values.items():
+            setattr(row, name, value)
+    return row

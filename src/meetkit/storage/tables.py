@@ -133,3 +133,39 @@ class UsedToken(Base):
 
     jti: Mapped[str] = mapped_column(String(128), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one row per (event, target URL), written in the transaction of the change.
+
+    The worker delivers the rows of one ``ordering_key`` (one target) in ``id`` order: a row is sent only
+    when no earlier row of its target is still pending. ``next_attempt_at`` is both the retry timer and
+    the lease of a worker that has claimed the row, so a row claimed by a process that died is retried."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_pending_due", "next_attempt_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+        Index("ix_webhook_pending_target", "ordering_key", "id", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+        Index("ix_webhook_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(SerialType, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
+    # No foreign key: a room may be deleted while its events are still on their way.
+    room_id: Mapped[str | None] = mapped_column(String(36))
+    room_metadata: Mapped[str | None] = mapped_column(String(500))
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    target_url: Mapped[str] = mapped_column(String(2048))
+    ordering_key: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    # When the row last entered the queue (created, or replayed): the retry period counts from here.
+    queued_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]

@@ -1,0 +1,430 @@
+"""Webhook delivery against a real ``meetkit serve`` (SQLite and PostgreSQL) and real HTTP receivers on
+127.0.0.1. Nothing in the product emits events yet, so the tests put them in the outbox the way an
+action will: ``enqueue_event`` inside a transaction, through meetkit's storage layer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from pydantic import ValidationError
+
+from meetkit.actions.webhooks import enqueue_event, target_url
+from meetkit.domain import webhooks as hooks
+from meetkit.storage import tables as t
+
+from .receiver import Hit, Receiver
+from .support import Server, run, start_server, stop_server
+
+BACKENDS = ["sqlite", "postgresql"]
+FAST_RETRIES = {
+    "MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS": "true",
+    "MEETKIT_WEBHOOK_POLL_INTERVAL": "0.05",
+    "MEETKIT_WEBHOOK_INITIAL_BACKOFF": "0.2",
+    "MEETKIT_WEBHOOK_MAX_BACKOFF": "0.5",
+    "MEETKIT_WEBHOOK_TIMEOUT": "1",
+    "MEETKIT_WEBHOOK_RETRY_PERIOD": "120",
+}
+NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def verify_signature(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> bool:
+    """The receiver's check, as docs/webhooks.md shows it."""
+    timestamp = headers["x-meetkit-timestamp"]
+    if abs(time.time() - int(timestamp)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest("v1=" + expected, headers["x-meetkit-signature"])
+
+
+# -- helpers that act on the server's database, as meetkit's own code does -------------------------
+
+
+def _container(server: Server) -> Any:
+    from meetkit.app import build_container
+    from meetkit.config import Settings
+
+    return build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
+
+
+def make_application(server: Server, *, sessions_url: str | None = None, rooms_url: str | None = None,
+                     recordings_url: str | None = None) -> tuple[str, str]:
+    """An application with these callback URLs: (application_id, webhook_secret)."""
+    from meetkit.actions.applications import do_create_application, do_set_callbacks
+
+    async def go() -> tuple[str, str]:
+        c = _container(server)
+        try:
+            made = await do_create_application(c, "hooks", public_key_pem=_PUBLIC_KEY)
+            app = await do_set_callbacks(c, made.application_id, {
+                "session_changed_url": sessions_url, "room_changed_url": rooms_url,
+                "recording_changed_url": recordings_url})
+            return app.id, app.webhook_secret
+        finally:
+            await c.engine.dispose()
+
+    return run(go())
+
+
+def session_events(n: int, room_id: str = "r") -> list[tuple[str, dict[str, Any]]]:
+    """``n`` session events with distinct participant ids p0, p1, ... (their order is the expected one)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for i in range(n):
+        out.append(("session:participant:joined" if i % 2 == 0 else "session:participant:left",
+                    {"participant_id": f"p{i}", "session_id": "s1", "room_id": room_id, "name": f"Guest {i}",
+                     "type": "guest", "is_host": False}))
+    return out
+
+
+def emit(server: Server, application_id: str, events: list[tuple[str, dict[str, Any]]], *,
+         room_callbacks: dict[str, str] | None = None, metadata: str | None = None,
+         per_transaction: int = 10) -> str:
+    """A room, then ``events`` put in the outbox, ``per_transaction`` per transaction; returns the room id."""
+
+    async def go() -> str:
+        c = _container(server)
+        try:
+            async with c.sessions.begin() as db:
+                room = t.Room(
+                    id=str(uuid.uuid4()), application_id=application_id, display_name="hooks", meta=metadata,
+                    type="instant", expires_at=NOW + dt.timedelta(minutes=10), expire_after_use=False,
+                    theme_id=None, join_approval_level="none", recording_options={}, initial_join_options={},
+                    callback_urls=room_callbacks or {}, available_features={}, ui_settings={},
+                    meeting_code=str(uuid.uuid4().int)[:9], host_token=uuid.uuid4().hex, is_available=True,
+                    created_at=NOW)
+                db.add(room)
+            for start in range(0, len(events), per_transaction):
+                async with c.sessions.begin() as db:
+                    app = await db.get(t.Application, application_id)
+                    assert app is not None
+                    for name, payload in events[start:start + per_transaction]:
+                        await enqueue_event(db, app, room, name, {**payload, "room_id": room.id}
+                                            if "room_id" in payload else payload, now=c.clock.now())
+            return room.id
+        finally:
+            await c.engine.dispose()
+
+    return run(go())
+
+
+def deliveries(server: Server, application_id: str) -> list[t.WebhookDelivery]:
+    from sqlalchemy import select
+
+    async def go() -> list[t.WebhookDelivery]:
+        c = _container(server)
+        try:
+            async with c.sessions() as db:
+                return list((await db.scalars(select(t.WebhookDelivery).where(
+                    t.WebhookDelivery.application_id == application_id).order_by(t.WebhookDelivery.id))).all())
+        finally:
+            await c.engine.dispose()
+
+    return run(go())
+
+
+def wait_rows(server: Server, application_id: str, predicate: Any, timeout: float) -> list[t.WebhookDelivery]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = deliveries(server, application_id)
+        if predicate(rows):
+            return rows
+        if time.monotonic() > deadline:
+            seen = [(r.id, r.status, r.last_error) for r in rows]
+            raise AssertionError(f"rows not as expected in {timeout} s: {seen}")
+        time.sleep(0.1)
+
+
+def participants(hits: list[Hit]) -> list[str]:
+    return [json.loads(h.body)["participant_id"] for h in hits]
+
+
+def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "meetkit.cli", *args], env=server.env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def _public_key() -> str:
+    from meetkit.actions.applications import generate_key_pair
+
+    return generate_key_pair()[1]
+
+
+_PUBLIC_KEY = _public_key()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def hooks_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that may call loopback targets and retries fast."""
+    srv = start_server(request.param, tmp_path_factory.mktemp(f"hooks-{request.param}"), FAST_RETRIES, tls=False)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+# -- the typed payloads (no server) -----------------------------------------------------------------
+
+
+def test_every_contract_event_has_a_closed_schema_with_its_name() -> None:
+    samples: dict[str, dict[str, Any]] = {
+        "room:expired": {"room_id": "r", "room_type": "instant", "expires_at": NOW, "created_at": NOW},
+        "session:started": {"session_id": "s", "room_id": "r", "started_at": NOW},
+        "session:ended": {"session_id": "s", "room_id": "r", "started_at": NOW, "ended_at": NOW},
+        "session:participant:joined": {"participant_id": "p", "session_id": "s", "room_id": "r", "name": "A",
+                                       "type": "guest", "is_host": False},
+        "session:participant:left": {"participant_id": "p", "session_id": "s", "room_id": "r", "name": "A",
+                                     "type": "host", "is_host": True},
+        "recording:started": {"recording_id": "x", "session_id": "s"},
+        "recording:ended": {"recording_id": "x", "session_id": "s", "started_at": NOW, "ended_at": NOW,
+                            "duration": 60},
+        "recording:uploaded": {"recording_id": "x", "session_id": "s", "room_id": "r", "started_at": NOW,
+                               "ended_at": NOW, "duration": 60, "url": "https://example.com/x.mp4"},
+    }
+    assert set(samples) == set(hooks.EVENT_MODELS)
+    for name, fields in samples.items():
+        model = hooks.EVENT_MODELS[name](**fields)
+        wire = model.model_dump(mode="json")
+        assert wire["event"] == name
+        assert set(wire) == {"event", *fields}
+        if "started_at" in wire:
+            assert wire["started_at"] == "2026-03-01T12:00:00.000Z"
+        assert hooks.WEBHOOK_EVENT.validate_python(wire) == model
+        with pytest.raises(ValidationError):
+            hooks.EVENT_MODELS[name](**fields, unexpected=1)
+        with pytest.raises(ValidationError):
+            hooks.WEBHOOK_EVENT.validate_python({**wire, "event": "room:exploded"})
+    assert hooks.channel_of("room:expired") is hooks.Channel.ROOMS
+    assert hooks.channel_of("rooms:anything") is hooks.Channel.ROOMS
+    assert hooks.channel_of("session:participant:left") is hooks.Channel.SESSIONS
+    assert hooks.channel_of("recording:uploaded") is hooks.Channel.RECORDINGS
+
+
+def test_room_callback_urls_override_the_applications() -> None:
+    app = t.Application(room_changed_url="https://a/rooms", session_changed_url="https://a/sessions",
+                        recording_changed_url=None)
+    room = t.Room(callback_urls={"sessions_callback_url": "https://r/sessions", "rooms_callback_url": None})
+    assert target_url(app, room, "session:started") == "https://r/sessions"
+    assert target_url(app, room, "room:expired") == "https://a/rooms"
+    assert target_url(app, room, "recording:started") is None
+    assert target_url(app, None, "session:ended") == "https://a/sessions"
+
+
+def test_signature_helpers_agree_with_the_documented_check() -> None:
+    body = b'{"event":"session:started"}'
+    ts = int(time.time())
+    signature = hooks.sign("s3cret", ts, body)
+    headers = {"x-meetkit-timestamp": str(ts), "x-meetkit-signature": signature}
+    assert verify_signature("s3cret", headers, body)
+    assert hooks.verify("s3cret", str(ts), body, signature)
+    assert not verify_signature("other", headers, body)
+    assert not verify_signature("s3cret", headers, body + b" ")
+
+
+# -- delivery against a real server -------------------------------------------------------------------
+
+
+def test_events_arrive_signed_with_metadata_in_order_per_target(hooks_server: Server, receiver: Receiver) -> None:
+    other = Receiver().start()
+    try:
+        app_id, secret = make_application(hooks_server, sessions_url=receiver.url, rooms_url=receiver.url)
+        events = session_events(40)
+        metadata = 'team=\u00e9t\u00e9; "quoted" 100%'
+        room_id = emit(hooks_server, app_id, events, metadata=metadata, per_transaction=7)
+        # A room with its own sessions URL: its events go there, not to the application's.
+        emit(hooks_server, app_id, session_events(5), room_callbacks={"sessions_callback_url": other.url})
+        emit(hooks_server, app_id, [("room:expired", {"room_id": room_id, "room_type": "instant",
+                                                      "expires_at": NOW, "created_at": NOW})])
+        hits = receiver.wait_for(lambda h: len(h) >= 41, timeout=30)
+        other_hits = other.wait_for(lambda h: len(h) >= 5, timeout=30)
+        time.sleep(0.3)
+        assert len(receiver.snapshot()) == 41 and len(other.snapshot()) == 5
+        assert participants(hits[:40]) == [f"p{i}" for i in range(40)]
+        assert participants(other_hits) == [f"p{i}" for i in range(5)]
+        keys = set()
+        for hit, (name, _payload) in zip(hits, [*events, ("room:expired", {})], strict=True):
+            assert verify_signature(secret, hit.headers, hit.body), hit.headers
+            assert hit.headers["content-type"] == "application/json"
+            assert hit.headers["x-meetkit-event"] == name
+            body = json.loads(hit.body)
+            assert body["event"] == name
+            hooks.WEBHOOK_EVENT.validate_python(body)  # what arrives is the closed schema
+            if name != "room:expired":  # emitted for another room, one without metadata
+                assert unquote(hit.headers["x-meetkit-room-metadata"]) == metadata
+            keys.add(hit.headers["x-meetkit-idempotency-key"])
+        assert len(keys) == 41
+        assert "x-meetkit-room-metadata" not in other_hits[0].headers
+        assert "x-meetkit-room-metadata" not in hits[40].headers
+        rows = wait_rows(hooks_server, app_id, lambda rs: all(r.status == "delivered" for r in rs), 10)
+        assert len(rows) == 46 and all(r.attempts == 1 and r.delivered_at is not None for r in rows)
+    finally:
+        other.stop()
+
+
+def test_a_receiver_that_fails_for_a_while_gets_every_event_once_after_dedup(hooks_server: Server) -> None:
+    # First the target refuses connections (nothing listens), then it answers 500 a few times, then 204.
+    probe = Receiver().start()
+    port = probe.port
+    probe.stop()
+    answers = {"n": 0}
+
+    def flaky(_hit: Hit) -> tuple[int, float] | None:
+        answers["n"] += 1
+        if answers["n"] <= 4:
+            return 500, 0.0
+        if answers["n"] == 5:
+            return None  # drop the connection without answering
+        if answers["n"] % 7 == 0:
+            return 503, 0.0
+        return 204, 0.0
+
+    url = f"http://127.0.0.1:{port}/hook"
+    app_id, secret = make_application(hooks_server, sessions_url=url)
+    events = session_events(30)
+    emit(hooks_server, app_id, events)
+    wait_rows(hooks_server, app_id, lambda rs: rs and rs[0].attempts >= 2 and rs[0].status == "pending", 15)
+    rows = deliveries(hooks_server, app_id)
+    assert rows[0].last_error and "Connect" in rows[0].last_error
+    receiver = Receiver(flaky, port=port).start()
+    try:
+        rows = wait_rows(hooks_server, app_id, lambda rs: all(r.status == "delivered" for r in rs), 60)
+        hits = receiver.snapshot()
+        assert len(hits) > 30  # some were sent more than once
+        ok = [h for h in hits if h.status is not None and 200 <= h.status < 300]
+        by_key: dict[str, Hit] = {}
+        for hit in hits:
+            assert verify_signature(secret, hit.headers, hit.body)
+            first = by_key.setdefault(hit.headers["x-meetkit-idempotency-key"], hit)
+            assert first.body == hit.body  # a retry is the same event
+        assert len(by_key) == 30
+        assert {r.idempotency_key for r in rows} == set(by_key)
+        assert participants(ok) == [f"p{i}" for i in range(30)]  # in order, once each when accepted
+        assert participants(list(by_key.values())) == [f"p{i}" for i in range(30)]
+        assert rows[0].attempts >= 4
+    finally:
+        receiver.stop()
+
+
+def test_a_slow_failing_target_does_not_delay_a_healthy_one(hooks_server: Server, receiver: Receiver) -> None:
+    slow = Receiver(lambda _h: (500, 0.8)).start()  # slow, then an error, every time
+    try:
+        app_id, _ = make_application(hooks_server, sessions_url=receiver.url)
+        emit(hooks_server, app_id, session_events(20), room_callbacks={"sessions_callback_url": slow.url})
+        slow.wait_for(lambda h: len(h) >= 1, timeout=10)
+        started = time.time()
+        emit(hooks_server, app_id, session_events(20))
+        hits = receiver.wait_for(lambda h: len(h) >= 20, timeout=10)
+        assert max(h.at for h in hits) - started < 2.0
+        assert participants(hits) == [f"p{i}" for i in range(20)]
+        # The slow target still sees only its first event, again and again.
+        assert {json.loads(h.body)["participant_id"] for h in slow.snapshot()} == {"p0"}
+    finally:
+        slow.stop()
+
+
+def test_replay_from_the_cli_sends_the_same_event_again(hooks_server: Server, receiver: Receiver) -> None:
+    app_id, secret = make_application(hooks_server, sessions_url=receiver.url)
+    emit(hooks_server, app_id, session_events(1))
+    first = receiver.wait_for(lambda h: len(h) == 1, timeout=10)[0]
+    rows = wait_rows(hooks_server, app_id, lambda rs: rs[0].status == "delivered", 10)
+    listed = cli(hooks_server, "webhooks", "list", "--status", "delivered", "--limit", "1000")
+    assert listed.returncode == 0, listed.stderr
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    mine = [d for d in lines if d["id"] == rows[0].id]
+    assert mine and mine[0]["status"] == "delivered" and mine[0]["event"] == "session:participant:joined"
+    assert all(d["status"] == "delivered" for d in lines)
+    assert "payload" not in mine[0]
+    replay = cli(hooks_server, "webhooks", "replay", str(rows[0].id))
+    assert replay.returncode == 0, replay.stderr
+    assert json.loads(replay.stdout)["status"] in ("pending", "delivered")
+    second = receiver.wait_for(lambda h: len(h) == 2, timeout=10)[1]
+    assert second.headers["x-meetkit-idempotency-key"] == first.headers["x-meetkit-idempotency-key"]
+    assert second.body == first.body and verify_signature(secret, second.headers, second.body)
+    wait_rows(hooks_server, app_id, lambda rs: rs[0].status == "delivered" and rs[0].attempts == 1, 10)
+    pending_again = cli(hooks_server, "webhooks", "replay", "999999999")
+    assert pending_again.returncode == 1 and "could not find" in pending_again.stderr
+
+
+def test_app_show_and_set_callbacks_cli(hooks_server: Server) -> None:
+    app_id, secret = make_application(hooks_server)
+    out = cli(hooks_server, "app", "set-callbacks", app_id, "--room-changed", "https://example.com/rooms",
+              "--session-changed", "https://example.com/sessions")
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(cli(hooks_server, "app", "show", app_id).stdout)
+    assert shown == {"application_id": app_id, "name": "hooks", "room_changed_url": "https://example.com/rooms",
+                     "session_changed_url": "https://example.com/sessions", "recording_changed_url": None,
+                     "webhook_secret": secret}
+    cleared = cli(hooks_server, "app", "set-callbacks", app_id, "--room-changed", "")
+    assert json.loads(cleared.stdout)["room_changed_url"] is None
+    assert json.loads(cleared.stdout)["session_changed_url"] == "https://example.com/sessions"
+    bad = cli(hooks_server, "app", "set-callbacks", app_id, "--room-changed", "ftp://x")
+    assert bad.returncode == 1
+    assert cli(hooks_server, "app", "show", str(uuid.uuid4())).returncode == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_private_targets_are_refused_unless_allowed(backend: str, tmp_path: Path, receiver: Receiver) -> None:
+    srv = start_server(backend, tmp_path, {"MEETKIT_WEBHOOK_POLL_INTERVAL": "0.05"}, tls=False)
+    try:
+        app_id, _ = make_application(srv, sessions_url=receiver.url, rooms_url=f"http://localhost:{receiver.port}/x")
+        emit(srv, app_id, [*session_events(2), ("room:expired", {"room_id": "r", "room_type": "instant",
+                                                                "expires_at": NOW, "created_at": NOW})])
+        rows = wait_rows(srv, app_id, lambda rs: len(rs) == 3 and all(r.status == "failed" for r in rs), 15)
+        for row in rows:
+            assert row.last_error is not None and "private, loopback or link-local" in row.last_error
+            assert "MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS" in row.last_error
+        assert receiver.snapshot() == []
+        log = srv.log_path.read_text()
+        assert "refused" in log and "Guest" not in log and "p0" not in log  # no payloads in the log
+    finally:
+        stop_server(srv)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigkill_mid_delivery_then_restart_loses_nothing(backend: str, tmp_path: Path) -> None:
+    receiver = Receiver(lambda _h: (204, 0.1)).start()  # 100 ms per event: the kill lands mid-queue
+    srv = start_server(backend, tmp_path / "one", FAST_RETRIES, tls=False)
+    restarted: Server | None = None
+    try:
+        app_id, secret = make_application(srv, sessions_url=receiver.url)
+        emit(srv, app_id, session_events(40))
+        receiver.wait_for(lambda h: len(h) >= 5, timeout=20)
+        os.kill(srv.process.pid, signal.SIGKILL)
+        srv.process.wait(timeout=10)
+        rows = deliveries(srv, app_id)
+        assert any(r.status == "pending" for r in rows), "the kill came too late to test anything"
+        before = len(receiver.snapshot())
+        restarted = start_server(backend, tmp_path / "two", FAST_RETRIES, database_url=srv.database_url, tls=False)
+        rows = wait_rows(restarted, app_id, lambda rs: all(r.status == "delivered" for r in rs), 60)
+        hits = receiver.snapshot()
+        assert len(hits) > before
+        firsts: dict[str, Hit] = {}
+        for hit in hits:
+            assert verify_signature(secret, hit.headers, hit.body)
+            firsts.setdefault(hit.headers["x-meetkit-idempotency-key"], hit)
+        assert len(firsts) == 40 == len(rows)
+        assert participants(list(firsts.values())) == [f"p{i}" for i in range(40)]
+    finally:
+        receiver.stop()
+        if restarted is not None:
+            stop_server(restarted)  # drops the PostgreSQL database both servers used
+        elif backend == "postgresql":
+            from .support import drop_pg_database
+            drop_pg_database(srv.database_url)
