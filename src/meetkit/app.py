@@ -22,6 +22,7 @@ from .storage.db import make_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore
 from .storage.tokens import TokenLedger
 from .web import pages
+from .worker.lifecycle import LifecycleWorker
 from .worker.webhooks import WebhookWorker
 
 log = logging.getLogger("meetkit")
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
+            workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))
         try:
             yield
         finally:

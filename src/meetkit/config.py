@@ -42,7 +42,11 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
 
     # Room lifecycle windows (seconds).
-    instant_room_join_window: int = 600
+    instant_room_join_window: int = Field(default=600, ge=1, description="An instant room nobody joins expires.")
+    room_idle_window: int = Field(default=600, ge=1, description="After the last session ends (instant rooms, "
+                                  "expire_after_use).")
+    expired_room_retention: int = Field(default=30 * 24 * 3600, ge=0, description="Then an expired room is deleted.")
+    lifecycle_poll_interval: float = Field(default=1.0, gt=0)
 
     # Logo uploads.
     upload_policy_ttl: int = 3600

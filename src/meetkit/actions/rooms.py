@@ -84,6 +84,8 @@ async def do_create_room(c: Container, application_id: str, body: CreateRoomIn) 
         host_token=rules.new_host_token(),
         is_available=True,
         created_at=now,
+        expiry_due_at=expires_at,
+        expired_at=None,
     )
     for _attempt in range(_MEETING_CODE_ATTEMPTS):
         try:
@@ -139,6 +141,7 @@ async def do_update_room(c: Container, application_id: str, room_id: str, body: 
             except rules.RoomRuleError as exc:
                 raise BadRequest(str(exc)) from exc
             room.expires_at = details.expires_at
+            room.expiry_due_at = details.expires_at  # the lifecycle timer follows (no sessions yet)
         if "expire_after_use" in given and details.expire_after_use is not None:
             room.expire_after_use = details.expire_after_use
         if "theme_id" in given:

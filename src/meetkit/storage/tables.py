@@ -86,6 +86,10 @@ class Room(Base):
     host_token: Mapped[str] = mapped_column(String(64), unique=True)
     is_available: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # The room's lifecycle timer, durable because it is a column: when it is due the lifecycle worker
+    # expires the room. NULL while nothing can expire it (an instant room with a session running).
+    expiry_due_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
+    expired_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
 
 
 class Session(Base):

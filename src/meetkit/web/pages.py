@@ -59,6 +59,13 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
     async with c.sessions() as db:
         room = await db.scalar(select(t.Room).where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))
         theme = await db.get(t.Theme, room.theme_id) if room and room.theme_id else None
+    if room is None:
+        async with c.sessions() as db:
+            ended = await db.scalar(select(t.Room.id).where(t.Room.meeting_code == code, t.Room.is_available.is_(False))
+                                    .limit(1))
+        if ended is not None:
+            return _page(410, "Meeting ended", "This meeting has ended",
+                         "The room has expired. Ask the organiser for a new link.")
     if room is None or (short is not None and (theme is None or theme.short_company_url != short)):
         return _page(404, "Meeting not found", "This meeting is not available",
                      "The link is wrong, or the meeting has expired.")

@@ -1,0 +1,39 @@
+"""The lifecycle worker: acts on room timers that are due. The timers themselves are rows (the rooms'
+``expiry_due_at``); this loop only looks at them now and then, so nothing is lost across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..actions.lifecycle import do_delete_retained_rooms, do_expire_due_rooms
+from ..container import Container
+
+log = logging.getLogger("meetkit.lifecycle")
+
+
+class LifecycleWorker:
+    def __init__(self, c: Container) -> None:
+        self._c = c
+
+    async def tick(self) -> int:
+        """One pass: expire what is due, delete what is past retention. Returns how many rooms changed."""
+        changed = 0
+        while expired := await do_expire_due_rooms(self._c):
+            changed += len(expired)
+            log.info("expired %d room(s)", len(expired))
+        while deleted := await do_delete_retained_rooms(self._c):
+            changed += len(deleted)
+            log.info("deleted %d expired room(s) past retention", len(deleted))
+        return changed
+
+    async def run(self) -> None:
+        """Until cancelled; a failed pass is logged and the next one tries again."""
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lifecycle pass failed; retrying")
+            await asyncio.sleep(self._c.settings.lifecycle_poll_interval)
