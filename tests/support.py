@@ -246,3 +246,23 @@ def other_client(server: Server, key_dir: Path) -> MeetingsClient:
 
     app_id, key = create_application(server, key_dir, "other")
     return MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path))
+
+
+def assert_error(resp: httpx.Response, status: int, name: str | None = None,
+                 message: str | None = None) -> dict[str, Any]:
+    """The contract's error body: {message, name, status[, errors]}, all three always present."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/json")
+    body = resp.json()
+    assert isinstance(body, dict)
+    assert {"message", "name", "status"} <= set(body) <= {"message", "name", "status", "errors"}, body
+    assert body["status"] == status
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["name"], str) and body["name"]
+    if "errors" in body:
+        assert isinstance(body["errors"], list)
+    if name is not None:
+        assert body["name"] == name, body
+    if message is not None:
+        assert body["message"] == message, body
+    return body

@@ -22,7 +22,7 @@ from PIL import Image, PngImagePlugin
 from meetkit.client import MeetingsApiError, MeetingsClient
 
 from . import support
-from .support import Server, png_bytes
+from .support import Server, assert_error, png_bytes
 
 KEY_RE = re.compile(r"^auto-expiring-temp/logos/(white|colored|favicon)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
                     r"[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -114,18 +114,6 @@ def assert_finalize_error(resp: httpx.Response, errors: list[dict[str, str]]) ->
     assert resp.headers["content-type"].startswith("application/json")
     assert resp.json() == {"status": 400, "name": "BadRequestError", "message": "could not finalize logos",
                            "errors": errors}
-
-
-def assert_error(resp: httpx.Response, status: int, name: str | None = None, message: str | None = None) -> dict:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert {"message", "name", "status"} <= set(body) <= {"message", "name", "status", "errors"}, body
-    assert body["status"] == status and isinstance(body["message"], str) and isinstance(body["name"], str)
-    if name is not None:
-        assert body["name"] == name
-    if message is not None:
-        assert body["message"] == message
-    return body
 
 
 def s3_error(resp: httpx.Response | requests.Response, status: int | None = None) -> tuple[str, str]:

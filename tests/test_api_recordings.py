@@ -19,7 +19,8 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from .support import Server, run
+from . import support
+from .support import Server, assert_error, run
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 RECORDING_KEYS = {"id", "session_id", "started_at", "ended_at", "status", "_links"}
@@ -127,35 +128,8 @@ def ms(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def assert_error(resp: httpx.Response, status: int, name: str | None = None, message: str | None = None) -> dict:
-    """The contract's error body: {message, name, status[, errors]}, all three always present."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert {"message", "name", "status"} <= set(body) <= {"message", "name", "status", "errors"}, body
-    assert body["status"] == status
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["name"], str) and body["name"]
-    if name is not None:
-        assert body["name"] == name, body
-    if message is not None:
-        assert body["message"] == message, body
-    return body
-
-
 def other_client(server: Server, tmp_path: Path) -> MeetingsClient:
-    from meetkit.actions.applications import do_create_application
-
-    async def make() -> tuple[str, str]:
-        c = _container(server)
-        try:
-            made = await do_create_application(c, "other", key_dir=tmp_path / "other")
-        finally:
-            await c.engine.dispose()
-        return made.application_id, made.private_key_path.read_text()
-
-    app_id, key = run(make())
-    return MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path))
+    return support.other_client(server, tmp_path / "other")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from meetkit.client import MeetingsApiError, MeetingsClient
 
 from . import support
-from .support import Server, run
+from .support import Server, assert_error, run
 
 THEME_KEYS = {
     "theme_id", "theme_name", "domain", "account_id", "application_id", "main_color", "short_company_url",
@@ -21,25 +21,6 @@ THEME_KEYS = {
     "brand_image_white_url", "branded_favicon_url",
 }
 UNKNOWN = "8b1e7a0e-7c4f-4d3c-9a54-1f2e3d4c5b6a"
-
-
-def assert_error(resp: httpx.Response, status: int, name: str | None = None, message: str | None = None) -> dict:
-    """The contract's error body: {message, name, status[, errors]}, all three always present."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"].startswith("application/json")
-    body = resp.json()
-    assert isinstance(body, dict)
-    assert {"message", "name", "status"} <= set(body) <= {"message", "name", "status", "errors"}, body
-    assert body["status"] == status
-    assert isinstance(body["message"], str) and body["message"]
-    assert isinstance(body["name"], str) and body["name"]
-    if "errors" in body:
-        assert isinstance(body["errors"], list)
-    if name is not None:
-        assert body["name"] == name, body
-    if message is not None:
-        assert body["message"] == message, body
-    return body
 
 
 def other_client(server: Server, tmp_path: Path) -> MeetingsClient:
