@@ -127,10 +127,7 @@ class MeetingsClient:
             nxt = page["_links"].get("next")
             if not nxt:
                 return
-            resp = self._http.get(nxt["href"], headers={"Authorization": f"Bearer {self.token()}"})
-            if resp.status_code >= 400:
-                raise MeetingsApiError(resp.status_code, resp.json())
-            page = resp.json()
+            page = self._call("GET", nxt["href"])  # absolute: httpx ignores the base URL
 
     def update_room(self, room_id: str, details: Json) -> Json:
         result: Json = self._call("PATCH", f"/rooms/{room_id}", json={"update_details": details})

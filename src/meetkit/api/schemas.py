@@ -76,8 +76,9 @@ Metadata = Annotated[str, BeforeValidator(_metadata), StringConstraints(max_leng
 Language = Annotated[str, StringConstraints(max_length=16), AfterValidator(_language)]
 
 
-def _storable(value: object, where: str = "body") -> None:
-    """Text that both databases can keep: no NUL characters, no lone surrogates."""
+def _storable(value: object, where: str) -> None:
+    """Text that both databases can keep: no NUL characters, no lone surrogates. Nested input models
+    check themselves (they are ``In`` too), so only strings and lists of strings are looked at here."""
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{where} must not contain NUL characters")
@@ -85,9 +86,6 @@ def _storable(value: object, where: str = "body") -> None:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(f"{where} must be valid Unicode text") from exc
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            _storable(getattr(value, name), name)
     elif isinstance(value, list | tuple):
         for item in value:
             _storable(item, where)
@@ -98,7 +96,8 @@ class In(BaseModel):
 
     @model_validator(mode="after")
     def _text_is_storable(self) -> Self:
-        _storable(self)
+        for name in type(self).model_fields:
+            _storable(getattr(self, name), name)
         return self
 
 
