@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite needs are installed and running: PostgreSQL (with a
-# `meetkit` role that may create databases) and Node.js + npm for the Node SDK compatibility test.
+# `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test, Chromium
+# for the browser tests and the loopback media link.
 # Idempotent; runs as root (CI does) or with sudo available.
 set -euo pipefail
 
@@ -19,6 +20,10 @@ apt_install() {
 
 command -v pg_ctlcluster >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || apt_install postgresql postgresql-client
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+# The browser of the end-to-end tests (driven by Playwright with executable_path, never downloaded).
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+# The loopback-range link Janus offers ICE candidates on (docs/media.md); needs root.
+if [ "$(id -u)" -eq 0 ]; then bash "$(dirname "$0")/media-net.sh"; else $SUDO bash "$(dirname "$0")/media-net.sh"; fi
 
 # Start the cluster if it is not running.
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

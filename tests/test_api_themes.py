@@ -567,8 +567,8 @@ def test_short_company_url_links_resolve(client: MeetingsClient, server: Server)
     assert host.startswith(guest + "?participant_token=")
     g = httpx.get(guest, verify=server.ssl)
     h = httpx.get(host, verify=server.ssl)
-    assert g.status_code == 200 and 'data-role="guest"' in g.text and "#a1b2c3" in g.text
-    assert h.status_code == 200 and 'data-role="host"' in h.text
+    assert g.status_code == 200 and '"role":"guest"' in g.text and "#a1b2c3" in g.text
+    assert h.status_code == 200 and '"role":"host"' in h.text
     # The plain link still reaches the room; another company's prefix does not.
     assert httpx.get(f"{server.base_url}/{room['meeting_code']}", verify=server.ssl).status_code == 200
     assert httpx.get(f"{server.base_url}/{unique_short()}/{room['meeting_code']}",

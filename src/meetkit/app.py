@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from . import __version__
+from .actions.meetings import do_close_orphaned_sessions
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads
@@ -17,6 +19,9 @@ from .api.guard import API_PREFIX, TargetGuard
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
+from .media.supervisor import JanusSupervisor
+from .media.videoroom import MediaServer
+from .signalling.hub import Hub
 from .storage import migrate
 from .storage.db import make_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore
@@ -43,6 +48,43 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
 
 
+async def _start_media(settings: Settings, hub: Hub) -> tuple[JanusSupervisor | None, MediaServer | None]:
+    """The media server as configured: meetkit's own Janus, an external one, or none. A Janus that
+    cannot be reached is logged and the meeting runs without media (chat, lobby and the API work)."""
+    if settings.media_mode == "off":
+        return None, None
+    supervisor: JanusSupervisor | None = None
+    admin_key: str | None
+    api_secret: str | None
+    try:
+        if settings.media_mode == "managed":
+            supervisor = JanusSupervisor(settings)
+            await supervisor.start()
+            url, admin_key, api_secret = supervisor.url, supervisor.admin_key, None
+        elif not settings.janus_url:
+            raise ValueError("MEETKIT_MEDIA_MODE=external needs MEETKIT_JANUS_URL")
+        else:
+            url, admin_key, api_secret = settings.janus_url, settings.janus_admin_key, settings.janus_api_secret
+        media = MediaServer(url, admin_key=admin_key, api_secret=api_secret)
+        await media.start()
+    except Exception as exc:
+        log.error("media server unavailable, meetings run without audio and video: %s", exc)
+        if supervisor is not None:
+            await supervisor.stop()
+        return None, None
+    media.on_restart(hub.media_restarted)
+    hub.media = media
+    log.info("media server: %s", "meetkit's own Janus" if supervisor else "external Janus")
+    return supervisor, media
+
+
+async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | None) -> None:
+    if media is not None:
+        await media.stop()
+    if supervisor is not None:
+        await supervisor.stop()
+
+
 # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
 API_ROUTERS = (rooms.router, themes.router, recordings.router, uploads.router)
 
@@ -56,6 +98,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_migrations:
             await migrate.upgrade(c.engine)
+        closed = await do_close_orphaned_sessions(c)
+        if closed:
+            log.info("closed %d session(s) left running by the previous process", closed)
+        supervisor, media = await _start_media(c.settings, hub)
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
@@ -72,6 +118,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     pass
                 except Exception:
                     log.exception("worker %s failed", task.get_name())
+            await hub.close()
+            await _stop_media(supervisor, media)
             await c.engine.dispose()
 
     app = FastAPI(
@@ -84,10 +132,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         lifespan=lifespan,
     )
     app.state.container = c
+    hub = Hub(c)
+    app.state.hub = hub
     api_errors.install(app)
     api_openapi.install(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)
+    app.mount(pages.STATIC_PREFIX.rstrip("/"), StaticFiles(directory=pages.static_dir()), name="static")
     app.add_middleware(TargetGuard)
     return app

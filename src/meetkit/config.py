@@ -72,6 +72,48 @@ class Settings(BaseSettings):
     allow_private_callback_targets: bool = Field(
         default=False, description="Deliver to private, loopback and link-local addresses (tests, labs).")
 
+    # The meeting (signalling). See docs/signalling.md.
+    max_participants: int = Field(default=250, ge=1, description="Participants in one meeting at once.")
+    max_video_senders: int = Field(default=25, ge=1, description="Cameras and screens sent at once in one meeting.")
+    resume_grace: float = Field(default=20.0, ge=0, description="A dropped socket may resume within (seconds).")
+    max_chat_length: int = Field(default=2000, ge=1)
+
+    # --- media (Janus) ---
+    # See docs/media.md.
+    media_mode: Literal["managed", "external", "off"] = Field(
+        default="managed",
+        description="managed: meetkit runs its own Janus (config in <data_dir>/janus); external: use janus_url; "
+        "off: no media (signalling only).")
+    janus_url: str | None = Field(
+        default=None, description="External mode: the Janus WebSocket API, e.g. ws://127.0.0.1:8188 (keep it on "
+        "loopback or a private link: meetkit is its only client).")
+    janus_admin_key: str | None = Field(
+        default=None, description="External mode: the videoroom plugin's admin_key (needed to create rooms).")
+    janus_api_secret: str | None = Field(
+        default=None, description="External mode: Janus's api_secret, when the Janus is configured with one.")
+    janus_binary: str = Field(default="/usr/bin/janus", description="Managed mode: the Janus executable.")
+    janus_lib_dir: Path | None = Field(
+        default=None, description="Managed mode: folder holding Janus's plugins/ and transports/; "
+        "default: found next to the binary (e.g. /usr/lib/x86_64-linux-gnu/janus).")
+    janus_ws_port: int = Field(default=8188, ge=1, le=65535,
+                               description="Managed mode: Janus API WebSocket port, bound to 127.0.0.1.")
+    janus_admin_port: int | None = Field(
+        default=7188, ge=1, le=65535,
+        description="Managed mode: Janus Admin API WebSocket port, bound to 127.0.0.1; unset: no Admin API.")
+    media_rtp_ports: str = Field(
+        default="20000-40000", pattern=r"^\d{1,5}-\d{1,5}$",
+        description="UDP port range Janus uses for ICE/RTP (open it in the firewall).")
+    media_ice_interface: str | None = Field(
+        default=None, description="Interfaces or addresses Janus gathers ICE candidates on (ice_enforce_list, "
+        "comma-separated), e.g. eth0; tests use 127.0.0.5 on a veth (scripts/media-net.sh).")
+    media_nat_1_1: str | None = Field(
+        default=None, description="Public address(es) to advertise instead of the local one (nat_1_1_mapping), "
+        "for a server behind 1:1 NAT (cloud VMs).")
+    media_candidate_networks: str | None = Field(
+        default=None, description="Comma-separated CIDRs: ICE candidates of browsers outside them are dropped "
+        "before Janus sees them (e.g. 127.0.0.0/8 keeps a lab on loopback); unset: all kept.")
+    # --- end media ---
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("public_url")

@@ -96,12 +96,50 @@ class Session(Base):
     """A meeting session: from the first join to the last leave."""
 
     __tablename__ = "sessions"
+    __table_args__ = (
+        # At most one running session per room, whatever the number of meetkit processes.
+        Index("uq_running_session", "room_id", unique=True, sqlite_where=text("ended_at IS NULL"),
+              postgresql_where=text("ended_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     room_id: Mapped[str] = mapped_column(String(36), ForeignKey("rooms.id", ondelete="CASCADE"), index=True)
     application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
+class Participant(Base):
+    """One person's presence in one session: the basis of participant-minute metering.
+
+    ``left_at`` is NULL while the participant is in the meeting. A resumed connection keeps its row."""
+
+    __tablename__ = "participants"
+    __table_args__ = (Index("ix_participants_session_left", "session_id", "left_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"))
+    room_id: Mapped[str] = mapped_column(String(36), index=True)
+    application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    is_host: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None] = mapped_column(default=None)
+    left_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class ChatMessage(Base):
+    """Chat of a session, kept so late joiners see what was said and the host can export it."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_session_id", "session_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SerialType, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"))
+    participant_id: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime]
 
 
 class Recording(Base):

@@ -1,17 +1,22 @@
-"""The guest and host URLs resolve here. Until the meeting UI lands this is a small landing page."""
+"""The guest and host URLs: the meeting page (static UI + its configuration), the embed helper, the meeting socket."""
 
 from __future__ import annotations
 
+import functools
 import hmac
+import json
 from html import escape
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import select
 from starlette.convertors import Convertor, register_url_convertor
 
 from ..api.auth import container
+from ..api.render import asset_url
+from ..signalling.hub import Hub
 from ..storage import tables as t
 
 
@@ -54,6 +59,58 @@ def _page(status: int, title: str, heading: str, text: str, role: str = "none", 
     return HTMLResponse(html, status_code=status, headers={"Referrer-Policy": "no-referrer"})
 
 
+_STATIC = Path(__file__).parent / "static"
+STATIC_PREFIX = "/_meetkit/static/"
+
+
+def static_dir() -> Path:
+    return _STATIC
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside <script type="application/json">: no way to close the element."""
+    text = json.dumps(value, separators=(",", ":"))
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                    ("\u2029", "\\u2029")):
+        text = text.replace(ch, esc)
+    return text
+
+
+def page_config(request: Request, room: t.Room, theme: t.Theme | None, role: str,
+                host_token: str | None) -> dict[str, Any]:
+    return {
+        "v": 1,
+        "ws_url": f"/_meetkit/ws/{room.meeting_code}",
+        "static_url": STATIC_PREFIX,
+        "room": {"id": room.id, "display_name": room.display_name, "meeting_code": room.meeting_code,
+                 "join_approval_level": room.join_approval_level, "type": room.type},
+        "role": role,
+        "host_token": host_token if role == "host" else None,
+        "available_features": room.available_features,
+        "ui_settings": room.ui_settings,
+        "initial_join_options": room.initial_join_options,
+        "recording_options": room.recording_options,
+        "theme": {
+            "main_color": theme.main_color if theme else None,
+            "brand_text": theme.brand_text if theme else None,
+            "brand_image_colored": asset_url(request, theme.brand_image_colored) if theme else None,
+            "brand_image_white": asset_url(request, theme.brand_image_white) if theme else None,
+            "branded_favicon": asset_url(request, theme.branded_favicon) if theme else None,
+        },
+        "ice_servers": [],
+    }
+
+
+def _language(room: t.Room) -> str:
+    lang = str((room.ui_settings or {}).get("language") or "default")
+    return "en" if lang == "default" else lang.split("-")[0].lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _shell() -> str:
+    return (_STATIC / "meeting.html").read_text(encoding="utf-8")
+
+
 async def _meeting(request: Request, code: str, short: str | None, token: str | None) -> HTMLResponse:
     c = container(request)
     async with c.sessions() as db:
@@ -71,9 +128,26 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
                      "The link is wrong, or the meeting has expired.")
     is_host = token is not None and hmac.compare_digest(token.encode(), room.host_token.encode())
     role = "host" if is_host else "guest"
-    color = theme.main_color if theme else "#222"
-    return _page(200, room.display_name, room.display_name,
-                 f"You are joining as {role}. Meeting code {room.meeting_code}.", role=role, color=color)
+    favicon = (asset_url(request, theme.branded_favicon) if theme else None) or f"{STATIC_PREFIX}favicon.svg"
+    html = (_shell().replace("{{lang}}", escape(_language(room)))
+            .replace("{{title}}", escape(room.display_name))
+            .replace("{{favicon}}", escape(favicon))
+            .replace("{{static}}", STATIC_PREFIX)
+            .replace("{{config_json}}", _script_json(page_config(request, room, theme, role, token))))
+    # The page may be framed by any site (that is the product); it must not leak the host token onward.
+    return HTMLResponse(html, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+
+
+@router.get("/embed.js", include_in_schema=False)
+async def embed_js() -> FileResponse:
+    return FileResponse(_STATIC / "embed.js", media_type="text/javascript",
+                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
+
+
+@router.websocket("/_meetkit/ws/{code:meetingcode}")
+async def meeting_socket(websocket: WebSocket, code: str) -> None:
+    hub: Hub = websocket.app.state.hub
+    await hub.serve(websocket, code)
 
 
 Token = Annotated[str | None, Query(max_length=128)]

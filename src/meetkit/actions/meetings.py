@@ -1,0 +1,185 @@
+"""Sessions, participants and chat: the durable side of a meeting.
+
+A session runs from the first participant's join to the last one's leave. Each change is one
+transaction with its callbacks queued in the outbox and the room's lifecycle timer moved, so the
+session events and room expiry stay consistent whatever crashes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..container import Container
+from ..domain import lifecycle
+from ..domain import webhooks as hooks
+from ..domain.rooms import RoomType
+from ..storage import tables as t
+from .webhooks import enqueue_event
+
+
+@dataclass(frozen=True)
+class Joined:
+    session_id: str
+    session_started: bool
+
+
+def _windows(c: Container) -> lifecycle.Windows:
+    return lifecycle.Windows(join_window=timedelta(seconds=c.settings.instant_room_join_window),
+                             idle_window=timedelta(seconds=c.settings.room_idle_window))
+
+
+def _due(c: Container, room: t.Room, *, running: bool, ended_at: datetime | None) -> datetime | None:
+    state = lifecycle.RoomState(type=RoomType(room.type), created_at=room.created_at, expires_at=room.expires_at,
+                                expire_after_use=room.expire_after_use, ever_joined=True,
+                                session_running=running, last_session_ended_at=ended_at)
+    return lifecycle.expiry_time(state, _windows(c))
+
+
+def _participant_event(cls: type[hooks.ParticipantJoined] | type[hooks.ParticipantLeft],
+                       p: t.Participant) -> hooks.Event:
+    return cls(participant_id=p.id, session_id=p.session_id, room_id=p.room_id, name=p.name,
+               type="host" if p.is_host else "guest", is_host=p.is_host)
+
+
+async def _app(db: AsyncSession, application_id: str) -> t.Application | None:
+    return await db.get(t.Application, application_id)
+
+
+async def _room(db: AsyncSession, room_id: str) -> t.Room | None:
+    return await db.scalar(select(t.Room).where(t.Room.id == room_id))  # the primary key is the serial
+
+
+async def running_session(db: AsyncSession, room_id: str) -> t.Session | None:
+    return await db.scalar(select(t.Session).where(t.Session.room_id == room_id, t.Session.ended_at.is_(None)))
+
+
+async def do_join(c: Container, room_id: str, participant_id: str, name: str, is_host: bool) -> Joined:
+    """The participant enters the meeting: starts the room's session if none runs."""
+    for attempt in range(3):
+        try:
+            return await _join_once(c, room_id, participant_id, name, is_host)
+        except IntegrityError:
+            # Another process started the session at the same moment: join that one.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _join_once(c: Container, room_id: str, participant_id: str, name: str, is_host: bool) -> Joined:
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        room = await db.scalar(select(t.Room).where(t.Room.id == room_id))
+        if room is None or not room.is_available:
+            raise LookupError("room is not available")
+        app = await _app(db, room.application_id)
+        session = await running_session(db, room_id)
+        started = session is None
+        if session is None:
+            session = t.Session(id=str(uuid.uuid4()), room_id=room.id, application_id=room.application_id,
+                                started_at=now, ended_at=None)
+            db.add(session)
+            await db.flush()
+            room.expiry_due_at = _due(c, room, running=True, ended_at=None)
+            if app is not None:
+                await enqueue_event(db, app, room, "session:started",
+                                    hooks.SessionStarted(session_id=session.id, room_id=room.id, started_at=now),
+                                    now=now)
+        p = t.Participant(id=participant_id, session_id=session.id, room_id=room.id,
+                          application_id=room.application_id, name=name, is_host=is_host, joined_at=now)
+        db.add(p)
+        await db.flush()
+        if app is not None:
+            await enqueue_event(db, app, room, "session:participant:joined",
+                                _participant_event(hooks.ParticipantJoined, p), now=now)
+        return Joined(session_id=session.id, session_started=started)
+
+
+async def do_leave(c: Container, participant_id: str, reason: str) -> bool:
+    """The participant has left; ends the session when nobody is left. Returns True if it ended it.
+    Leaving twice is a no-op."""
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        p = await db.get(t.Participant, participant_id)
+        if p is None or p.left_at is not None:
+            return False
+        p.left_at, p.left_reason = now, reason
+        room = await _room(db, p.room_id)
+        app = await _app(db, p.application_id)
+        if app is not None and room is not None:
+            await enqueue_event(db, app, room, "session:participant:left",
+                                _participant_event(hooks.ParticipantLeft, p), now=now)
+        await db.flush()
+        remaining = await db.scalar(select(func.count()).select_from(t.Participant).where(
+            t.Participant.session_id == p.session_id, t.Participant.left_at.is_(None)))
+        if remaining:
+            return False
+        await _end_session(c, db, p.session_id, room, app, now)
+        return True
+
+
+async def do_end_session(c: Container, session_id: str, reason: str = "ended") -> None:
+    """The host ended the meeting for all: everyone leaves and the session ends, in one transaction."""
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        session = await db.get(t.Session, session_id)
+        if session is None or session.ended_at is not None:
+            return
+        room = await _room(db, session.room_id)
+        app = await _app(db, session.application_id)
+        present = (await db.scalars(select(t.Participant).where(
+            t.Participant.session_id == session_id, t.Participant.left_at.is_(None)).order_by(t.Participant.joined_at))
+        ).all()
+        for p in present:
+            p.left_at, p.left_reason = now, reason
+            if app is not None and room is not None:
+                await enqueue_event(db, app, room, "session:participant:left",
+                                    _participant_event(hooks.ParticipantLeft, p), now=now)
+        await _end_session(c, db, session_id, room, app, now)
+
+
+async def _end_session(c: Container, db: AsyncSession, session_id: str, room: t.Room | None,
+                       app: t.Application | None, now: datetime) -> None:
+    session = await db.get(t.Session, session_id)
+    if session is None or session.ended_at is not None:
+        return
+    session.ended_at = now
+    if room is not None:
+        if room.is_available:
+            room.expiry_due_at = _due(c, room, running=False, ended_at=now)
+        if app is not None:
+            await enqueue_event(db, app, room, "session:ended",
+                                hooks.SessionEnded(session_id=session.id, room_id=room.id,
+                                                   started_at=session.started_at, ended_at=now), now=now)
+
+
+async def do_close_orphaned_sessions(c: Container) -> int:
+    """At start-up of a single-process server, sessions still running belong to connections that died
+    with the previous process: their participants left when it stopped. Returns the sessions closed."""
+    async with c.sessions() as db:
+        ids = (await db.scalars(select(t.Session.id).where(t.Session.ended_at.is_(None)))).all()
+    for session_id in ids:
+        await do_end_session(c, session_id, reason="dropped")
+    return len(ids)
+
+
+async def do_post_chat(c: Container, session_id: str, participant_id: str, name: str, text: str) -> t.ChatMessage:
+    async with c.sessions.begin() as db:
+        msg = t.ChatMessage(session_id=session_id, participant_id=participant_id, name=name, text=text,
+                            sent_at=c.clock.now())
+        db.add(msg)
+        await db.flush()
+        return msg
+
+
+async def chat_of_session(c: Container, session_id: str, limit: int = 500) -> list[t.ChatMessage]:
+    """The latest ``limit`` messages, oldest first."""
+    async with c.sessions() as db:
+        rows = (await db.scalars(select(t.ChatMessage).where(t.ChatMessage.session_id == session_id)
+                                 .order_by(t.ChatMessage.id.desc()).limit(limit))).all()
+    return list(reversed(rows))
+

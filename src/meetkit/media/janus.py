@@ -1,0 +1,466 @@
+"""A small asyncio client for the Janus WebSocket API (subprotocol ``janus-protocol``).
+
+One :class:`JanusClient` is one WebSocket. Requests carry a ``transaction``; replies are matched by it.
+Messages without a pending transaction that name a ``sender`` (a handle id) are delivered to that
+handle's ``on_event`` callback: ``webrtcup``, ``media``, ``slowlink``, ``hangup``, ``detached`` and the
+plugin's unsolicited ``event``\\ s (for example a videoroom ``kicked``).
+
+Janus times a session out when it hears nothing for ``session_timeout`` (60 s by default), so the
+client keeps every session it created alive from one task it owns. Every request is bounded by a
+timeout. When the socket closes, every pending request fails with :class:`JanusClosedError`, every
+handle is told through ``on_closed`` and the client's close callbacks run.
+
+This module knows the Janus core protocol only; plugin requests are opaque ``body`` objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.typing import Subprotocol
+
+log = logging.getLogger("meetkit.media.janus")
+
+JsonObject = dict[str, Any]
+EventCallback = Callable[["JanusHandle", JsonObject], None]
+HandleClosedCallback = Callable[["JanusHandle"], None]
+CloseCallback = Callable[[], None]
+
+SUBPROTOCOL = "janus-protocol"
+DEFAULT_TIMEOUT = 10.0
+KEEPALIVE_INTERVAL = 20.0
+_MAX_MESSAGE = 16 * 1024 * 1024  # SDPs with many candidates stay far below this
+
+
+class JanusError(Exception):
+    """A request Janus (or its plugin) refused, or that got no answer."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(f"Janus error {code}: {reason}")
+        self.code = code
+        self.reason = reason
+
+
+class JanusClosedError(JanusError):
+    """The connection to Janus is gone (or could not be opened)."""
+
+    CODE = -1
+
+    def __init__(self, reason: str = "connection to Janus closed") -> None:
+        super().__init__(self.CODE, reason)
+
+
+class JanusTimeoutError(JanusError):
+    """Janus did not answer within the request's timeout."""
+
+    CODE = -2
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(self.CODE, reason)
+
+
+class _Pending:
+    __slots__ = ("future", "wants_event")
+
+    def __init__(self, future: asyncio.Future[JsonObject], wants_event: bool) -> None:
+        self.future = future
+        # Asynchronous plugin requests are acknowledged first, then answered by an ``event`` with the
+        # same transaction. The event may even overtake the ack (they are sent from different Janus
+        # threads), so an ack is simply skipped while an event is expected.
+        self.wants_event = wants_event
+
+
+class JanusClient:
+    """One WebSocket connection to Janus. Create it with :meth:`connect`."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        api_secret: str | None,
+        token: str | None,
+        timeout: float,
+        keepalive_interval: float,
+    ) -> None:
+        self._ws = ws
+        self._api_secret = api_secret
+        self._token = token
+        self.timeout = timeout
+        self._keepalive_interval = keepalive_interval
+        self._pending: dict[str, _Pending] = {}
+        self._sessions: dict[int, JanusSession] = {}
+        self._handles: dict[int, JanusHandle] = {}
+        self._close_callbacks: list[CloseCallback] = []
+        self._closed = asyncio.Event()
+        self._tx_prefix = secrets.token_hex(4)
+        self._tx_counter = itertools.count(1)
+        self._reader = asyncio.create_task(self._read_loop(), name="janus-reader")
+        self._keepalive = asyncio.create_task(self._keepalive_loop(), name="janus-keepalive")
+
+    @classmethod
+    async def connect(
+        cls,
+        url: str,
+        *,
+        api_secret: str | None = None,
+        token: str | None = None,
+        time_limit: float = DEFAULT_TIMEOUT,
+        keepalive_interval: float = KEEPALIVE_INTERVAL,
+    ) -> JanusClient:
+        """Open the WebSocket; raises :class:`JanusClosedError` when Janus cannot be reached."""
+        try:
+            ws = await connect(
+                url,
+                subprotocols=[Subprotocol(SUBPROTOCOL)],
+                open_timeout=time_limit,
+                close_timeout=2,
+                max_size=_MAX_MESSAGE,
+                compression=None,
+                proxy=None,  # Janus is on loopback or a private link: never go through a proxy
+            )
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise JanusClosedError(f"cannot connect to Janus at {url}: {exc}") from exc
+        if ws.subprotocol != SUBPROTOCOL:
+            await ws.close()
+            raise JanusClosedError(f"{url} did not accept the {SUBPROTOCOL} subprotocol")
+        return cls(ws, api_secret=api_secret, token=token, timeout=time_limit, keepalive_interval=keepalive_interval)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    def add_close_callback(self, callback: CloseCallback) -> None:
+        """Called once, from the reader task, when the connection closes (for whatever reason)."""
+        self._close_callbacks.append(callback)
+
+    async def close(self) -> None:
+        """Close the socket (Janus then destroys this connection's sessions). Idempotent."""
+        self._keepalive.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._keepalive
+        await self._ws.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+        self._connection_lost()
+
+    async def create_session(self) -> JanusSession:
+        reply = await self.call({"janus": "create"})
+        session = JanusSession(self, int(reply["data"]["id"]))
+        self._sessions[session.id] = session
+        return session
+
+    async def info(self) -> JsonObject:
+        """Janus's ``info`` (version, plugins, transports): a cheap liveness check."""
+        return await self.call({"janus": "info"})
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    async def call(
+        self, message: JsonObject, *, wants_event: bool = False, time_limit: float | None = None
+    ) -> JsonObject:
+        """Send one Janus API message and return its answer (the ``event`` when ``wants_event``).
+
+        Raises :class:`JanusError` for a Janus ``error`` reply; plugin errors are left to the caller.
+        """
+        if self.closed:
+            raise JanusClosedError()
+        limit = self.timeout if time_limit is None else time_limit
+        transaction = f"{self._tx_prefix}-{next(self._tx_counter)}"
+        message = {**message, "transaction": transaction}
+        if self._api_secret is not None:
+            message["apisecret"] = self._api_secret
+        if self._token is not None:
+            message["token"] = self._token
+        future: asyncio.Future[JsonObject] = asyncio.get_running_loop().create_future()
+        self._pending[transaction] = _Pending(future, wants_event)
+        try:
+            async with asyncio.timeout(limit):
+                await self._ws.send(json.dumps(message))
+                reply = await future
+        except TimeoutError:
+            raise JanusTimeoutError(f"no answer to {message['janus']!r} within {limit} s") from None
+        except ConnectionClosed as exc:
+            raise JanusClosedError() from exc
+        finally:
+            self._pending.pop(transaction, None)
+        if reply.get("janus") == "error":
+            error = reply.get("error") or {}
+            raise JanusError(int(error.get("code", 0)), str(error.get("reason", "unknown error")))
+        return reply
+
+    def _register_handle(self, handle: JanusHandle) -> None:
+        self._handles[handle.id] = handle
+
+    def _forget_handle(self, handle_id: int) -> None:
+        self._handles.pop(handle_id, None)
+
+    def _forget_session(self, session_id: int) -> None:
+        self._sessions.pop(session_id, None)
+
+    # -- incoming -----------------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        try:
+            async for raw in self._ws:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    log.warning("ignoring a non-JSON message from Janus")
+                    continue
+                if isinstance(message, dict):
+                    self._dispatch(message)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("the Janus reader failed")
+        finally:
+            self._connection_lost()
+
+    def _dispatch(self, message: JsonObject) -> None:
+        kind = message.get("janus")
+        transaction = message.get("transaction")
+        if isinstance(transaction, str):
+            pending = self._pending.get(transaction)
+            if pending is not None:
+                if kind == "ack" and pending.wants_event:
+                    return
+                if not pending.future.done():
+                    pending.future.set_result(message)
+                return
+        if kind == "ack":
+            return
+        if kind == "timeout":
+            session_id = message.get("session_id")
+            log.warning("Janus timed out session %s", session_id)
+            session = self._sessions.get(session_id) if isinstance(session_id, int) else None
+            if session is not None:
+                session._lost()
+            return
+        sender = message.get("sender")
+        handle = self._handles.get(sender) if isinstance(sender, int) else None
+        if handle is None:
+            log.debug("Janus message for no known handle: %s", kind)
+            return
+        handle._deliver(message)
+
+    def _connection_lost(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._keepalive.cancel()
+        for pending in self._pending.values():
+            if not pending.future.done():
+                pending.future.set_exception(JanusClosedError())
+        self._pending.clear()
+        handles = list(self._handles.values())
+        self._handles.clear()
+        self._sessions.clear()
+        for handle in handles:
+            handle._lost()
+        for callback in self._close_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("a Janus close callback failed")
+
+    async def _keepalive_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._keepalive_interval)
+            for session in list(self._sessions.values()):
+                try:
+                    await self.call({"janus": "keepalive", "session_id": session.id})
+                except JanusClosedError:
+                    return
+                except JanusError as exc:
+                    log.warning("keepalive of Janus session %s failed: %s", session.id, exc)
+
+
+class JanusSession:
+    """A Janus session: owns handles; kept alive by its client."""
+
+    def __init__(self, client: JanusClient, session_id: int) -> None:
+        self.client = client
+        self.id = session_id
+        self._handles: dict[int, JanusHandle] = {}
+        self._destroyed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._destroyed or self.client.closed
+
+    async def attach(
+        self,
+        plugin: str,
+        *,
+        on_event: EventCallback | None = None,
+        on_closed: HandleClosedCallback | None = None,
+    ) -> JanusHandle:
+        if self._destroyed:
+            raise JanusClosedError("session destroyed")
+        reply = await self.client.call({"janus": "attach", "session_id": self.id, "plugin": plugin})
+        handle = JanusHandle(self, int(reply["data"]["id"]), plugin, on_event=on_event, on_closed=on_closed)
+        self._handles[handle.id] = handle
+        self.client._register_handle(handle)
+        return handle
+
+    async def destroy(self) -> None:
+        """Destroy the session (Janus detaches its handles). Idempotent; tolerates a lost connection."""
+        if self._destroyed:
+            return
+        self._destroyed = True
+        self.client._forget_session(self.id)
+        for handle in list(self._handles.values()):
+            handle._forget()
+        if self.client.closed:
+            return
+        try:
+            await self.client.call({"janus": "destroy", "session_id": self.id})
+        except JanusError as exc:
+            log.debug("destroying Janus session %s: %s", self.id, exc)
+
+    def _lost(self) -> None:
+        """Janus timed the session out: its handles are gone."""
+        self._destroyed = True
+        self.client._forget_session(self.id)
+        for handle in list(self._handles.values()):
+            handle._lost()
+
+    def _drop(self, handle_id: int) -> None:
+        self._handles.pop(handle_id, None)
+
+
+class JanusHandle:
+    """A handle: one plugin instance (for the videoroom, one publisher or one subscription)."""
+
+    def __init__(
+        self,
+        session: JanusSession,
+        handle_id: int,
+        plugin: str,
+        *,
+        on_event: EventCallback | None = None,
+        on_closed: HandleClosedCallback | None = None,
+    ) -> None:
+        self.session = session
+        self.id = handle_id
+        self.plugin = plugin
+        self.on_event: EventCallback | None = on_event
+        """Called (synchronously, from the reader) with every message Janus sends this handle unasked."""
+        self.on_closed: HandleClosedCallback | None = on_closed
+        """Called once when the handle can no longer be used: connection lost or session timed out."""
+        self._detached = False
+        self._closed = asyncio.Event()
+
+    @property
+    def client(self) -> JanusClient:
+        return self.session.client
+
+    @property
+    def closed(self) -> bool:
+        return self._detached or self._closed.is_set() or self.client.closed
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def request(self, body: JsonObject, *, time_limit: float | None = None) -> JsonObject:
+        """A synchronous plugin request (create, destroy, allowed, kick, exists, listparticipants…).
+
+        Returns the plugin's data; raises :class:`JanusError` for a Janus or plugin error.
+        """
+        reply = await self._send({"janus": "message", "body": body}, wants_event=False, time_limit=time_limit)
+        if reply.get("janus") != "success":
+            raise JanusError(0, f"unexpected {reply.get('janus')!r} reply to a synchronous request")
+        return _plugin_data(reply)
+
+    async def message(
+        self, body: JsonObject, jsep: JsonObject | None = None, *, time_limit: float | None = None
+    ) -> tuple[JsonObject, JsonObject | None]:
+        """An asynchronous plugin request (join, configure, start…): waits for the event that answers it.
+
+        Returns the plugin's data and the JSEP (SDP) Janus attached, if any.
+        """
+        message: JsonObject = {"janus": "message", "body": body}
+        if jsep is not None:
+            message["jsep"] = jsep
+        reply = await self._send(message, wants_event=True, time_limit=time_limit)
+        data = _plugin_data(reply)
+        answer_jsep = reply.get("jsep")
+        return data, answer_jsep if isinstance(answer_jsep, dict) else None
+
+    async def trickle_completed(self, *, time_limit: float | None = None) -> None:
+        """Tell Janus no more remote candidates will come (for peers that trickled)."""
+        message: JsonObject = {"janus": "trickle", "candidate": {"completed": True}}
+        await self._send(message, wants_event=False, time_limit=time_limit)
+
+    async def hangup(self, *, time_limit: float | None = None) -> None:
+        """Close the handle's PeerConnection but keep the handle."""
+        await self._send({"janus": "hangup"}, wants_event=False, time_limit=time_limit)
+
+    async def detach(self) -> None:
+        """Detach from the plugin (the plugin forgets this participant). Idempotent; tolerates a lost link."""
+        if self._detached:
+            return
+        self._forget()
+        if self.client.closed:
+            return
+        try:
+            await self.client.call({"janus": "detach", "session_id": self.session.id, "handle_id": self.id})
+        except JanusError as exc:
+            log.debug("detaching Janus handle %s: %s", self.id, exc)
+
+    async def _send(self, message: JsonObject, *, wants_event: bool, time_limit: float | None) -> JsonObject:
+        if self._detached:
+            raise JanusClosedError("handle detached")
+        message = {**message, "session_id": self.session.id, "handle_id": self.id}
+        return await self.client.call(message, wants_event=wants_event, time_limit=time_limit)
+
+    def _forget(self) -> None:
+        self._detached = True
+        self.client._forget_handle(self.id)
+        self.session._drop(self.id)
+
+    def _deliver(self, message: JsonObject) -> None:
+        if message.get("janus") == "detached":
+            self._forget()
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(self, message)
+        except Exception:
+            log.exception("a Janus event callback failed (handle %s)", self.id)
+
+    def _lost(self) -> None:
+        if self._closed.is_set():
+            return
+        self._detached = True
+        self._closed.set()
+        self.session._drop(self.id)
+        if self.on_closed is None:
+            return
+        try:
+            self.on_closed(self)
+        except Exception:
+            log.exception("a Janus handle-closed callback failed (handle %s)", self.id)
+
+
+def _plugin_data(reply: JsonObject) -> JsonObject:
+    plugindata = reply.get("plugindata")
+    if not isinstance(plugindata, dict) or not isinstance(plugindata.get("data"), dict):
+        raise JanusError(0, f"Janus reply without plugin data ({reply.get('janus')!r})")
+    data: JsonObject = plugindata["data"]
+    code = data.get("error_code")
+    if code is not None:
+        raise JanusError(int(code), str(data.get("error", "plugin error")))
+    return data

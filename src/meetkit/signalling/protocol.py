@@ -1,0 +1,411 @@
+"""The meeting WebSocket protocol, version 1 (docs/signalling.md): typed messages both ways.
+
+Client messages are parsed into closed models (unknown ``type`` → ``UnknownType``); server messages are
+built from models too, so tests can check every frame against the same schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, ValidationError, field_validator
+
+from ..domain.dates import format_date
+
+VERSION = 1
+Date = Annotated[datetime, PlainSerializer(format_date, return_type=str, when_used="json")]
+Text = Annotated[str, Field(min_length=1)]
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+Feed = Annotated[int, Field(ge=1, lt=2**53)]
+Kind = Literal["camera", "screen"]
+MAX_SDP = 64 * 1024
+
+
+def _clean(value: str) -> str:
+    """Text from a browser must be storable everywhere: no NUL, no lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid UTF-8") from exc
+    return value
+
+
+class ClientMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Resume(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    participant_id: Id
+    resume_token: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Hello(ClientMessage):
+    type: Literal["hello"]
+    v: Literal[1]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    host_token: Annotated[str, Field(max_length=128)] | None = None
+    resume: Resume | None = None
+    mic: bool = True
+    camera: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        v = _clean(v).strip()
+        if not v:
+            raise ValueError("name must not be blank")
+        return v
+
+
+class Ping(ClientMessage):
+    type: Literal["ping"]
+
+
+class ChatSend(ClientMessage):
+    type: Literal["chat.send"]
+    text: Text
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        v = _clean(v)
+        if not v.strip():
+            raise ValueError("text must not be blank")
+        return v
+
+
+class Hand(ClientMessage):
+    type: Literal["hand"]
+    raised: bool
+
+
+class Talking(ClientMessage):
+    type: Literal["talking"]
+    talking: bool
+
+
+class MediaState(ClientMessage):
+    type: Literal["media.state"]
+    mic: bool
+    camera: bool
+
+
+class MediaPublish(ClientMessage):
+    type: Literal["media.publish"]
+    kind: Kind
+    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
+
+
+class MediaUnpublish(ClientMessage):
+    type: Literal["media.unpublish"]
+    kind: Kind
+
+
+class MediaSubscribe(ClientMessage):
+    type: Literal["media.subscribe"]
+    feed: Feed
+
+
+class MediaAnswer(ClientMessage):
+    type: Literal["media.answer"]
+    feed: Feed
+    sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
+
+
+class MediaUnsubscribe(ClientMessage):
+    type: Literal["media.unsubscribe"]
+    feed: Feed
+
+
+class Leave(ClientMessage):
+    type: Literal["leave"]
+
+
+class HostAdmit(ClientMessage):
+    type: Literal["host.admit"]
+    participant_id: Id
+
+
+class HostDeny(ClientMessage):
+    type: Literal["host.deny"]
+    participant_id: Id
+
+
+class HostAdmitAll(ClientMessage):
+    type: Literal["host.admit_all"]
+
+
+class HostMute(ClientMessage):
+    type: Literal["host.mute"]
+    participant_id: Id
+
+
+class HostMuteAll(ClientMessage):
+    type: Literal["host.mute_all"]
+
+
+class HostRemove(ClientMessage):
+    type: Literal["host.remove"]
+    participant_id: Id
+
+
+class HostLock(ClientMessage):
+    type: Literal["host.lock"]
+    locked: bool
+
+
+class HostEnd(ClientMessage):
+    type: Literal["host.end"]
+
+
+class HostChatExport(ClientMessage):
+    type: Literal["host.chat_export"]
+
+
+class HostRecord(ClientMessage):
+    type: Literal["host.record"]
+    active: bool
+
+
+AnyClientMessage = Annotated[
+    Hello | Ping | ChatSend | Hand | Talking | MediaState | MediaPublish | MediaUnpublish | MediaSubscribe
+    | MediaAnswer | MediaUnsubscribe | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll
+    | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
+    Field(discriminator="type"),
+]
+CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
+CLIENT_TYPES = frozenset(m.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+                         for m in ClientMessage.__subclasses__())
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_client(raw: str | bytes) -> AnyClientMessage:
+    """One frame from a browser; raises ProtocolError with a code for the ``error`` reply."""
+    if len(raw) > MAX_SDP + 4096:
+        raise ProtocolError("too_large", "message too large")
+    try:
+        return CLIENT_MESSAGE.validate_json(raw)
+    except ValidationError as exc:
+        kind: Any = None
+        for err in exc.errors():
+            if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+                kind = err["type"]
+        if kind == "union_tag_invalid":
+            raise ProtocolError("unknown_type", "unknown message type") from None
+        if kind == "union_tag_not_found":
+            raise ProtocolError("bad_message", "a message needs a type") from None
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+        raise ProtocolError("bad_message", f"{where}: {first['msg']}") from None
+
+
+# --- server → client ------------------------------------------------------------------------------
+
+
+class ServerMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def frame(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+class Feeds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera: int | None = None
+    screen: int | None = None
+
+
+class ParticipantView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: str
+    name: str
+    role: Literal["host", "guest"]
+    mic: bool
+    camera: bool
+    hand: bool
+    feeds: Feeds
+    joined_at: Date
+
+
+class ChatView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int
+    participant_id: str
+    name: str
+    text: str
+    sent_at: Date
+
+
+class RoomView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    display_name: str
+    meeting_code: str
+    join_approval_level: str
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participants: int
+    video_senders: int
+
+
+class Welcome(ServerMessage):
+    type: Literal["welcome"] = "welcome"
+    v: int = VERSION
+    participant_id: str
+    resume_token: str
+    role: Literal["host", "guest"]
+    state: Literal["lobby", "joined"]
+    resumed: bool
+    room: RoomView
+    limits: Limits
+    locked: bool
+
+
+class Lobby(ServerMessage):
+    type: Literal["lobby"] = "lobby"
+    reason: Literal["approval", "host_absent"]
+
+
+class Admitted(ServerMessage):
+    type: Literal["admitted"] = "admitted"
+    session_id: str
+    participants: list[ParticipantView]
+    chat: list[ChatView]
+    video_allowed: bool
+    recording: bool = False
+    message: str | None = None
+
+
+class Denied(ServerMessage):
+    type: Literal["denied"] = "denied"
+    reason: Literal["host_denied", "locked", "full", "ended"]
+
+
+class Waiting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: str
+    name: str
+    since: Date
+
+
+class LobbyUpdate(ServerMessage):
+    type: Literal["lobby.update"] = "lobby.update"
+    waiting: list[Waiting]
+
+
+class ParticipantJoined(ServerMessage):
+    type: Literal["participant.joined"] = "participant.joined"
+    participant: ParticipantView
+
+
+class ParticipantUpdated(ServerMessage):
+    type: Literal["participant.updated"] = "participant.updated"
+    participant: ParticipantView
+
+
+class ParticipantLeft(ServerMessage):
+    type: Literal["participant.left"] = "participant.left"
+    participant_id: str
+    reason: Literal["left", "removed", "dropped", "ended"]
+
+
+class TalkingOut(ServerMessage):
+    type: Literal["talking"] = "talking"
+    participant_id: str
+    talking: bool
+
+
+class ChatMessageOut(ServerMessage):
+    type: Literal["chat.message"] = "chat.message"
+    id: int
+    participant_id: str
+    name: str
+    text: str
+    sent_at: Date
+
+
+class ChatExport(ServerMessage):
+    type: Literal["chat.export"] = "chat.export"
+    messages: list[ChatView]
+
+
+class MediaAnswerOut(ServerMessage):
+    type: Literal["media.answer"] = "media.answer"
+    kind: Kind
+    feed: int
+    sdp: str
+
+
+class MediaOffer(ServerMessage):
+    type: Literal["media.offer"] = "media.offer"
+    feed: int
+    sdp: str
+
+
+class MediaError(ServerMessage):
+    type: Literal["media.error"] = "media.error"
+    kind: Kind | None = None
+    feed: int | None = None
+    code: str
+    message: str
+
+
+class MediaReset(ServerMessage):
+    type: Literal["media.reset"] = "media.reset"
+
+
+class Muted(ServerMessage):
+    type: Literal["muted"] = "muted"
+    by: str
+
+
+class Removed(ServerMessage):
+    type: Literal["removed"] = "removed"
+
+
+class MeetingEnded(ServerMessage):
+    type: Literal["meeting.ended"] = "meeting.ended"
+
+
+class Locked(ServerMessage):
+    type: Literal["locked"] = "locked"
+    locked: bool
+
+
+class Recording(ServerMessage):
+    type: Literal["recording"] = "recording"
+    active: bool
+
+
+class Pong(ServerMessage):
+    type: Literal["pong"] = "pong"
+
+
+class Error(ServerMessage):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+AnyServerMessage = Annotated[
+    Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
+    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaError | MediaReset | Muted
+    | Removed | MeetingEnded | Locked | Recording | Pong | Error,
+    Field(discriminator="type"),
+]
+SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)
+
+# Close codes (docs/signalling.md).
+CLOSE_PROTOCOL, CLOSE_REMOVED, CLOSE_DENIED, CLOSE_NOT_FOUND, CLOSE_REPLACED, CLOSE_ENDED = (
+    4400, 4401, 4403, 4404, 4409, 4410)

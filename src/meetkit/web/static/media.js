@@ -1,0 +1,212 @@
+// The browser side of media: local devices, peer-connection helpers, and the talking detector.
+// meetkit relays SDP to Janus, so offers and answers are sent whole, after ICE gathering (no trickle).
+
+const ICE_GATHERING_LIMIT_MS = 5000;
+
+/** Resolves when ICE gathering is complete, or after a limit (then whatever was gathered is sent). */
+export function iceGatheringComplete(pc, limitMs = ICE_GATHERING_LIMIT_MS) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    const timer = setTimeout(done, limitMs);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+export async function makeOffer(pc) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await iceGatheringComplete(pc);
+  return pc.localDescription.sdp;
+}
+
+export async function answerOffer(pc, sdp) {
+  await pc.setRemoteDescription({ type: "offer", sdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await iceGatheringComplete(pc);
+  return pc.localDescription.sdp;
+}
+
+export function closePeer(pc) {
+  if (!pc) return;
+  try { pc.close(); } catch { /* already closed */ }
+}
+
+function constraint(deviceId) {
+  return deviceId ? { deviceId: { exact: deviceId } } : true;
+}
+
+const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+
+/** The participant's microphone and camera. The microphone track is kept while muted (enabled=false). */
+export class LocalMedia {
+  constructor() {
+    this.audioTrack = null;
+    this.videoTrack = null;
+    this.micId = "";
+    this.camId = "";
+    this.stream = new MediaStream();
+    this.micEnabled = true;
+  }
+
+  /** First acquisition, at the pre-join screen. Returns null or "blocked" | "none". */
+  async acquire({ audio, video }) {
+    if (!navigator.mediaDevices?.getUserMedia) return "none";
+    let problem = null;
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({
+        audio: audio ? constraint(this.micId) : false,
+        video: video ? { ...VIDEO, ...(this.camId ? { deviceId: { exact: this.camId } } : {}) } : false,
+      });
+      for (const track of s.getTracks()) this.setTrack(track);
+      return null;
+    } catch (err) {
+      problem = err && err.name === "NotAllowedError" ? "blocked" : "none";
+    }
+    // One of the two may still work (a laptop without a camera, say).
+    if (audio && (await this.startMic())) problem = null;
+    if (video && (await this.startCamera())) problem = null;
+    return problem;
+  }
+
+  setTrack(track) {
+    if (track.kind === "audio") {
+      if (this.audioTrack && this.audioTrack !== track) this.dropTrack(this.audioTrack);
+      this.audioTrack = track;
+      track.enabled = this.micEnabled;
+      this.micId = track.getSettings().deviceId || this.micId;
+    } else {
+      if (this.videoTrack && this.videoTrack !== track) this.dropTrack(this.videoTrack);
+      this.videoTrack = track;
+      this.camId = track.getSettings().deviceId || this.camId;
+    }
+    this.stream.addTrack(track);
+  }
+
+  dropTrack(track) {
+    track.stop();
+    this.stream.removeTrack(track);
+  }
+
+  async startMic(deviceId = this.micId) {
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ audio: constraint(deviceId) });
+      this.setTrack(s.getAudioTracks()[0]);
+      return this.audioTrack;
+    } catch {
+      return null;
+    }
+  }
+
+  async startCamera(deviceId = this.camId) {
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({
+        video: { ...VIDEO, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) },
+      });
+      this.setTrack(s.getVideoTracks()[0]);
+      return this.videoTrack;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Stops the camera (its light goes off); the publisher keeps its video sender with no track. */
+  stopCamera() {
+    if (this.videoTrack) this.dropTrack(this.videoTrack);
+    this.videoTrack = null;
+  }
+
+  setMicEnabled(on) {
+    this.micEnabled = on;
+    if (this.audioTrack) this.audioTrack.enabled = on;
+  }
+
+  stopAll() {
+    for (const track of [this.audioTrack, this.videoTrack]) if (track) this.dropTrack(track);
+    this.audioTrack = null;
+    this.videoTrack = null;
+  }
+
+  static async devices() {
+    if (!navigator.mediaDevices?.enumerateDevices) return { cameras: [], mics: [] };
+    const all = await navigator.mediaDevices.enumerateDevices();
+    return {
+      cameras: all.filter((d) => d.kind === "videoinput"),
+      mics: all.filter((d) => d.kind === "audioinput"),
+    };
+  }
+}
+
+/**
+ * Decides from the microphone's level whether the participant is talking, with hysteresis so a
+ * cough does not flicker the highlight. `onChange(talking)` fires on changes only.
+ */
+export class TalkingDetector {
+  constructor(onChange, onLevel) {
+    this.onChange = onChange;
+    this.onLevel = onLevel;
+    this.ctx = null;
+    this.source = null;
+    this.analyser = null;
+    this.timer = null;
+    this.talking = false;
+    this.above = 0;
+    this.below = 0;
+    this.buf = null;
+  }
+
+  attach(track) {
+    this.detach();
+    if (!track) return;
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    if (!this.ctx) this.ctx = new Ctx();
+    if (this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+    this.source = this.ctx.createMediaStreamSource(new MediaStream([track]));
+    this.analyser = this.ctx.createAnalyser();
+    this.analyser.fftSize = 1024;
+    this.buf = new Float32Array(this.analyser.fftSize);
+    this.source.connect(this.analyser);
+    this.timer = setInterval(() => this.sample(), 100);
+  }
+
+  resume() {
+    if (this.ctx && this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+  }
+
+  sample() {
+    this.analyser.getFloatTimeDomainData(this.buf);
+    let sum = 0;
+    for (let i = 0; i < this.buf.length; i++) sum += this.buf[i] * this.buf[i];
+    const rms = Math.sqrt(sum / this.buf.length);
+    if (this.onLevel) this.onLevel(Math.min(1, rms * 8));
+    // About -34 dBFS to start (for 0.2 s), -40 dBFS to stop (for 0.8 s).
+    if (rms > 0.02) { this.above++; this.below = 0; } else if (rms < 0.01) { this.below++; this.above = 0; }
+    if (!this.talking && this.above >= 2) this.set(true);
+    else if (this.talking && this.below >= 8) this.set(false);
+  }
+
+  set(talking) {
+    this.talking = talking;
+    this.onChange(talking);
+  }
+
+  detach() {
+    clearInterval(this.timer);
+    this.timer = null;
+    if (this.source) this.source.disconnect();
+    this.source = this.analyser = null;
+    if (this.talking) this.set(false);
+    this.above = this.below = 0;
+  }
+
+  stop() {
+    this.detach();
+    if (this.ctx) this.ctx.close().catch(() => {});
+    this.ctx = null;
+  }
+}
