@@ -41,6 +41,8 @@ const app = {
   screenGen: 0,
   publishChain: { camera: Promise.resolve(), screen: Promise.resolve() },
   publishWaiters: { camera: null, screen: null },
+  publishRetries: { camera: 0, screen: 0 },
+  mediaUnavailableShown: false,
   subscribers: new Map(),   // feed → RTCPeerConnection
   pendingSubs: new Set(),   // feeds asked for, offer not yet in
   failedFeeds: new Map(),   // feed → when to ask again after a media.error
@@ -450,6 +452,7 @@ function onAdmitted(msg) {
   setParticipants(msg.participants || []);
   setChat(msg.chat || []);
   setState("joined");
+  if (typeof msg.recording === "boolean") onRecording(msg.recording);
   renderAll();
   if (!app.published) schedulePublishCamera();
   if (app.screenStream && !app.screenFeed) schedulePublishScreen();
@@ -536,6 +539,7 @@ function selfParticipant() {
 
 function onParticipantJoined(p) {
   if (!p || !p.participant_id) return;
+  forgetFailures(p);
   const isNew = !app.participants.has(p.participant_id);
   app.participants.set(p.participant_id, p);
   if (!app.order.includes(p.participant_id)) app.order.push(p.participant_id);
@@ -547,9 +551,13 @@ function onParticipantJoined(p) {
 
 function onParticipantUpdated(p) {
   if (!p || !p.participant_id) return;
+  forgetFailures(p);
   if (!app.participants.has(p.participant_id)) return onParticipantJoined(p);
   app.participants.set(p.participant_id, p);
-  if (p.participant_id === app.participantId) app.hand = !!p.hand;
+  if (p.participant_id === app.participantId) {
+    app.hand = !!p.hand;
+    for (const kind of ["camera", "screen"]) if (feedId(p.feeds?.[kind]) !== null) app.publishRetries[kind] = 0;
+  }
   renderAll();
 }
 
@@ -561,6 +569,11 @@ function onParticipantLeft(msg) {
   app.talking.delete(id);
   renderAll();
   post("participant_left", { participant_id: id, reason: msg.reason });
+}
+
+// A feed announced (again) is live: a subscription that failed before may be asked for at once.
+function forgetFailures(p) {
+  for (const feed of [p.feeds?.camera, p.feeds?.screen]) if (feedId(feed) !== null) app.failedFeeds.delete(feed);
 }
 
 function setSpeaking(id, talking) {
@@ -1182,7 +1195,8 @@ async function publishCamera(gen, replace) {
       refreshSelf();
       sendMediaState();
       if (audio) schedulePublishCamera();
-    } else if (err.code !== "disconnected" && err.code !== "superseded") {
+    } else if (!["disconnected", "superseded", "media_unavailable"].includes(err.code)) {
+      // (media_unavailable was already said when the meeting was entered)
       toast(t("mediaFailed", { message: err.message || err.code }));
     }
     return;
@@ -1285,8 +1299,22 @@ function onMediaError(msg) {
     console.warn("meetkit: subscribe", feed, msg.code, msg.message);
     return;
   }
+  if (msg.code === "publish_failed" && (msg.kind === "camera" || msg.kind === "screen")) {
+    // The answer came, but the media never reached the server: publish again, a few times at most.
+    const tries = (app.publishRetries[msg.kind] = (app.publishRetries[msg.kind] || 0) + 1);
+    if (tries <= 3) {
+      setTimeout(() => {
+        if (msg.kind === "camera") schedulePublishCamera(true);
+        else if (app.screenStream) { send({ type: "media.unpublish", kind: "screen" }); schedulePublishScreen(); }
+      }, 1000 * tries);
+      return;
+    }
+  }
   if (msg.code === "video_limit") toast(msg.message || t("videoLimit"));
-  else toast(t("mediaFailed", { message: msg.message || msg.code }));
+  else if (msg.code !== "media_unavailable" || !app.mediaUnavailableShown) {
+    app.mediaUnavailableShown = msg.code === "media_unavailable";
+    toast(t("mediaFailed", { message: msg.message || msg.code }));
+  }
 }
 
 // ---------------------------------------------------------------- subscribing
@@ -1437,6 +1465,7 @@ function stopEverything(sayLeave = false) {
   app.local.stopAll();
   $("#reconnecting").hidden = true;
   $("#waiting").hidden = true;
+  $("#recording-indicator").hidden = true;
   const dialog = $("#end-dialog");
   if (dialog.open) dialog.close("cancel");
 }
@@ -1544,6 +1573,7 @@ function toast(text, { sticky = false, action = null, onAction = null } = {}) {
   el.className = "toast";
   el.setAttribute("role", "status");
   if (action && onAction) {
+    el.classList.add("actionable");
     const b = button("toast-action", action);
     b.addEventListener("click", () => { onAction(); el.remove(); });
     el.append(b);
