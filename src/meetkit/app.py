@@ -12,9 +12,10 @@ from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .actions.meetings import do_close_orphaned_sessions
+from .actions.recordings import do_stop_orphaned_recordings
 from .api import errors as api_errors
 from .api import openapi as api_openapi
-from .api import recordings, rooms, themes, uploads
+from .api import recordings, rooms, themes, uploads, usage
 from .api.guard import API_PREFIX, TargetGuard
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -28,6 +29,8 @@ from .storage.objects import LocalObjectStore
 from .storage.tokens import TokenLedger
 from .web import pages
 from .worker.lifecycle import LifecycleWorker
+from .worker.recordings import RecordingWorker
+from .worker.usage import UsageWorker
 from .worker.webhooks import WebhookWorker
 
 log = logging.getLogger("meetkit")
@@ -86,7 +89,7 @@ async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | N
 
 
 # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
-API_ROUTERS = (rooms.router, themes.router, recordings.router, uploads.router)
+API_ROUTERS = (rooms.router, themes.router, recordings.router, uploads.router, usage.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -101,11 +104,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         closed = await do_close_orphaned_sessions(c)
         if closed:
             log.info("closed %d session(s) left running by the previous process", closed)
+        stopped = await do_stop_orphaned_recordings(c)
+        if stopped:
+            log.info("stopped %d recording(s) cut short by the previous process; composing what was captured",
+                     stopped)
         supervisor, media = await _start_media(c.settings, hub)
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
             workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))
+            workers.append(asyncio.create_task(RecordingWorker(c).run(), name="recordings"))
+            workers.append(asyncio.create_task(UsageWorker(c).run(), name="usage"))
         try:
             yield
         finally:

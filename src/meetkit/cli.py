@@ -1,4 +1,5 @@
-"""``meetkit serve | migrate | app create | app list | app show | app set-callbacks | webhooks list|replay``."""
+"""``meetkit serve | migrate | app create | app list | app show | app set-callbacks | webhooks list|replay |
+usage``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .config import Settings
 
 if TYPE_CHECKING:
+    from .actions.usage import KindUsage, UsageReport
     from .container import Container
 
 T = TypeVar("T")
@@ -151,6 +154,71 @@ def _webhooks_replay(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def _month(text: str) -> str:
+    from .domain.pricing import PricingError, month_bounds
+
+    try:
+        start, _end = month_bounds(text)
+    except PricingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return start.strftime("%Y-%m")
+
+
+def _minutes(value: Decimal) -> str:
+    return f"{value:,f}"
+
+
+def _usage_lines(title: str, kind: KindUsage, noun: str) -> list[str]:
+    lines = [f"{title} ({kind.count} {noun}{'' if kind.count == 1 else 's'})",
+             f"  {'tier (minutes of month)':<24}{'minutes':>14}{'unit price':>12}{'amount':>12}"]
+    for tier in kind.priced.lines:
+        span = f"{tier.above + 1:,}-{tier.up_to:,}" if tier.up_to is not None else f"above {tier.above:,}"
+        lines.append(f"  {span:<24}{_minutes(tier.minutes):>14}{format(tier.unit_price, 'f'):>12}"
+                     f"{tier.cost_cents:>12,}")
+    lines.append(f"  {'total':<24}{_minutes(kind.minutes):>14}{'':>12}{kind.priced.total_cents:>12,}")
+    return lines
+
+
+def format_usage(report: UsageReport, name: str | None = None) -> str:
+    """A month's usage of one application as a table: minutes and cost per tier."""
+    named = f" ({name})" if name else ""
+    lines = [f"Application {report.application_id}{named}: usage in {report.month} (UTC), "
+             f"{report.mode.value} tiers, minutes rounded {report.rounding.value}, amounts in {report.currency}",
+             f"{report.sessions} session{'' if report.sessions == 1 else 's'}",
+             ""]
+    lines += _usage_lines("Participant minutes", report.participants, "participant")
+    lines.append("")
+    lines += _usage_lines("Recording minutes", report.recordings, "recording")
+    lines += ["", f"{'Total':<26}{'':>14}{'':>12}{report.total_cents:>12,} {report.currency}"]
+    return "\n".join(lines)
+
+
+def _usage(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.applications import get_application
+    from .actions.usage import applications_with_usage, usage_for_month
+    from .api.render import usage_out
+
+    async def go(c: Container) -> list[tuple[UsageReport, str]]:
+        # Metering runs first (the server's worker may not be running), so the figures are complete.
+        ids = [args.application] if args.application else await applications_with_usage(c, args.month)
+        reports = []
+        for application_id in ids:
+            app = await get_application(c, application_id)
+            reports.append((await usage_for_month(c, application_id, args.month), app.name))
+        return reports
+
+    reports, code = _run_action(settings, go)
+    if reports is None:
+        return code
+    if args.json:
+        print(json.dumps([usage_out(report).model_dump() for report, _name in reports], indent=2))
+    elif not reports:
+        print(f"no usage in {args.month or 'this month'}")
+    else:
+        print("\n\n".join(format_usage(report, name) for report, name in reports))
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="meetkit", description="Self-hosted Meetings API")
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     hr = hooks_sub.add_parser("replay", help="queue a delivered, failed or dead delivery again")
     hr.add_argument("id", type=int)
     hr.set_defaults(func=_webhooks_replay)
+
+    usage = sub.add_parser("usage", help="minutes and cost per tier of a month (docs/pricing.md)")
+    usage.add_argument("--month", type=_month, metavar="YYYY-MM", help="UTC calendar month (default: this one)")
+    usage.add_argument("--application", metavar="ID", help="one application (default: every one with usage)")
+    usage.add_argument("--json", action="store_true", help="print JSON, as GET /v1/meetings/usage answers")
+    usage.set_defaults(func=_usage)
     return p
 
 

@@ -78,6 +78,37 @@ class Settings(BaseSettings):
     resume_grace: float = Field(default=20.0, ge=0, description="A dropped socket may resume within (seconds).")
     max_chat_length: int = Field(default=2000, ge=1)
 
+    # Recording. See docs/recording.md.
+    recording_max_attempts: int = Field(default=5, ge=1, description="Compositions tried before giving up.")
+    recording_retry_backoff: float = Field(default=30.0, gt=0, description="First retry delay (seconds), doubled "
+                                           "each time.")
+    keep_recording_tracks: bool = Field(default=False, description="Keep Janus's .mjr tracks after composing.")
+
+    # Pricing. See docs/pricing.md.
+    pricing_mode: Literal["graduated", "volume"] = Field(
+        default="graduated", description="graduated: each minute at its own tier's price; volume: every minute of "
+        "the month at the price of the tier the month's total reaches.")
+    pricing_participant_tiers: str | None = Field(
+        default=None, description='Participant-minute tiers as JSON, e.g. [{"up_to": 100000, "price": "0.00475"}, '
+        '{"up_to": null, "price": "0.004"}]; unset: the published tiers.')
+    pricing_recording_tiers: str | None = Field(
+        default=None, description="Recording-minute tiers, same form; unset: the published tiers.")
+    pricing_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of the prices.")
+    pricing_rounding: Literal["ceil", "exact"] = Field(
+        default="ceil", description="ceil: each participant's and recording's minutes round up to a whole minute; "
+        "exact: fractional minutes (kept to six decimal places).")
+    usage_poll_interval: float = Field(default=5.0, gt=0, description="How often the usage worker meters ended "
+                                       "sessions and recordings (seconds).")
+
+    @field_validator("pricing_participant_tiers", "pricing_recording_tiers")
+    @classmethod
+    def _check_tiers(cls, v: str | None) -> str | None:
+        from .domain.pricing import parse_tiers  # its TierConfigError is a ValueError: names the bad tier
+
+        if v is not None:
+            parse_tiers(v)
+        return v
+
     # --- media (Janus) ---
     # See docs/media.md.
     media_mode: Literal["managed", "external", "off"] = Field(

@@ -1,14 +1,24 @@
-"""Recording reads and deletes over what storage holds."""
+"""Recordings: reads and deletes, and the lifecycle a meeting drives (started → stopped → uploaded)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..api.guard import API_PREFIX
+from ..api.render import download_signature
 from ..container import Container
-from ..errors import Forbidden, NotFound
+from ..domain import webhooks as hooks
+from ..errors import Conflict, Forbidden, NotFound
 from ..storage import tables as t
+from .webhooks import Doorbell, enqueue_event
 
 
 async def get_recording(c: Container, application_id: str, recording_id: str) -> t.Recording:
@@ -41,3 +51,113 @@ async def session_recordings(c: Container, application_id: str, session_id: str)
             raise NotFound(f"Failed to find session recordings by id: {session_id}")
         q = select(t.Recording).where(t.Recording.session_id == session_id).order_by(t.Recording.started_at)
         return (await db.scalars(q)).all()
+
+
+# -- the recording lifecycle: started → stopped → uploaded ------------------------------------------
+
+
+def recording_dir(c: Container, recording_id: str) -> Path:
+    """Where Janus writes a recording's tracks (.mjr) until it is composed."""
+    return (c.settings.data_dir / "recordings" / recording_id).resolve()
+
+
+def download_link(c: Container, recording_id: str) -> str:
+    """A signed, expiring download link on the public URL (for callbacks: no request to build it from)."""
+    expires = int(c.clock.now().timestamp()) + c.settings.download_link_ttl
+    sig = download_signature(c.secret, recording_id, expires)
+    query = urlencode({"expires": expires, "signature": sig})
+    return f"{c.settings.public_url}{API_PREFIX}/recordings/{recording_id}/download?{query}"
+
+
+async def _room_and_app(db: AsyncSession, room_id: str, application_id: str) -> tuple[t.Room | None,
+                                                                                      t.Application | None]:
+    room = await db.scalar(select(t.Room).where(t.Room.id == room_id))
+    return room, await db.get(t.Application, application_id)
+
+
+async def do_start_recording(c: Container, session_id: str, *, only_owner: bool) -> t.Recording:
+    """A recording of the running session starts; raises Conflict if one is already running."""
+    now = c.clock.now()
+    rec_id = str(uuid.uuid4())
+    try:
+        async with c.sessions.begin() as db:
+            session = await db.get(t.Session, session_id)
+            if session is None or session.ended_at is not None:
+                raise Conflict("the session is not running")
+            rec = t.Recording(id=rec_id, application_id=session.application_id, session_id=session_id,
+                              room_id=session.room_id, status="started", started_at=now, ended_at=None,
+                              storage_key=None, created_at=now, record_dir=str(recording_dir(c, rec_id)),
+                              only_owner=only_owner, attempts=0)
+            db.add(rec)
+            await db.flush()
+            room, app = await _room_and_app(db, session.room_id, session.application_id)
+            if app is not None:
+                await enqueue_event(db, app, room, "recording:started",
+                                    hooks.RecordingStarted(recording_id=rec_id, session_id=session_id), now=now)
+    except IntegrityError:
+        raise Conflict("a recording of this session is already running") from None
+    recording_dir(c, rec_id).mkdir(parents=True, exist_ok=True)
+    return rec
+
+
+async def do_stop_recording(c: Container, recording_id: str, *, ended_at: datetime | None = None) -> bool:
+    """The recording stops and its composition is due now. Returns False if it was not running."""
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        rec = await db.get(t.Recording, recording_id)
+        if rec is None or rec.status != "started":
+            return False
+        rec.status = "stopped"
+        rec.ended_at = max(rec.started_at, ended_at or now)
+        rec.next_attempt_at = now
+        room, app = await _room_and_app(db, rec.room_id, rec.application_id)
+        if app is not None:
+            await enqueue_event(db, app, room, "recording:ended", hooks.RecordingEnded(
+                recording_id=rec.id, session_id=rec.session_id, started_at=rec.started_at, ended_at=rec.ended_at,
+                duration=duration_seconds(rec)), now=now)
+    recordings_doorbell.ring()
+    return True
+
+
+def duration_seconds(rec: t.Recording) -> int:
+    if rec.ended_at is None:
+        return 0
+    return max(0, round((rec.ended_at - rec.started_at).total_seconds()))
+
+
+async def do_recording_uploaded(c: Container, recording_id: str, storage_key: str) -> None:
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        rec = await db.get(t.Recording, recording_id)
+        if rec is None or rec.status != "stopped":
+            return
+        rec.status = "uploaded"
+        rec.storage_key = storage_key
+        rec.next_attempt_at = None
+        rec.last_error = None
+        room, app = await _room_and_app(db, rec.room_id, rec.application_id)
+        if app is not None:
+            assert rec.ended_at is not None
+            await enqueue_event(db, app, room, "recording:uploaded", hooks.RecordingUploaded(
+                recording_id=rec.id, session_id=rec.session_id, room_id=rec.room_id, started_at=rec.started_at,
+                ended_at=rec.ended_at, duration=duration_seconds(rec), url=download_link(c, rec.id)), now=now)
+
+
+async def do_stop_orphaned_recordings(c: Container) -> int:
+    """At start-up of a single-process server: recordings still 'started' lost their meeting with the
+    previous process. They stop at the last moment their tracks were written, and are composed from
+    what was captured."""
+    async with c.sessions() as db:
+        rows = (await db.scalars(select(t.Recording).where(t.Recording.status == "started"))).all()
+    for rec in rows:
+        last = None
+        folder = Path(rec.record_dir) if rec.record_dir else None
+        if folder is not None and folder.is_dir():
+            mtimes = [f.stat().st_mtime for f in folder.glob("*.mjr")]
+            if mtimes:
+                last = datetime.fromtimestamp(max(mtimes), UTC)
+        await do_stop_recording(c, rec.id, ended_at=last)
+    return len(rows)
+
+
+recordings_doorbell = Doorbell()

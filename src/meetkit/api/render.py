@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from fastapi import Request
 
+from ..actions.usage import KindUsage, UsageReport
 from ..container import Container
 from ..domain import rooms as rules
 from ..domain.dates import format_date
@@ -119,4 +121,37 @@ def recording_out(c: Container, request: Request, rec: t.Recording) -> s.Recordi
         ended_at=format_date(rec.ended_at) if rec.ended_at else None,
         status=rec.status,
         links=s.RecordingLinks(url=s.Href(href=href)),
+    )
+
+
+def _decimal(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _usage_kind(kind: KindUsage) -> s.UsageKindOut:
+    priced = kind.priced
+    return s.UsageKindOut(
+        count=kind.count,
+        minutes=_decimal(priced.minutes),
+        amount=_decimal(priced.total_cents),
+        tiers=[s.UsageTierOut(above=line.above, up_to=line.up_to, minutes=_decimal(line.minutes),
+                              unit_price=_decimal(line.unit_price), amount=_decimal(line.cost_cents))
+               for line in priced.lines],
+    )
+
+
+def usage_out(report: UsageReport) -> s.UsageOut:
+    return s.UsageOut(
+        application_id=report.application_id,
+        month=report.month,
+        period_start=format_date(report.start),
+        period_end=format_date(report.end),
+        currency=report.currency,
+        tier_mode=report.mode.value,
+        rounding=report.rounding.value,
+        sessions=report.sessions,
+        participants=_usage_kind(report.participants),
+        recordings=_usage_kind(report.recordings),
+        total=_decimal(report.total_cents),
+        updated_at=format_date(report.updated_at) if report.updated_at else None,
     )

@@ -356,3 +356,38 @@ class ErrorOut(BaseModel):
 
 def iso(value: datetime | None) -> str | None:
     return format_date(value) if value is not None else None
+
+
+# --- usage (a meetkit extension of the contract; docs/pricing.md) ---
+DecimalText = Annotated[str, Field(pattern=r"^\d+(\.\d+)?$", description="A decimal number as a string (exact).")]
+
+
+class UsageTierOut(BaseModel):
+    above: int = Field(description="The tier prices the month's minutes above this number ...")
+    up_to: int | None = Field(description="... up to and including this number; null: no upper limit.")
+    minutes: DecimalText = Field(description="Minutes of the month priced in this tier.")
+    unit_price: DecimalText = Field(description="Price of one minute in this tier.")
+    amount: DecimalText = Field(description="minutes times unit_price, rounded to cents.")
+
+
+class UsageKindOut(BaseModel):
+    count: int = Field(description="Participants (one per join of a session) or recordings metered.")
+    minutes: DecimalText = Field(description="Minutes of the month.")
+    amount: DecimalText = Field(description="Their cost, rounded to cents.")
+    tiers: list[UsageTierOut] = Field(description="One line per configured tier, unused tiers with 0 minutes.")
+
+
+class UsageOut(BaseModel):
+    application_id: str
+    month: str = Field(description="YYYY-MM: the UTC calendar month.")
+    period_start: str = Field(description="The month's first instant (UTC), inclusive.")
+    period_end: str = Field(description="The next month's first instant (UTC), exclusive.")
+    currency: str = Field(description="ISO 4217 code of every amount.")
+    tier_mode: Literal["graduated", "volume"]
+    rounding: Literal["ceil", "exact"] = Field(description="How each participant's and recording's minutes are "
+                                               "rounded when metered.")
+    sessions: int = Field(description="Sessions that ended in the month.")
+    participants: UsageKindOut = Field(description="Participant minutes.")
+    recordings: UsageKindOut = Field(description="Recording minutes.")
+    total: DecimalText = Field(description="Participant and recording cost: the exact sum, rounded to cents.")
+    updated_at: str | None = Field(description="When usage of this month was last metered; null: none yet.")

@@ -32,6 +32,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from .janus import JanusClient, JanusClosedError, JanusError, JanusHandle, JanusSession, JsonObject
@@ -369,6 +370,7 @@ class MediaParticipant:
         self._publishers: dict[str, tuple[JanusHandle, int]] = {}
         self._live: dict[str, asyncio.Event] = {}
         self._subscribers: dict[int, JanusHandle] = {}
+        self._recordings: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
 
@@ -380,6 +382,11 @@ class MediaParticipant:
     def feeds(self) -> dict[str, int]:
         """The feeds this participant publishes, by kind."""
         return {kind: feed for kind, (_, feed) in self._publishers.items()}
+
+    @property
+    def recordings(self) -> dict[str, str]:
+        """The publishers being recorded, by kind: the file base given to :meth:`record`."""
+        return dict(self._recordings)
 
     @property
     def subscriptions(self) -> list[int]:
@@ -454,8 +461,50 @@ class MediaParticipant:
     async def _unpublish(self, kind: str) -> None:
         entry = self._publishers.pop(kind, None)
         self._live.pop(kind, None)
+        # Janus closes the recording files with the publisher.
+        self._recordings.pop(kind, None)
         if entry is not None:
             await entry[0].detach()
+
+    async def record(self, kind: str, filename: str | None) -> None:
+        """Start (``filename``) or stop (``None``) recording the ``kind`` publisher. Idempotent.
+
+        ``filename`` is an absolute path without extension; Janus writes one file per track,
+        ``<filename>-<audio|video|data>-<mindex>.mjr`` (e.g. ``-audio-0.mjr``, ``-video-1.mjr``), and
+        closes them on stop, on unpublish and when the PeerConnection goes away. Recording again with
+        another ``filename`` closes the current files first (Janus only reads the name when it opens
+        them). Nothing happens if ``kind`` is not being published. Rooms have ``lock_record``, so the
+        request carries the room secret.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        base = None if filename is None else self._recording_base(filename)
+        async with self._lock(kind):
+            entry = self._publishers.get(kind)
+            if entry is None or self._recordings.get(kind) == filename:
+                return
+            handle, _ = entry
+            secret = self.server._room_secret(self.room)
+            if kind in self._recordings:
+                await handle.message({"request": "configure", "record": False, "secret": secret})
+                del self._recordings[kind]
+            if filename is not None:
+                await handle.message({"request": "configure", "record": True, "filename": base, "secret": secret})
+                self._recordings[kind] = filename
+
+    def _recording_base(self, filename: str) -> str:
+        path = PurePosixPath(filename)
+        if not path.is_absolute():
+            raise ValueError(f"recording file base must be an absolute path: {filename!r}")
+        # Janus writes to "<room rec_dir>/<filename>.mjr" when the room has a rec_dir: the name must then
+        # be relative to it.
+        spec = self.server._rooms.get(self.room)
+        if spec is None or spec.rec_dir is None:
+            return filename
+        try:
+            return str(path.relative_to(spec.rec_dir))
+        except ValueError:
+            raise ValueError(f"{filename!r} is outside the room's recording folder {spec.rec_dir!r}") from None
 
     async def subscribe(self, feed: int) -> str:
         """Subscribe to ``feed``: returns Janus's SDP offer, to be answered with :meth:`start`."""
@@ -505,6 +554,7 @@ class MediaParticipant:
             handles.append(self._presence)
         self._publishers.clear()
         self._subscribers.clear()
+        self._recordings.clear()
         self._presence = None
         for handle in handles:
             await handle.detach()

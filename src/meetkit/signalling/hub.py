@@ -25,8 +25,9 @@ from typing import Any, Literal, Protocol
 from fastapi import WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
-from ..actions import meetings
+from ..actions import meetings, recordings
 from ..container import Container
+from ..errors import Conflict
 from ..storage import tables as t
 from . import protocol as p
 
@@ -41,6 +42,7 @@ class MediaParticipantPort(Protocol):
     async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str: ...
     async def wait_live(self, kind: str, time_limit: float = 10.0) -> None: ...
     async def unpublish(self, kind: str) -> None: ...
+    async def record(self, kind: str, filename: str | None) -> None: ...
     async def subscribe(self, feed: int) -> str: ...
     async def start(self, feed: int, sdp_answer: str) -> None: ...
     async def unsubscribe(self, feed: int) -> None: ...
@@ -148,7 +150,12 @@ class RoomHub:
     members: dict[str, Member] = field(default_factory=dict)
     session_id: str | None = None
     locked: bool = False
-    recording: bool = False
+    auto_record: bool = False
+    record_only_owner: bool = False
+    recording_available: bool = True
+    recording_id: str | None = None
+    record_seq: int = 0
+    record_dir: str | None = None
     janus_room: int | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -260,9 +267,13 @@ class Hub:
                 return
             rh = self.rooms.get(room.id)
             if rh is None:
+                options = room.recording_options or {}
                 rh = self.rooms[room.id] = RoomHub(
                     room_id=room.id, application_id=room.application_id, display_name=room.display_name,
-                    meeting_code=room.meeting_code, approval=room.join_approval_level, host_token=room.host_token)
+                    meeting_code=room.meeting_code, approval=room.join_approval_level, host_token=room.host_token,
+                    auto_record=bool(options.get("auto_record")),
+                    record_only_owner=bool(options.get("record_only_owner")),
+                    recording_available=bool((room.available_features or {}).get("is_recording_available", True)))
             member = await self._hello(rh, conn, hello)
             if member is None:
                 return
@@ -355,8 +366,8 @@ class Hub:
         message = None if video_allowed else (
             f"{self.c.settings.max_video_senders} people are already sending video: you join with your camera off.")
         return p.Admitted(session_id=rh.session_id or "", participants=[x.view() for x in rh.joined()],
-                          chat=[_chat_view(x) for x in chat], video_allowed=video_allowed, recording=rh.recording,
-                          message=message)
+                          chat=[_chat_view(x) for x in chat], video_allowed=video_allowed,
+                          recording=rh.recording_id is not None, message=message)
 
     async def _enter(self, rh: RoomHub, m: Member) -> None:
         """Admit ``m`` into the meeting (the room lock is held)."""
@@ -369,6 +380,8 @@ class Hub:
             self._refuse(rh, m, "ended")
             return
         rh.session_id = joined.session_id
+        if joined.session_started:
+            rh.recording_id = None
         m.state = "joined"
         m.joined_at = self.c.clock.now()
         media_error: str | None = None
@@ -387,6 +400,8 @@ class Hub:
         if media_error is not None:
             m.send(p.MediaError(code="media_unavailable", message=media_error))
         rh.broadcast(p.ParticipantJoined(participant=m.view()), exclude=m)
+        if rh.auto_record and rh.recording_available and self.media is not None and rh.recording_id is None:
+            await self._start_recording(rh)  # auto_record: from the start of every session
 
     async def _open_media(self, rh: RoomHub, m: Member) -> None:
         assert self.media is not None
@@ -480,8 +495,9 @@ class Hub:
         self._forget_if_empty(rh)
 
     async def _session_over(self, rh: RoomHub) -> None:
+        if rh.recording_id is not None:
+            await self._stop_recording(rh)
         rh.session_id = None
-        rh.recording = False
         if self.media is not None and rh.janus_room is not None:
             try:
                 await self.media.destroy_room(rh.janus_room)
@@ -583,6 +599,9 @@ class Hub:
         if kind == "camera":
             m.camera = video
         rh.broadcast(p.ParticipantUpdated(participant=m.view()))
+        if rh.recording_id is not None and self._recorded(rh, m):
+            async with rh.lock:
+                await self._record_feed(rh, m, kind)
 
     async def _unpublish(self, rh: RoomHub, m: Member, msg: p.MediaUnpublish) -> None:
         feed = m.feeds.pop(msg.kind, None)
@@ -710,7 +729,60 @@ class Hub:
         m.send(p.ChatExport(messages=[_chat_view(x) for x in chat]))
 
     async def _record(self, rh: RoomHub, m: Member, msg: p.HostRecord) -> None:
-        m.send(p.Error(code="not_available", message="recording is not available on this server yet"))
+        async with rh.lock:
+            if not rh.recording_available or self.media is None:
+                m.send(p.Error(code="not_available", message="recording is not available in this room"))
+            elif msg.active and rh.recording_id is None:
+                await self._start_recording(rh)
+            elif not msg.active and rh.recording_id is not None:
+                if rh.auto_record:
+                    m.send(p.Error(code="auto_record", message="this room records every session: it cannot be "
+                                                               "stopped"))
+                    return
+                await self._stop_recording(rh)
+
+    # --- recording (the room lock is held) ------------------------------------------------------------
+
+    def _recorded(self, rh: RoomHub, m: Member) -> bool:
+        return m.state == "joined" and (m.is_host or not rh.record_only_owner)
+
+    async def _start_recording(self, rh: RoomHub) -> None:
+        if rh.session_id is None or rh.recording_id is not None:
+            return
+        try:
+            rec = await recordings.do_start_recording(self.c, rh.session_id, only_owner=rh.record_only_owner)
+        except Conflict:
+            return
+        rh.recording_id = rec.id
+        rh.record_dir = rec.record_dir
+        for m in rh.joined():
+            if self._recorded(rh, m):
+                for kind in list(m.feeds):
+                    await self._record_feed(rh, m, kind)
+        rh.broadcast(p.Recording(active=True))
+
+    async def _record_feed(self, rh: RoomHub, m: Member, kind: str) -> None:
+        if m.media is None or rh.record_dir is None or kind not in m.feeds:
+            return
+        rh.record_seq += 1
+        try:
+            await asyncio.wait_for(m.media.record(kind, f"{rh.record_dir}/{m.feeds[kind]}-{kind}-{rh.record_seq}"),
+                                   MEDIA_TIMEOUT)
+        except Exception as exc:
+            log.warning("recording a feed failed: %s", type(exc).__name__)
+
+    async def _stop_recording(self, rh: RoomHub) -> None:
+        rec_id, rh.recording_id = rh.recording_id, None
+        if rec_id is None:
+            return
+        for m in rh.joined():
+            if m.media is not None:
+                for kind in list(m.feeds):
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(m.media.record(kind, None), MEDIA_TIMEOUT)
+        await recordings.do_stop_recording(self.c, rec_id)
+        rh.record_dir = None
+        rh.broadcast(p.Recording(active=False))
 
     _handlers: dict[type[Any], Callable[[Hub, RoomHub, Member, Any], Awaitable[None]]] = {
         p.ChatSend: _chat, p.Hand: _hand, p.Talking: _talking, p.MediaState: _media_state,

@@ -24,6 +24,7 @@ def check_key(key: str) -> str:
 
 class ObjectStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
+    def put_file(self, key: str, source: Path) -> None: ...
     def get(self, key: str) -> bytes | None: ...
     def path(self, key: str) -> Path | None: ...
     def copy(self, src: str, dst: str) -> None: ...
@@ -47,6 +48,19 @@ class LocalObjectStore:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Store a (large) file under ``key`` without reading it into memory; atomic like ``put``."""
+        target = self._file(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        os.close(fd)
+        try:
+            shutil.copyfile(source, tmp)
             os.replace(tmp, target)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

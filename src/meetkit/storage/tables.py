@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from .types import UTCDateTime
+from .types import Minutes, UTCDateTime
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 SerialType = BigInteger().with_variant(Integer(), "sqlite")
+# Rows ended but not yet metered for usage (sessions, recordings): a partial index holds only these.
+_UNMETERED = text("ended_at IS NOT NULL AND usage_metered_at IS NULL")
 
 
 class Base(DeclarativeBase):
@@ -100,6 +103,9 @@ class Session(Base):
         # At most one running session per room, whatever the number of meetkit processes.
         Index("uq_running_session", "room_id", unique=True, sqlite_where=text("ended_at IS NULL"),
               postgresql_where=text("ended_at IS NULL")),
+        # Ended sessions whose participant minutes are not metered yet: the usage worker's queue.
+        Index("ix_sessions_unmetered", "application_id", "ended_at", sqlite_where=_UNMETERED,
+              postgresql_where=_UNMETERED),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -107,6 +113,8 @@ class Session(Base):
     application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # Set when the usage worker stored this session's participant minutes (usage_items).
+    usage_metered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Participant(Base):
@@ -144,6 +152,14 @@ class ChatMessage(Base):
 
 class Recording(Base):
     __tablename__ = "recordings"
+    __table_args__ = (
+        # At most one recording running per session.
+        Index("uq_running_recording", "session_id", unique=True, sqlite_where=text("status = 'started'"),
+              postgresql_where=text("status = 'started'")),
+        # Finished recordings whose minutes are not metered yet: the usage worker's queue.
+        Index("ix_recordings_unmetered", "application_id", "ended_at", sqlite_where=_UNMETERED,
+              postgresql_where=_UNMETERED),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)
@@ -154,6 +170,15 @@ class Recording(Base):
     ended_at: Mapped[datetime | None]
     storage_key: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime]
+    # The recording pipeline's durable job: a stopped recording is composed when ``next_attempt_at`` is
+    # due (also the lease of the worker composing it); failures back off and keep ``last_error``.
+    record_dir: Mapped[str | None] = mapped_column(String(512), default=None)
+    only_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Set when the usage worker stored this recording's minutes (usage_items).
+    usage_metered_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class LogoUpload(Base):
@@ -211,3 +236,44 @@ class WebhookDelivery(Base):
     # When the row last entered the queue (created, or replayed): the retry period counts from here.
     queued_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class UsageItem(Base):
+    """Metered usage of one participant (one participant row: one join of one session) or one recording.
+
+    Written once by the usage worker (``actions/usage.py``), never updated: ``(kind, subject_id)`` is
+    unique, which makes metering idempotent. ``month`` is the UTC month the session or recording ended
+    in. No foreign keys: usage outlives deleted rooms, sessions and recordings. The ``micro_minutes``
+    column holds millionths of a minute (``storage/types.Minutes``)."""
+
+    __tablename__ = "usage_items"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id", name="uq_usage_item_subject"),
+        Index("ix_usage_items_app_month", "application_id", "month", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(SerialType, primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(String(36))
+    month: Mapped[str] = mapped_column(String(7))
+    kind: Mapped[str] = mapped_column(String(16))  # participant | recording
+    subject_id: Mapped[str] = mapped_column(String(64))  # participants.id or recordings.id
+    session_id: Mapped[str] = mapped_column(String(64))
+    minutes: Mapped[Decimal] = mapped_column("micro_minutes", Minutes())
+    ended_at: Mapped[datetime]
+    metered_at: Mapped[datetime]
+
+
+class UsageMonthly(Base):
+    """One application's usage in one UTC calendar month: the sums of its usage_items, kept up to date in
+    the transaction that writes them. Minutes are stored as millionths (``storage/types.Minutes``)."""
+
+    __tablename__ = "usage_monthly"
+
+    application_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    participants: Mapped[int] = mapped_column(Integer, default=0)
+    participant_minutes: Mapped[Decimal] = mapped_column("participant_micro_minutes", Minutes(), default=0)
+    recordings: Mapped[int] = mapped_column(Integer, default=0)
+    recording_minutes: Mapped[Decimal] = mapped_column("recording_micro_minutes", Minutes(), default=0)
+    updated_at: Mapped[datetime]

@@ -1,0 +1,106 @@
+"""The recording pipeline worker: composes stopped recordings into one MP4 and stores it.
+
+The job is the recording row itself (status ``stopped``, ``next_attempt_at`` due), so a restart loses
+none: a composition cut short by a crash is simply due again when its lease runs out. A failed
+composition backs off and is tried again, up to ``recording_max_attempts``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from ..actions.recordings import do_recording_uploaded, recordings_doorbell
+from ..container import Container
+from ..recording.compose import compose, discover_tracks
+from ..storage import tables as t
+
+log = logging.getLogger("meetkit.recordings")
+
+LEASE = timedelta(minutes=30)  # longer than any composition; then another worker may take the job
+
+
+class RecordingWorker:
+    def __init__(self, c: Container) -> None:
+        self._c = c
+        self._wake = asyncio.Event()
+
+    async def claim(self) -> t.Recording | None:
+        """Take the next due stopped recording, leasing it by moving its timer ahead."""
+        now = self._c.clock.now()
+        query = (select(t.Recording).where(t.Recording.status == "stopped", t.Recording.next_attempt_at <= now)
+                 .order_by(t.Recording.next_attempt_at).limit(1))
+        if self._c.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        async with self._c.sessions.begin() as db:
+            rec = await db.scalar(query)
+            if rec is None:
+                return None
+            rec.next_attempt_at = now + LEASE
+            rec.attempts += 1
+            return rec
+
+    async def process(self, rec: t.Recording) -> None:
+        s = self._c.settings
+        folder = Path(rec.record_dir) if rec.record_dir else None
+        tracks = discover_tracks(folder) if folder is not None and folder.is_dir() else []
+        key = f"recordings/{rec.id}.mp4"
+        work = Path(tempfile.mkdtemp(prefix=f"compose-{rec.id}-", dir=s.data_dir))
+        try:
+            out = work / "recording.mp4"
+            start_us = int(rec.started_at.timestamp() * 1_000_000)
+            end_us = int(rec.ended_at.timestamp() * 1_000_000) if rec.ended_at else None
+            result = await compose(tracks, out, work_dir=work, start_us=start_us, end_us=end_us)
+            await asyncio.to_thread(self._c.objects.put_file, key, out)
+            await do_recording_uploaded(self._c, rec.id, key)
+            log.info("recording %s composed: %.1f s, %d tile(s)", rec.id, result.duration, result.tiles)
+            if folder is not None and not s.keep_recording_tracks:
+                shutil.rmtree(folder, ignore_errors=True)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    async def _failed(self, rec: t.Recording, exc: BaseException) -> None:
+        s = self._c.settings
+        delay = min(s.recording_retry_backoff * 2 ** max(0, rec.attempts - 1), 3600.0)
+        give_up = rec.attempts >= s.recording_max_attempts
+        async with self._c.sessions.begin() as db:
+            await db.execute(update(t.Recording).where(t.Recording.id == rec.id).values(
+                last_error=f"{type(exc).__name__}: {exc}"[:300],
+                next_attempt_at=None if give_up else self._c.clock.now() + timedelta(seconds=delay)))
+        log.error("composing recording %s failed (attempt %d%s): %s", rec.id, rec.attempts,
+                  ", giving up" if give_up else "", type(exc).__name__)
+
+    async def tick(self) -> int:
+        done = 0
+        while (rec := await self.claim()) is not None:
+            try:
+                await self.process(rec)
+                done += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._failed(rec, exc)
+        return done
+
+    async def run(self) -> None:
+        unsubscribe = recordings_doorbell.subscribe(self._wake.set)
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("recording pass failed; retrying")
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._c.settings.lifecycle_poll_interval * 5)
+                except TimeoutError:
+                    pass
+        finally:
+            unsubscribe()
