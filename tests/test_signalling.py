@@ -344,3 +344,42 @@ async def test_admit_all_and_mute_all(meet_server: Server, app_client: MeetingsC
     for peer in (*waiting, host):
         await peer.send({"type": "leave"})
         await peer.closed()
+
+
+async def _room_timer(server: Server, room_id: str) -> tuple[Any, Any]:
+    async with server_container(server) as c, c.sessions() as db:
+        room = await db.scalar(select(t.Room).where(t.Room.id == room_id))
+        session = await db.scalar(select(t.Session).where(t.Session.room_id == room_id)
+                                  .order_by(t.Session.started_at.desc()))
+        assert room is not None
+        return room.expiry_due_at, session.ended_at if session else None
+
+
+async def test_sessions_move_the_room_expiry_timer(meet_server: Server, app_client: MeetingsClient) -> None:
+    """Instant room: no expiry while a session runs, idle window after it ends. Long-term with
+    expire_after_use: idle window after the session, never later than expires_at."""
+    import datetime as dt
+
+    idle = dt.timedelta(seconds=600)  # MEETKIT_ROOM_IDLE_WINDOW default
+    instant_id, code, token = make_room(app_client)
+    host = await Peer.open(meet_server.base_url, code, "Hana", host_token=token)
+    await host.expect("admitted")
+    due, _ = await _room_timer(meet_server, instant_id)
+    assert due is None
+    await host.send({"type": "leave"})
+    await host.closed()
+    await asyncio.sleep(0.2)
+    due, ended = await _room_timer(meet_server, instant_id)
+    assert ended is not None and due == ended + idle
+
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    long_id, code, token = make_room(app_client, type="long_term", expires_at=expires, expire_after_use=True)
+    host = await Peer.open(meet_server.base_url, code, "Hana", host_token=token)
+    await host.expect("admitted")
+    due, _ = await _room_timer(meet_server, long_id)
+    assert due is not None and due > dt.datetime.now(dt.UTC) + dt.timedelta(days=29)
+    await host.send({"type": "host.end"})
+    await host.closed()
+    await asyncio.sleep(0.2)
+    due, ended = await _room_timer(meet_server, long_id)
+    assert ended is not None and due == ended + idle

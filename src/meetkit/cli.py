@@ -38,6 +38,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
         log_level=settings.log_level,
+        # A chat line fans out to up to 250 sockets: compressing each copy separately costs more than it saves.
+        ws_per_message_deflate=False,
         access_log=args.access_log,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",

@@ -305,10 +305,11 @@ class Hub:
         async with self.c.sessions() as db:
             return await db.scalar(select(t.Room).where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))
 
-    def _welcome(self, rh: RoomHub, m: Member, resumed: bool) -> p.Welcome:
+    def _welcome(self, rh: RoomHub, m: Member, resumed: bool, *, entering: bool = False) -> p.Welcome:
         s = self.c.settings
+        joined = entering or m.state == "joined"
         return p.Welcome(participant_id=m.id, resume_token=m.resume_token, role="host" if m.is_host else "guest",
-                         state="joined" if m.state == "joined" else "lobby", resumed=resumed, room=rh.room_view(),
+                         state="joined" if joined else "lobby", resumed=resumed, room=rh.room_view(),
                          limits=p.Limits(participants=s.max_participants, video_senders=s.max_video_senders),
                          locked=rh.locked)
 
@@ -352,7 +353,7 @@ class Hub:
                 conn.send(p.Lobby(reason=wait))
                 rh.tell_hosts_lobby()
                 return m
-            conn.send(self._welcome(rh, m, resumed=False))
+            conn.send(self._welcome(rh, m, resumed=False, entering=True))  # admitted (or denied) follows
             await self._enter(rh, m)
             if m.state == "joined" and is_host:
                 for waiting in rh.waiting():
