@@ -217,3 +217,35 @@ async def test_host_admits_guest_media_chat_remove_and_forged_token(
         await guest_ctx.close()
         await host_ctx.close()
     assert json.dumps(events)
+
+
+async def test_room_options_shape_the_page(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    """initial_join_options.microphone_state, available_features, ui_settings.language and the theme."""
+    theme = api.request("POST", "/themes", json={"theme_name": "acme-e2e", "main_color": "#12ab34",
+                                                 "brand_text": "Acme <i>Corp</i>"}).json()
+    room = api.create_room({"display_name": "Options", "theme_id": theme["theme_id"],
+                            "initial_join_options": {"microphone_state": "off"},
+                            "available_features": {"is_chat_available": False, "is_recording_available": False},
+                            "ui_settings": {"language": "es"}})
+    ctx = await b.new_context(chromium, media_server.base_url)
+    page = await ctx.new_page()
+    try:
+        await page.goto(room["_links"]["host_url"]["href"])
+        await page.wait_for_selector("#join")
+        assert await page.get_attribute("#prejoin-mic", "aria-pressed") == "false"
+        assert (await page.inner_text("#join")).strip() == "Unirse"
+        assert await page.evaluate("() => document.documentElement.lang") == "es"
+        assert await page.inner_text("#brand-text") == "Acme <i>Corp</i>"  # text, not markup
+        color = await page.evaluate("() => getComputedStyle(document.documentElement)"
+                                    ".getPropertyValue('--accent').trim()")
+        assert color.lower() == "#12ab34"
+        await page.fill("#name", "Hana")
+        await page.click("#join")
+        await b.wait_state(page, "joined")
+        assert not await page.is_visible("#btn-chat")
+        assert not await page.is_visible("#btn-record")
+        assert await page.get_attribute("#btn-mic", "aria-pressed") in ("false", "true")
+        assert await page.evaluate("() => window.__meetkit.participants.get(window.__meetkit.participantId).mic") \
+            is False
+    finally:
+        await ctx.close()
