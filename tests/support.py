@@ -130,6 +130,9 @@ def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = 
         "MEETKIT_DATABASE_URL": database_url,
         "MEETKIT_PUBLIC_URL": base_url,
         "MEETKIT_DIAL_IN_NUMBERS": '[{"number": "+441234567890", "locale": "en-GB", "display_name": "United Kingdom"}]',
+        # API-only servers need no media server (and several must not share Janus's ports); the media
+        # and browser tests ask for one with their own ports.
+        "MEETKIT_MEDIA_MODE": "off",
         **(extra_env or {}),
     }
     log_path = folder / "server.log"
@@ -221,7 +224,10 @@ async def server_container(server: Server) -> AsyncIterator[Container]:
     from meetkit.app import build_container
     from meetkit.config import Settings
 
-    c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url))
+    # The server's object store too (MEETKIT_STORAGE_BACKEND, MEETKIT_S3_*), so objects land where it reads them.
+    storage = {k.removeprefix("MEETKIT_").lower(): v for k, v in server.env.items()
+               if k.startswith(("MEETKIT_STORAGE_", "MEETKIT_S3_"))}
+    c = build_container(Settings(data_dir=server.data_dir, database_url=server.database_url, **storage))
     try:
         yield c
     finally:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import secrets
 import shutil
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -131,6 +133,7 @@ class JanusSupervisor:
                 self._settings.janus_binary, "-F", str(self.folder), "-C", str(self.folder / "janus.jcfg"),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # meetkit decides when it stops, not a terminal's Ctrl-C
+                preexec_fn=_die_with_parent,
             )
         finally:
             out.close()
@@ -417,3 +420,15 @@ async def _exited(pidfd: int, seconds: float) -> bool:
         return False
     finally:
         loop.remove_reader(pidfd)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, ask the kernel to SIGTERM Janus when meetkit dies, even by
+    SIGKILL, so no orphan Janus keeps the ports (start-up also stops a stale one it finds)."""
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
