@@ -19,4 +19,7 @@ if [ -f "${MEETKIT_DATA_DIR:-./data}/first-application.json" ]; then
   echo "run: first application: $(cat "${MEETKIT_DATA_DIR:-./data}/first-application.json")"
 fi
 
+# Meeting links start with the public URL: by default, where this server listens.
+export MEETKIT_PUBLIC_URL="${MEETKIT_PUBLIC_URL:-http://${MEETKIT_HOST:-127.0.0.1}:${MEETKIT_PORT:-8080}}"
+echo "run: meeting links start with $MEETKIT_PUBLIC_URL (set MEETKIT_PUBLIC_URL behind a proxy)"
 exec .venv/bin/meetkit serve --host "${MEETKIT_HOST:-127.0.0.1}" --port "${MEETKIT_PORT:-8080}" "$@"
