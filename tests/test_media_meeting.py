@@ -199,3 +199,119 @@ async def test_janus_killed_is_restarted_and_browsers_are_told_to_reconnect_medi
     finally:
         await pc.close()
         await host.close()
+
+
+def media_only_env() -> dict[str, str]:
+    base = 40000 + free_port() % 20000
+    return {
+        "MEETKIT_MEDIA_MODE": "managed",
+        "MEETKIT_JANUS_WS_PORT": str(free_port()),
+        "MEETKIT_JANUS_ADMIN_PORT": str(free_port()),
+        "MEETKIT_MEDIA_ICE_INTERFACE": MEDIA_ADDR,
+        "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
+        "MEETKIT_MEDIA_RTP_PORTS": f"{base}-{base + 200}",
+    }
+
+
+async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Path, loopback_ice: None) -> None:
+    """SIGKILL meetkit (its Janus dies with it) while a recording runs; after a restart the recording is
+    stopped at the last moment its tracks were written and composed into an MP4 of that length."""
+    import json as jsonlib
+
+    import httpx
+    from aiortc import RTCSessionDescription
+
+    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
+    folder = tmp_path / "crash"
+    srv = start_server("sqlite", folder, media_only_env(), tls=False)
+    restarted: Server | None = None
+    pc: Any = None
+    try:
+        app_id, key = await asyncio.to_thread(create_application, srv, tmp_path)
+        with MeetingsClient(srv.base_url, app_id, key) as api:
+            room = api.create_room({"display_name": "crash", "join_approval_level": "none"})
+        token = room["_links"]["host_url"]["href"].split("participant_token=")[1]
+        host = await Peer.open(srv.base_url, room["meeting_code"], "Hana", host_token=token)
+        admitted = await host.expect("admitted")
+        pc, answer = await publish(host, video=True)
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await feed_of(host, host.id)
+        await host.send({"type": "host.record", "active": True})
+        await host.expect("recording", active=True)
+        await asyncio.sleep(5)
+        srv.process.kill()
+        srv.process.wait(timeout=10)
+        await pc.close()
+        pc = None
+        restarted = start_server("sqlite", folder, media_only_env(), database_url=srv.database_url, tls=False)
+        with MeetingsClient(restarted.base_url, app_id, key) as api:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 90
+            recs: list[dict[str, Any]] = []
+            while loop.time() < deadline:
+                recs = api.request("GET", f"/sessions/{admitted['session_id']}/recordings").json()[
+                    "_embedded"]["recordings"]
+                if recs and recs[0]["status"] == "uploaded":
+                    break
+                await asyncio.sleep(0.5)
+            assert recs and recs[0]["status"] == "uploaded", recs
+            rec = recs[0]
+        mp4 = tmp_path / "crash.mp4"
+        mp4.write_bytes(httpx.get(rec["_links"]["url"]["href"], follow_redirects=True, timeout=60).content)
+        probe = jsonlib.loads(subprocess.run(
+            ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format", str(mp4)],
+            capture_output=True, text=True, timeout=60, check=True).stdout)
+        assert {s["codec_name"] for s in probe["streams"]} == {"h264", "aac"}
+        from meetkit.domain.dates import parse_date
+
+        length = (parse_date(rec["ended_at"]) - parse_date(rec["started_at"])).total_seconds()
+        assert 3.5 <= length <= 7.5, rec
+        assert abs(float(probe["format"]["duration"]) - length) <= 1.0
+    finally:
+        if pc is not None:
+            await pc.close()
+        if srv.process.poll() is None:
+            stop_server(srv)
+        if restarted is not None:
+            stop_server(restarted)
+
+
+async def test_an_external_janus_by_url(tmp_path: Path, loopback_ice: None) -> None:
+    """MEETKIT_MEDIA_MODE=external: meetkit uses a Janus it did not start (here one run by the test)."""
+    from aiortc import RTCSessionDescription
+
+    from meetkit.config import Settings
+    from meetkit.media.supervisor import JanusSupervisor
+
+    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
+    env = media_only_env()
+    janus = JanusSupervisor(Settings(data_dir=tmp_path / "janus-host", janus_ws_port=int(env["MEETKIT_JANUS_WS_PORT"]),
+                                     janus_admin_port=int(env["MEETKIT_JANUS_ADMIN_PORT"]),
+                                     media_rtp_ports=env["MEETKIT_MEDIA_RTP_PORTS"], media_ice_interface=MEDIA_ADDR,
+                                     _env_file=None))  # type: ignore[call-arg]
+    await janus.start()
+    srv = None
+    pc: Any = None
+    try:
+        srv = await asyncio.to_thread(start_server, "sqlite", tmp_path / "srv", {
+            "MEETKIT_MEDIA_MODE": "external", "MEETKIT_JANUS_URL": janus.url,
+            "MEETKIT_JANUS_ADMIN_KEY": janus.admin_key or "", "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8"},
+            tls=False)
+        app_id, key = await asyncio.to_thread(create_application, srv, tmp_path)
+        with MeetingsClient(srv.base_url, app_id, key) as api:
+            room = api.create_room({"display_name": "external", "join_approval_level": "none"})
+        token = room["_links"]["host_url"]["href"].split("participant_token=")[1]
+        host = await Peer.open(srv.base_url, room["meeting_code"], "Hana", host_token=token)
+        await host.expect("admitted")
+        pc, answer = await publish(host, video=True)
+        assert answer["type"] == "media.answer"
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+        await feed_of(host, host.id)
+        assert not [f for f in host.frames if f["type"] == "media.error"]
+        await host.close()
+    finally:
+        if pc is not None:
+            await pc.close()
+        if srv is not None:
+            await asyncio.to_thread(stop_server, srv)
+        await janus.stop()
