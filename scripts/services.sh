@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite needs are installed and running: PostgreSQL (with a
 # `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test, Chromium
-# for the browser tests and the loopback media link.
+# for the browser tests, the loopback media link, and a one-node Ceph RGW as the S3-compatible server.
 # Idempotent; runs as root (CI does) or with sudo available.
 set -euo pipefail
 
@@ -24,6 +24,8 @@ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install
 command -v chromium >/dev/null 2>&1 || apt_install chromium
 # The loopback-range link Janus offers ICE candidates on (docs/media.md); needs root.
 if [ "$(id -u)" -eq 0 ]; then bash "$(dirname "$0")/media-net.sh"; else $SUDO bash "$(dirname "$0")/media-net.sh"; fi
+# The S3-compatible server of tests/test_s3_store.py (Ceph RGW on 127.0.0.1:17480); needs root.
+if [ "$(id -u)" -eq 0 ]; then bash "$(dirname "$0")/s3-server.sh"; else $SUDO bash "$(dirname "$0")/s3-server.sh"; fi
 
 # Start the cluster if it is not running.
 if ! pg_isready -q -h 127.0.0.1 -p 5432; then

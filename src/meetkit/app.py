@@ -25,7 +25,8 @@ from .media.videoroom import MediaServer
 from .signalling.hub import Hub
 from .storage import migrate
 from .storage.db import make_engine, make_sessionmaker
-from .storage.objects import LocalObjectStore
+from .storage.objects import LocalObjectStore, ObjectStore
+from .storage.s3 import S3ObjectStore
 from .storage.tokens import TokenLedger
 from .web import pages
 from .worker.lifecycle import LifecycleWorker
@@ -34,6 +35,14 @@ from .worker.usage import UsageWorker
 from .worker.webhooks import WebhookWorker
 
 log = logging.getLogger("meetkit")
+
+
+def _object_store(s: Settings) -> ObjectStore:
+    if s.storage_backend == "s3":
+        assert s.s3_bucket and s.s3_access_key_id and s.s3_secret_access_key  # checked by Settings
+        return S3ObjectStore(s.resolved_s3_endpoint_url, s.s3_bucket, s.s3_access_key_id,
+                             s.s3_secret_access_key.get_secret_value(), region=s.s3_region, prefix=s.s3_prefix)
+    return LocalObjectStore(s.objects_dir)
 
 
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
@@ -45,7 +54,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         clock=clock,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        objects=LocalObjectStore(settings.objects_dir),
+        objects=_object_store(settings),
         secret=settings.resolved_secret_key(),
         tokens=TokenLedger(engine, clock),
     )

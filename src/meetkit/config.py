@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _WEAK_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
@@ -23,7 +23,9 @@ class DialInNumber(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MEETKIT_", env_file=".env", extra="ignore")
+    # Errors name the setting, never echo the input: it may hold a secret (MEETKIT_S3_SECRET_ACCESS_KEY).
+    model_config = SettingsConfigDict(env_prefix="MEETKIT_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     data_dir: Path = Path("./data")
     database_url: str | None = Field(
@@ -108,6 +110,38 @@ class Settings(BaseSettings):
         if v is not None:
             parse_tiers(v)
         return v
+
+    # Object storage. See docs/configuration.md.
+    storage_backend: Literal["local", "s3"] = Field(
+        default="local", description="local: files under <data_dir>/objects; s3: an S3-compatible bucket.")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 mode: the server, e.g. http://127.0.0.1:7480 or https://s3.example.com "
+        "(path-style requests); unset: AWS S3 in s3_region.")
+    s3_region: str = Field(default="us-east-1", min_length=1, description="S3 mode: the region requests are "
+                           "signed for.")
+    s3_bucket: str | None = Field(default=None, description="S3 mode: the bucket (it must exist).")
+    s3_access_key_id: str | None = Field(default=None, description="S3 mode: the access key id.")
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 mode: the secret access key.")
+    s3_prefix: str = Field(default="", description="S3 mode: a folder in the bucket for meetkit's objects, "
+                           "e.g. meetkit/.")
+    s3_presign_ttl: int = Field(default=300, ge=1, le=7 * 24 * 3600, description="S3 mode: how long the "
+                                "presigned URLs that downloads and logos redirect to stay valid (seconds).")
+
+    @model_validator(mode="after")
+    def _check_s3(self) -> Settings:
+        if self.storage_backend == "s3":
+            missing = [name for name in ("s3_bucket", "s3_access_key_id", "s3_secret_access_key")
+                       if not getattr(self, name)]
+            if missing:
+                names = ", ".join(f"MEETKIT_{n.upper()}" for n in missing)
+                raise ValueError(f"MEETKIT_STORAGE_BACKEND=s3 needs {names}")
+        if self.s3_endpoint_url is not None and not self.s3_endpoint_url.startswith(("http://", "https://")):
+            raise ValueError("s3_endpoint_url must start with http:// or https://")
+        return self
+
+    @property
+    def resolved_s3_endpoint_url(self) -> str:
+        return self.s3_endpoint_url or f"https://s3.{self.s3_region}.amazonaws.com"
 
     # --- media (Janus) ---
     # See docs/media.md.

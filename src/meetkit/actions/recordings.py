@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ async def do_delete_recording(c: Container, application_id: str, recording_id: s
         key = rec.storage_key
         await db.delete(rec)
     if key:
-        c.objects.delete(key)
+        await asyncio.to_thread(c.objects.delete, key)
 
 
 async def session_recordings(c: Container, application_id: str, session_id: str) -> Sequence[t.Recording]:

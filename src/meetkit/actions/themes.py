@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from collections.abc import Sequence
@@ -139,7 +140,7 @@ async def do_delete_theme(c: Container, application_id: str, theme_id: str, forc
         logo_keys = [getattr(theme, col) for col in LOGO_COLUMN.values() if getattr(theme, col)]
         await db.delete(theme)
     for key in logo_keys:
-        c.objects.delete(key)
+        await asyncio.to_thread(c.objects.delete, key)
 
 
 async def do_set_default_theme(c: Container, application_id: str, theme_id: str | None) -> t.Application:
@@ -197,7 +198,7 @@ async def do_finalize_logos(c: Container, application_id: str, theme_id: str, ke
         for key in keys:
             logo_type = logo_type_of_temp_key(key)
             upload = await db.get(t.LogoUpload, key) if logo_type else None
-            data = c.objects.get(key) if upload is not None else None
+            data = await asyncio.to_thread(c.objects.get, key) if upload is not None else None
             if logo_type is None or upload is None or upload.application_id != application_id or data is None:
                 errors.append({"logoKey": key, "code": "key_not_found"})
                 continue
@@ -217,7 +218,7 @@ async def do_finalize_logos(c: Container, application_id: str, theme_id: str, ke
                 raise NotFound(f"could not find theme {theme_id}")
             for key, logo_type, data in accepted:
                 permanent = f"logos/{application_id}/{theme_id}/{logo_type.value}-{uuid.uuid4()}.png"
-                c.objects.put(permanent, data)
+                await asyncio.to_thread(c.objects.put, permanent, data)
                 new_keys.append(permanent)
                 column = LOGO_COLUMN[logo_type]
                 if getattr(theme, column):
@@ -228,8 +229,8 @@ async def do_finalize_logos(c: Container, application_id: str, theme_id: str, ke
                     await db.delete(upload)
     except BaseException:
         for key in new_keys:
-            c.objects.delete(key)
+            await asyncio.to_thread(c.objects.delete, key)
         raise
     for key in old_keys + [k for k, _, _ in accepted]:
-        c.objects.delete(key)
+        await asyncio.to_thread(c.objects.delete, key)
     return theme

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from ..actions import recordings as actions
 from ..errors import Forbidden, NotFound
 from ..storage import tables as t
-from ..storage.objects import BadKey
+from ..storage.objects import BadKey, ObjectStore
 from . import render
 from . import schemas as s
 from .auth import Caller, authenticate, container
@@ -66,7 +68,7 @@ async def dial_in_numbers(request: Request, caller: Auth) -> JSONResponse:
             responses={403: {"model": s.ErrorOut}, 404: {"model": s.ErrorOut}})
 async def download_recording(request: Request, recording_id: str,
                              expires: Annotated[int, Query(ge=0, le=2**40)],
-                             signature: Annotated[str, Query(max_length=128)]) -> FileResponse:
+                             signature: Annotated[str, Query(max_length=128)]) -> Response:
     c = container(request)
     expected = render.download_signature(c.secret, recording_id, expires)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
@@ -75,21 +77,39 @@ async def download_recording(request: Request, recording_id: str,
         raise Forbidden("download link expired")
     async with c.sessions() as db:
         rec = await db.get(t.Recording, recording_id)
-    path = c.objects.path(rec.storage_key) if rec and rec.storage_key else None
-    if rec is None or path is None:
+    if rec is None or not rec.storage_key:
         raise NotFound("Could not find recording")
-    return FileResponse(path, media_type="video/mp4", filename=f"{recording_id}.mp4")
+    # A store with its own URLs (S3) serves the bytes; the redirect lives no longer than this link.
+    ttl = min(c.settings.s3_presign_ttl, max(1, int(expires - c.clock.now().timestamp())))
+    served = await asyncio.to_thread(_locate, c.objects, rec.storage_key, ttl, f"{recording_id}.mp4", "video/mp4")
+    if served is None:
+        raise NotFound("Could not find recording")
+    if isinstance(served, str):
+        return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store"})
+    return FileResponse(served, media_type="video/mp4", filename=f"{recording_id}.mp4")
+
+
+def _locate(objects: ObjectStore, key: str, ttl: int, filename: str | None, content_type: str) -> str | Path | None:
+    """Where the object is served from: a URL of the store's (when it has one and the object exists), a
+    local file, or None when it is missing."""
+    url = objects.url_for_download(key, ttl, filename=filename, content_type=content_type)
+    if url is not None:
+        return url if objects.exists(key) else None
+    return objects.path(key)
 
 
 @router.get("/assets/{key:path}", summary="A finalized theme logo (public)", responses={404: {"model": s.ErrorOut}})
-async def asset(request: Request, key: str) -> FileResponse:
+async def asset(request: Request, key: str) -> Response:
     c = container(request)
     if not key.startswith("logos/"):
         raise NotFound("no such asset")
     try:
-        path = c.objects.path(key)
+        served = await asyncio.to_thread(_locate, c.objects, key, c.settings.s3_presign_ttl, None, "image/png")
     except BadKey as exc:
         raise NotFound("no such asset") from exc
-    if path is None:
+    if served is None:
         raise NotFound("no such asset")
-    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+    if isinstance(served, str):
+        # Each presigned URL is new and short-lived, so the redirect itself must not be cached.
+        return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store"})
+    return FileResponse(served, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})

@@ -5,6 +5,7 @@ success, an XML ``<Error>`` otherwise, so SDKs written against S3 report them se
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -116,7 +117,7 @@ async def _upload(request: Request) -> Response:
     if len(data) > max_len:
         return s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
     application_id = str(exact.get("x-meetkit-application", ""))
-    c.objects.put(key, data)
+    await asyncio.to_thread(c.objects.put, key, data)
     async with c.sessions.begin() as db:
         row = await db.get(t.LogoUpload, key)
         if row is None:

@@ -1,4 +1,5 @@
-"""Object storage for logos and recordings: a local folder by default."""
+"""Object storage for logos and recordings: a local folder by default, S3-compatible by configuration
+(``storage/s3.py``; ``app.py`` chooses)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,20 @@ def check_key(key: str) -> str:
 
 
 class ObjectStore(Protocol):
+    """Blocking calls (a remote store does network I/O): async code runs them with ``asyncio.to_thread``."""
+
     def put(self, key: str, data: bytes) -> None: ...
     def put_file(self, key: str, source: Path) -> None: ...
     def get(self, key: str) -> bytes | None: ...
-    def path(self, key: str) -> Path | None: ...
+    def exists(self, key: str) -> bool: ...
+    def path(self, key: str) -> Path | None:
+        """The object as a local file meetkit can serve, or None (missing, or not a local store)."""
+        ...
+    def url_for_download(self, key: str, ttl: int, *, filename: str | None = None,
+                         content_type: str | None = None) -> str | None:
+        """A URL the client may fetch the object from directly for ``ttl`` seconds, or None when the
+        store has none and meetkit serves the file itself (``path``)."""
+        ...
     def copy(self, src: str, dst: str) -> None: ...
     def delete(self, key: str) -> None: ...
 
@@ -70,9 +81,18 @@ class LocalObjectStore:
         f = self._file(key)
         return f.read_bytes() if f.is_file() else None
 
+    def exists(self, key: str) -> bool:
+        return self._file(key).is_file()
+
     def path(self, key: str) -> Path | None:
         f = self._file(key)
         return f if f.is_file() else None
+
+    def url_for_download(self, key: str, ttl: int, *, filename: str | None = None,
+                         content_type: str | None = None) -> str | None:
+        """None: meetkit serves local files itself."""
+        self._file(key)
+        return None
 
     def copy(self, src: str, dst: str) -> None:
         target = self._file(dst)
