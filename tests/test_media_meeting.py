@@ -17,6 +17,7 @@ from meetkit.client import MeetingsClient
 
 from .signalling_client import Peer
 from .support import Server, create_application, free_port, start_server, stop_server
+from .test_s3_store import bucket, s3_env  # noqa: F401  (fixtures: the real S3 server)
 
 aiortc = pytest.importorskip("aiortc")
 ROOT = Path(__file__).resolve().parent.parent
@@ -213,9 +214,13 @@ def media_only_env() -> dict[str, str]:
     }
 
 
-async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Path, loopback_ice: None) -> None:
+async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Path, loopback_ice: None,
+                                                                   s3_env: dict[str, str],  # noqa: F811
+                                                                   bucket: str) -> None:  # noqa: F811
     """SIGKILL meetkit (its Janus dies with it) while a recording runs; after a restart the recording is
-    stopped at the last moment its tracks were written and composed into an MP4 of that length."""
+    stopped at the last moment its tracks were written and composed into an MP4 of that length. The
+    server keeps its objects in S3 (the real Ceph RGW of test_s3_store): the MP4 goes there and the
+    download link redirects to it."""
     import json as jsonlib
 
     import httpx
@@ -223,7 +228,15 @@ async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Pa
 
     subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
     folder = tmp_path / "crash"
-    srv = start_server("sqlite", folder, media_only_env(), tls=False)
+    storage = {
+        "MEETKIT_STORAGE_BACKEND": "s3",
+        "MEETKIT_S3_ENDPOINT_URL": s3_env["MEETKIT_TEST_S3_ENDPOINT_URL"],
+        "MEETKIT_S3_REGION": s3_env["MEETKIT_TEST_S3_REGION"],
+        "MEETKIT_S3_BUCKET": bucket,
+        "MEETKIT_S3_ACCESS_KEY_ID": s3_env["MEETKIT_TEST_S3_ACCESS_KEY_ID"],
+        "MEETKIT_S3_SECRET_ACCESS_KEY": s3_env["MEETKIT_TEST_S3_SECRET_ACCESS_KEY"],
+    }
+    srv = start_server("sqlite", folder, media_only_env() | storage, tls=False)
     restarted: Server | None = None
     pc: Any = None
     try:
@@ -243,7 +256,8 @@ async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Pa
         srv.process.wait(timeout=10)
         await pc.close()
         pc = None
-        restarted = start_server("sqlite", folder, media_only_env(), database_url=srv.database_url, tls=False)
+        restarted = start_server("sqlite", folder, media_only_env() | storage, database_url=srv.database_url,
+                                 tls=False)
         with MeetingsClient(restarted.base_url, app_id, key) as api:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 90
@@ -257,7 +271,10 @@ async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Pa
             assert recs and recs[0]["status"] == "uploaded", recs
             rec = recs[0]
         mp4 = tmp_path / "crash.mp4"
-        mp4.write_bytes(httpx.get(rec["_links"]["url"]["href"], follow_redirects=True, timeout=60).content)
+        got = httpx.get(rec["_links"]["url"]["href"], follow_redirects=True, timeout=60)
+        assert got.status_code == 200 and got.history and got.history[0].status_code == 307
+        assert got.url.port == int(s3_env["MEETKIT_TEST_S3_ENDPOINT_URL"].rsplit(":", 1)[1].strip("/"))
+        mp4.write_bytes(got.content)
         probe = jsonlib.loads(subprocess.run(
             ["ffprobe", "-v", "error", "-of", "json", "-show_streams", "-show_format", str(mp4)],
             capture_output=True, text=True, timeout=60, check=True).stdout)
