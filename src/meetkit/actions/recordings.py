@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -35,14 +36,16 @@ async def do_delete_recording(c: Container, application_id: str, recording_id: s
         rec = await db.get(t.Recording, recording_id)
         if rec is None or rec.application_id != application_id:
             raise NotFound(f"Recording {recording_id} was not found")
-        if rec.status != "uploaded":
+        if rec.status not in ("uploaded", "failed"):
             raise Forbidden(
                 f"Recording {recording_id} is still {rec.status}: only recordings in 'uploaded' status can be deleted"
             )
-        key = rec.storage_key
+        key, folder = rec.storage_key, rec.record_dir
         await db.delete(rec)
     if key:
         await asyncio.to_thread(c.objects.delete, key)
+    if folder:
+        await asyncio.to_thread(shutil.rmtree, folder, True)  # tracks of a recording that failed to compose
 
 
 async def session_recordings(c: Container, application_id: str, session_id: str) -> Sequence[t.Recording]:
@@ -151,7 +154,9 @@ async def do_stop_orphaned_recordings(c: Container) -> int:
     async with c.sessions() as db:
         rows = (await db.scalars(select(t.Recording).where(t.Recording.status == "started"))).all()
     for rec in rows:
-        last = None
+        # Without any track written, nothing was captured: the recording ends where it started (not at
+        # this restart, which could be days later).
+        last = rec.started_at
         folder = Path(rec.record_dir) if rec.record_dir else None
         if folder is not None and folder.is_dir():
             mtimes = [f.stat().st_mtime for f in folder.glob("*.mjr")]

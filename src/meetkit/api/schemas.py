@@ -329,7 +329,7 @@ class RecordingOut(BaseModel):
     session_id: str
     started_at: str
     ended_at: str | None
-    status: Literal["started", "stopped", "paused", "uploaded"]
+    status: Literal["started", "stopped", "paused", "uploaded", "failed"]
     links: RecordingLinks = Field(serialization_alias="_links")
 
 

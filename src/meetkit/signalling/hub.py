@@ -82,8 +82,10 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait((code,))
+        if self._queue.full():  # a browser that stopped reading: what it has not read is dropped
+            while not self._queue.empty():
+                self._queue.get_nowait()
+        self._queue.put_nowait((code,))
 
     async def _run(self) -> None:
         try:
@@ -122,6 +124,7 @@ class Member:
     media: MediaParticipantPort | None = None
     media_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     feeds: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)  # published, not yet live (not announced)
     video_kinds: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -194,8 +197,8 @@ def sends_video(sdp: str) -> bool:
     for section in _VIDEO_SECTION.finditer(sdp):
         if section.group(1) == "0":
             continue
-        body = section.group(0)
-        if "a=inactive" in body or "a=recvonly" in body:
+        lines = {line.strip() for line in section.group(0).splitlines()}
+        if "a=inactive" in lines or "a=recvonly" in lines:
             continue
         return True
     return False
@@ -265,16 +268,7 @@ class Hub:
                 conn.send(p.Error(code="hello_first", message="the first message must be hello"))
                 conn.close(p.CLOSE_PROTOCOL)
                 return
-            rh = self.rooms.get(room.id)
-            if rh is None:
-                options = room.recording_options or {}
-                rh = self.rooms[room.id] = RoomHub(
-                    room_id=room.id, application_id=room.application_id, display_name=room.display_name,
-                    meeting_code=room.meeting_code, approval=room.join_approval_level, host_token=room.host_token,
-                    auto_record=bool(options.get("auto_record")),
-                    record_only_owner=bool(options.get("record_only_owner")),
-                    recording_available=bool((room.available_features or {}).get("is_recording_available", True)))
-            member = await self._hello(rh, conn, hello)
+            rh, member = await self._hello(room, conn, hello)
             if member is None:
                 return
             while True:
@@ -286,20 +280,37 @@ class Hub:
                     continue
                 if member.conn is not conn or not member.present():
                     break
-                await self._dispatch(rh, member, msg)
+                try:
+                    await self._dispatch(rh, member, msg)
+                except Exception as exc:  # one failed request (database, Janus) does not end the meeting
+                    log.error("a %s message failed in room %s: %s", msg.type, room.id, type(exc).__name__)
+                    member.send(p.Error(code="failed", message="that did not work; try again"))
                 if not member.present():
                     break
         except WebSocketDisconnect:
             pass
-        except Exception:
-            log.exception("the meeting socket of room %s failed", room.id)
+        except Exception as exc:  # the type only: a traceback could carry names or chat text
+            log.error("the meeting socket of room %s failed: %s", room.id, type(exc).__name__)
         finally:
             conn.close(1000)
             await conn.drain()  # what was queued (an error, denied, removed) reaches the browser first
-            if rh is not None and member is not None and member.conn is conn:
-                await self._dropped(rh, member)
-            elif rh is not None and not rh.members:
-                self.rooms.pop(rh.room_id, None)
+            if rh is not None and member is not None:
+                await self._dropped(rh, member, conn)
+            elif rh is not None:
+                async with rh.lock:
+                    self._forget_if_empty(rh)
+
+    def _room_hub(self, room: t.Room) -> RoomHub:
+        rh = self.rooms.get(room.id)
+        if rh is None:
+            options = room.recording_options or {}
+            rh = self.rooms[room.id] = RoomHub(
+                room_id=room.id, application_id=room.application_id, display_name=room.display_name,
+                meeting_code=room.meeting_code, approval=room.join_approval_level, host_token=room.host_token,
+                auto_record=bool(options.get("auto_record")),
+                record_only_owner=bool(options.get("record_only_owner")),
+                recording_available=bool((room.available_features or {}).get("is_recording_available", True)))
+        return rh
 
     async def _live_room(self, code: str) -> t.Room | None:
         async with self.c.sessions() as db:
@@ -313,54 +324,71 @@ class Hub:
                          limits=p.Limits(participants=s.max_participants, video_senders=s.max_video_senders),
                          locked=rh.locked)
 
-    async def _hello(self, rh: RoomHub, conn: Connection, hello: p.Hello) -> Member | None:
-        async with rh.lock:
-            if hello.resume is not None:
-                old = rh.members.get(hello.resume.participant_id)
-                if old is not None and old.state != "gone" and hmac.compare_digest(
-                        old.resume_token.encode(), hello.resume.resume_token.encode()):
-                    if old.grace is not None:
-                        old.grace.cancel()
-                        old.grace = None
-                    if old.conn is not None and old.conn is not conn:
-                        old.conn.close(p.CLOSE_REPLACED)
-                    old.conn = conn
-                    conn.send(self._welcome(rh, old, resumed=True))
-                    if old.state == "joined":
-                        conn.send(await self._admitted(rh, old, video_allowed=bool(old.video_kinds) or
-                                                       rh.video_senders() < self.c.settings.max_video_senders))
-                    else:
-                        conn.send(p.Lobby(reason=old.lobby_reason))
-                    return old
-            is_host = hello.host_token is not None and hmac.compare_digest(
-                hello.host_token.encode(), rh.host_token.encode())
-            m = Member(id=str(uuid.uuid4()), name=hello.name, is_host=is_host, resume_token=secrets.token_urlsafe(24),
-                       state="lobby", mic=hello.mic, camera=hello.camera, since=self.c.clock.now(), conn=conn)
-            if rh.locked and not is_host:
-                conn.send(p.Denied(reason="locked"))
-                conn.close(p.CLOSE_DENIED)
-                return None
-            hosts_in = any(x.is_host for x in rh.joined())
-            wait: Literal["approval", "host_absent"] | None = None
-            if not is_host and rh.approval == "explicit_approval":
-                wait = "approval"
-            elif not is_host and rh.approval == "after_owner_only" and not hosts_in:
-                wait = "host_absent"
-            rh.members[m.id] = m
-            if wait is not None:
-                m.lobby_reason = wait
-                conn.send(self._welcome(rh, m, resumed=False))
-                conn.send(p.Lobby(reason=wait))
-                rh.tell_hosts_lobby()
-                return m
-            conn.send(self._welcome(rh, m, resumed=False, entering=True))  # admitted (or denied) follows
-            await self._enter(rh, m)
-            if m.state == "joined" and is_host:
-                for waiting in rh.waiting():
-                    if waiting.lobby_reason == "host_absent":
-                        await self._enter(rh, waiting)
-                rh.tell_hosts_lobby()
-            return m if m.state != "gone" else None
+    async def _hello(self, room: t.Room, conn: Connection, hello: p.Hello) -> tuple[RoomHub, Member | None]:
+        for _ in range(100):
+            rh = self._room_hub(room)
+            async with rh.lock:
+                if self.rooms.get(room.id) is not rh:
+                    continue  # the hub emptied and was dropped while we waited: take the current one
+                try:
+                    return rh, await self._hello_locked(rh, conn, hello)
+                except Exception:
+                    # Whatever was half done for this connection is undone: no member left behind.
+                    for m in list(rh.members.values()):
+                        if m.conn is conn:
+                            await self._leave(rh, m, "dropped")
+                    self._forget_if_empty(rh)
+                    raise
+        raise RuntimeError("no room hub")
+
+    async def _hello_locked(self, rh: RoomHub, conn: Connection, hello: p.Hello) -> Member | None:
+        """The room lock is held."""
+        if hello.resume is not None:
+            old = rh.members.get(hello.resume.participant_id)
+            if old is not None and old.state != "gone" and hmac.compare_digest(
+                    old.resume_token.encode(), hello.resume.resume_token.encode()):
+                if old.grace is not None:
+                    old.grace.cancel()
+                    old.grace = None
+                if old.conn is not None and old.conn is not conn:
+                    old.conn.close(p.CLOSE_REPLACED)
+                old.conn = conn
+                conn.send(self._welcome(rh, old, resumed=True))
+                if old.state == "joined":
+                    conn.send(await self._admitted(rh, old, video_allowed=bool(old.video_kinds) or
+                                                   rh.video_senders() < self.c.settings.max_video_senders))
+                else:
+                    conn.send(p.Lobby(reason=old.lobby_reason))
+                return old
+        is_host = hello.host_token is not None and hmac.compare_digest(
+            hello.host_token.encode(), rh.host_token.encode())
+        m = Member(id=str(uuid.uuid4()), name=hello.name, is_host=is_host, resume_token=secrets.token_urlsafe(24),
+                   state="lobby", mic=hello.mic, camera=hello.camera, since=self.c.clock.now(), conn=conn)
+        if rh.locked and not is_host:
+            conn.send(p.Denied(reason="locked"))
+            conn.close(p.CLOSE_DENIED)
+            return None
+        hosts_in = any(x.is_host for x in rh.joined())
+        wait: Literal["approval", "host_absent"] | None = None
+        if not is_host and rh.approval == "explicit_approval":
+            wait = "approval"
+        elif not is_host and rh.approval == "after_owner_only" and not hosts_in:
+            wait = "host_absent"
+        rh.members[m.id] = m
+        if wait is not None:
+            m.lobby_reason = wait
+            conn.send(self._welcome(rh, m, resumed=False))
+            conn.send(p.Lobby(reason=wait))
+            rh.tell_hosts_lobby()
+            return m
+        conn.send(self._welcome(rh, m, resumed=False, entering=True))  # admitted (or denied) follows
+        await self._enter(rh, m)
+        if m.state == "joined" and is_host:
+            for waiting in rh.waiting():
+                if waiting.lobby_reason == "host_absent":
+                    await self._enter(rh, waiting)
+            rh.tell_hosts_lobby()
+        return m if m.state != "gone" else None
 
     async def _admitted(self, rh: RoomHub, m: Member, *, video_allowed: bool) -> p.Admitted:
         chat = await meetings.chat_of_session(self.c, rh.session_id) if rh.session_id else []
@@ -426,18 +454,22 @@ class Hub:
         m.state = "gone"
         rh.members.pop(m.id, None)
 
-    async def _dropped(self, rh: RoomHub, m: Member) -> None:
-        m.conn = None
-        if m.state == "lobby":
-            async with rh.lock:
+    async def _dropped(self, rh: RoomHub, m: Member, conn: Connection) -> None:
+        """The socket ``conn`` of ``m`` is gone. Decided under the room lock, so an admission or a
+        resume running at the same moment is seen."""
+        async with rh.lock:
+            if m.conn is not conn:
+                self._forget_if_empty(rh)
+                return  # resumed on another socket meanwhile, or never attached
+            m.conn = None
+            if m.state == "lobby":
                 m.state = "gone"
                 rh.members.pop(m.id, None)
                 rh.tell_hosts_lobby()
-                self._forget_if_empty(rh)
-            return
-        if m.state == "joined":
-            m.grace = asyncio.create_task(self._grace(rh, m), name="resume-grace")
-            self._own(m.grace)
+            elif m.state == "joined" and m.grace is None:
+                m.grace = asyncio.create_task(self._grace(rh, m), name="resume-grace")
+                self._own(m.grace)
+            self._forget_if_empty(rh)
 
     async def _grace(self, rh: RoomHub, m: Member) -> None:
         await asyncio.sleep(self.c.settings.resume_grace)
@@ -461,17 +493,26 @@ class Hub:
             del self.rooms[rh.room_id]
 
     async def _close_media(self, rh: RoomHub, m: Member) -> None:
+        """Token withdrawn, feeds and presence kicked, Janus session destroyed: each step on its own,
+        so one failing does not keep the others from happening."""
         media, m.media = m.media, None
-        if self.media is None or rh.janus_room is None:
-            return
-        try:
-            await self.media.disallow(rh.janus_room, m.media_token)
-            for feed in m.feeds.values():
-                await self.media.kick(rh.janus_room, feed)
-            if media is not None:
-                await media.close()
-        except Exception as exc:
-            log.warning("closing a participant's media failed: %s", type(exc).__name__)
+        feeds = [*m.feeds.values(), *m.pending.values()]
+        presence = getattr(media, "presence_id", None)
+        if self.media is not None and rh.janus_room is not None:
+            steps: list[Awaitable[None]] = [self.media.disallow(rh.janus_room, m.media_token)]
+            steps += [self.media.kick(rh.janus_room, feed) for feed in feeds]
+            if isinstance(presence, int):
+                steps.append(self.media.kick(rh.janus_room, presence))
+            for step in steps:
+                try:
+                    await asyncio.wait_for(step, MEDIA_TIMEOUT)
+                except Exception as exc:
+                    log.warning("withdrawing a participant's media failed: %s", type(exc).__name__)
+        if media is not None:
+            try:
+                await asyncio.wait_for(media.close(), MEDIA_TIMEOUT)
+            except Exception as exc:
+                log.warning("closing a participant's media failed: %s", type(exc).__name__)
 
     async def _leave(self, rh: RoomHub, m: Member, reason: Literal["left", "removed", "dropped", "ended"]) -> None:
         """``m`` leaves the meeting (the room lock is held)."""
@@ -568,13 +609,15 @@ class Hub:
                 m.video_kinds.add(msg.kind)
             elif not video:
                 m.video_kinds.discard(msg.kind)
-            feed = m.feeds.get(msg.kind) or secrets.randbelow(2**52 - 1) + 1
+            feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind) or secrets.randbelow(2**52 - 1) + 1
+            m.pending[msg.kind] = feed
         async with m.lock:
             try:
                 offer = keep_candidates(msg.sdp, self.candidate_networks)
                 answer = await asyncio.wait_for(m.media.publish(msg.kind, feed, m.name, offer), MEDIA_TIMEOUT)
             except Exception as exc:
                 m.video_kinds.discard(msg.kind)
+                m.pending.pop(msg.kind, None)
                 log.warning("publish failed: %s", type(exc).__name__)
                 m.send(p.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
                 return
@@ -589,13 +632,17 @@ class Hub:
         try:
             await media.wait_live(kind, time_limit=MEDIA_TIMEOUT)
         except Exception as exc:
+            if m.pending.get(kind) != feed:
+                return  # unpublished or published again meanwhile: nothing of this attempt is counted
+            m.pending.pop(kind, None)
             log.warning("a published feed did not come up: %s", type(exc).__name__)
             m.video_kinds.discard(kind)
             m.send(p.MediaError(kind="screen" if kind == "screen" else "camera", code="publish_failed",
                                 message="your media did not reach the media server"))
             return
-        if m.state != "joined" or m.media is not media:
+        if m.state != "joined" or m.media is not media or m.pending.get(kind) != feed:
             return
+        del m.pending[kind]
         m.feeds[kind] = feed
         if kind == "camera":
             m.camera = video
@@ -605,9 +652,10 @@ class Hub:
                 await self._record_feed(rh, m, kind)
 
     async def _unpublish(self, rh: RoomHub, m: Member, msg: p.MediaUnpublish) -> None:
-        feed = m.feeds.pop(msg.kind, None)
+        m.feeds.pop(msg.kind, None)
+        m.pending.pop(msg.kind, None)
         m.video_kinds.discard(msg.kind)
-        if feed is not None and m.media is not None:
+        if m.media is not None:  # also when the feed was not live yet: Janus's publisher goes too
             async with m.lock:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(m.media.unpublish(msg.kind), MEDIA_TIMEOUT)
@@ -752,7 +800,10 @@ class Hub:
             return
         try:
             rec = await recordings.do_start_recording(self.c, rh.session_id, only_owner=rh.record_only_owner)
-        except Conflict:
+        except Conflict as exc:
+            for m in rh.joined():
+                if m.is_host:
+                    m.send(p.Error(code="recording_conflict", message=str(exc)))
             return
         rh.recording_id = rec.id
         rh.record_dir = rec.record_dir
@@ -773,7 +824,7 @@ class Hub:
             log.warning("recording a feed failed: %s", type(exc).__name__)
 
     async def _stop_recording(self, rh: RoomHub) -> None:
-        rec_id, rh.recording_id = rh.recording_id, None
+        rec_id = rh.recording_id
         if rec_id is None:
             return
         for m in rh.joined():
@@ -781,7 +832,8 @@ class Hub:
                 for kind in list(m.feeds):
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(m.media.record(kind, None), MEDIA_TIMEOUT)
-        await recordings.do_stop_recording(self.c, rec_id)
+        await recordings.do_stop_recording(self.c, rec_id)  # raises: still recording, the host may retry
+        rh.recording_id = None
         rh.record_dir = None
         rh.broadcast(p.Recording(active=False))
 

@@ -17,7 +17,8 @@ def make_engine(url: str) -> AsyncEngine:
                       pool_reset_on_return=None)
     else:
         kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
-    engine = create_async_engine(url, **kwargs)
+    # Statement parameters stay out of error messages and logs: they hold names, chat text and tokens.
+    engine = create_async_engine(url, hide_parameters=True, **kwargs)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import re
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,6 +62,7 @@ def _page(status: int, title: str, heading: str, text: str, role: str = "none", 
 
 _STATIC = Path(__file__).parent / "static"
 STATIC_PREFIX = "/_meetkit/static/"
+_PLACEHOLDER = re.compile(r"\{\{(lang|title|favicon|static|config_json)\}\}")
 
 
 def static_dir() -> Path:
@@ -129,11 +131,10 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
     is_host = token is not None and hmac.compare_digest(token.encode(), room.host_token.encode())
     role = "host" if is_host else "guest"
     favicon = (asset_url(request, theme.branded_favicon) if theme else None) or f"{STATIC_PREFIX}favicon.svg"
-    html = (_shell().replace("{{lang}}", escape(_language(room)))
-            .replace("{{title}}", escape(room.display_name))
-            .replace("{{favicon}}", escape(favicon))
-            .replace("{{static}}", STATIC_PREFIX)
-            .replace("{{config_json}}", _script_json(page_config(request, room, theme, role, token))))
+    values = {"lang": escape(_language(room)), "title": escape(room.display_name), "favicon": escape(favicon),
+              "static": STATIC_PREFIX, "config_json": _script_json(page_config(request, room, theme, role, token))}
+    # One pass: a value (a room's name, say) that looks like a placeholder is never filled in.
+    html = _PLACEHOLDER.sub(lambda m: values[m.group(1)], _shell())
     # The page may be framed by any site (that is the product); it must not leak the host token onward.
     return HTMLResponse(html, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
 

@@ -68,10 +68,14 @@ class RecordingWorker:
         s = self._c.settings
         delay = min(s.recording_retry_backoff * 2 ** max(0, rec.attempts - 1), 3600.0)
         give_up = rec.attempts >= s.recording_max_attempts
+        values: dict[str, object] = {
+            "last_error": f"{type(exc).__name__}: {exc}"[:300],
+            "next_attempt_at": None if give_up else self._c.clock.now() + timedelta(seconds=delay)}
+        if give_up:
+            values["status"] = "failed"  # final: it may be deleted, and it no longer blocks its room's deletion
         async with self._c.sessions.begin() as db:
-            await db.execute(update(t.Recording).where(t.Recording.id == rec.id).values(
-                last_error=f"{type(exc).__name__}: {exc}"[:300],
-                next_attempt_at=None if give_up else self._c.clock.now() + timedelta(seconds=delay)))
+            await db.execute(update(t.Recording).where(t.Recording.id == rec.id, t.Recording.status == "stopped")
+                             .values(**values))
         log.error("composing recording %s failed (attempt %d%s): %s", rec.id, rec.attempts,
                   ", giving up" if give_up else "", type(exc).__name__)
 
