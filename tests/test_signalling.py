@@ -101,6 +101,8 @@ def test_sdp_video_detection() -> None:
     assert sends_video(with_video)
     assert not sends_video(video_off)
     assert not sends_video(audio_only + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=inactive\r\n")
+    # An attribute that merely contains the word does not turn a sending section into a silent one.
+    assert sends_video(audio_only + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ssrc:1 cname:a=recvonly\r\na=sendrecv\r\n")
 
 
 def test_candidates_outside_the_allowed_networks_are_dropped() -> None:
@@ -383,3 +385,14 @@ async def test_sessions_move_the_room_expiry_timer(meet_server: Server, app_clie
     await asyncio.sleep(0.2)
     due, ended = await _room_timer(meet_server, long_id)
     assert ended is not None and due == ended + idle
+
+
+def test_a_room_name_that_looks_like_a_placeholder_stays_text(meet_server: Server, app_client: MeetingsClient) -> None:
+    import httpx
+
+    room = app_client.create_room({"display_name": "{{config_json}} {{static}}", "join_approval_level": "none"})
+    host_url = room["_links"]["host_url"]["href"]
+    token = parse_qs(urlparse(host_url).query)["participant_token"][0]
+    html = httpx.get(host_url, timeout=10).text
+    title = html[html.index("<title>"):html.index("</title>")]
+    assert "{{config_json}} {{static}}" in title and token not in title
