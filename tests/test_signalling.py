@@ -396,3 +396,28 @@ def test_a_room_name_that_looks_like_a_placeholder_stays_text(meet_server: Serve
     html = httpx.get(host_url, timeout=10).text
     title = html[html.index("<title>"):html.index("</title>")]
     assert "{{config_json}} {{static}}" in title and token not in title
+
+
+async def test_a_room_that_expires_or_is_deleted_mid_meeting_ends_it(meet_server: Server,
+                                                                    app_client: MeetingsClient) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    room_id, code, token = make_room(app_client)
+    host, guest = await host_and_guest(meet_server.base_url, code, token)
+    async with server_container(meet_server) as c, c.sessions.begin() as db:
+        await db.execute(update(t.Room).where(t.Room.id == room_id).values(
+            expiry_due_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    await host.expect("meeting.ended", timeout=10)
+    await guest.expect("meeting.ended", timeout=10)
+    assert await guest.closed() == p.CLOSE_ENDED
+    async with server_container(meet_server) as c, c.sessions() as db:
+        session = await db.scalar(select(t.Session).where(t.Session.room_id == room_id))
+        assert session is not None and session.ended_at is not None
+
+    room_id, code, token = make_room(app_client)
+    host, guest = await host_and_guest(meet_server.base_url, code, token)
+    assert app_client.request("DELETE", f"/rooms/{room_id}").status_code == 204
+    await host.expect("meeting.ended", timeout=10)
+    await guest.expect("meeting.ended", timeout=10)

@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
-            workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))
+            workers.append(asyncio.create_task(LifecycleWorker(c, on_expired=hub.end_room).run(), name="lifecycle"))
             workers.append(asyncio.create_task(RecordingWorker(c).run(), name="recordings"))
             workers.append(asyncio.create_task(UsageWorker(c).run(), name="usage"))
         try:

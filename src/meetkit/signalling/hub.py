@@ -755,6 +755,18 @@ class Hub:
         rh.broadcast(p.Locked(locked=msg.locked))
 
     async def _end(self, rh: RoomHub, m: Member, msg: p.HostEnd) -> None:
+        await self._end_meeting(rh)
+
+    async def end_room(self, room_id: str) -> bool:
+        """The room stopped being available (expired at its hard ``expires_at``, or deleted) while people
+        were in it: the meeting ends for everyone, as if the host had ended it. True if it had one."""
+        rh = self.rooms.get(room_id)
+        if rh is None:
+            return False
+        await self._end_meeting(rh)
+        return True
+
+    async def _end_meeting(self, rh: RoomHub) -> None:
         async with rh.lock:
             everyone = list(rh.members.values())
             session_id = rh.session_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from ..actions.lifecycle import do_delete_retained_rooms, do_expire_due_rooms
 from ..container import Container
@@ -13,8 +14,9 @@ log = logging.getLogger("meetkit.lifecycle")
 
 
 class LifecycleWorker:
-    def __init__(self, c: Container) -> None:
+    def __init__(self, c: Container, on_expired: Callable[[str], Awaitable[object]] | None = None) -> None:
         self._c = c
+        self._on_expired = on_expired  # ends a meeting still running in an expired room
 
     async def tick(self) -> int:
         """One pass: expire what is due, delete what is past retention. Returns how many rooms changed."""
@@ -22,6 +24,12 @@ class LifecycleWorker:
         while expired := await do_expire_due_rooms(self._c):
             changed += len(expired)
             log.info("expired %d room(s)", len(expired))
+            if self._on_expired is not None:
+                for room_id in expired:
+                    try:
+                        await self._on_expired(room_id)
+                    except Exception as exc:
+                        log.error("ending the meeting of an expired room failed: %s", type(exc).__name__)
         while deleted := await do_delete_retained_rooms(self._c):
             changed += len(deleted)
             log.info("deleted %d expired room(s) past retention", len(deleted))
