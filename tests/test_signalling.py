@@ -385,6 +385,11 @@ async def test_sessions_move_the_room_expiry_timer(meet_server: Server, app_clie
     await asyncio.sleep(0.2)
     due, ended = await _room_timer(meet_server, long_id)
     assert ended is not None and due == ended + idle
+    # Moving expires_at later keeps the after-use expiry; earlier than it wins.
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert app_client.request("PATCH", f"/rooms/{long_id}", json={"update_details": {"expires_at": later}}
+                              ).status_code == 200
+    assert (await _room_timer(meet_server, long_id))[0] == ended + idle
 
 
 def test_a_room_name_that_looks_like_a_placeholder_stays_text(meet_server: Server, app_client: MeetingsClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..api.schemas import CreateRoomIn, RoomUpdateDetails
 from ..container import Container
+from ..domain import lifecycle
 from ..domain import rooms as rules
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
@@ -141,9 +143,20 @@ async def do_update_room(c: Container, application_id: str, room_id: str, body: 
             except rules.RoomRuleError as exc:
                 raise BadRequest(str(exc)) from exc
             room.expires_at = details.expires_at
-            room.expiry_due_at = details.expires_at  # the lifecycle timer follows (no sessions yet)
         if "expire_after_use" in given and details.expire_after_use is not None:
             room.expire_after_use = details.expire_after_use
+        if given & {"expires_at", "expire_after_use"}:
+            # The lifecycle timer follows, with what the sessions so far say (expire_after_use).
+            last = await db.scalar(select(t.Session).where(t.Session.room_id == room.id)
+                                   .order_by(t.Session.started_at.desc()).limit(1))
+            running = last is not None and last.ended_at is None
+            state = lifecycle.RoomState(
+                type=rules.RoomType.LONG_TERM, created_at=room.created_at, expires_at=room.expires_at,
+                expire_after_use=room.expire_after_use, ever_joined=last is not None, session_running=running,
+                last_session_ended_at=None if last is None or running else last.ended_at)
+            room.expiry_due_at = lifecycle.expiry_time(state, lifecycle.Windows(
+                join_window=timedelta(seconds=c.settings.instant_room_join_window),
+                idle_window=timedelta(seconds=c.settings.room_idle_window)))
         if "theme_id" in given:
             await _check_theme(db, application_id, details.theme_id)
             room.theme_id = details.theme_id
