@@ -8,7 +8,8 @@ Events go into the outbox with `enqueue_event` in transactions, the way actions 
 the worker is woken by the after-commit doorbell as in the server.
 
 1. Throughput: `--events` events over `--targets` target URLs are committed (10 per transaction) while
-   the worker runs; deliveries/s = events / (last arrival - first commit).
+   the worker runs; deliveries/s = events / (last arrival - first commit). Also counted: events that
+   first arrived before an earlier event of their target ("out of order", must be 0).
 2. Latency: events are committed one per transaction at `--rate` per second, round-robin over the
    targets; latency = arrival at the receiver - commit. Prints p50/p90/p99.
 Aim: >= 500 deliveries/s, p99 <= 100 ms on loopback.
@@ -40,6 +41,18 @@ from meetkit.container import Container
 from meetkit.storage import migrate
 from meetkit.storage import tables as t
 from meetkit.worker.webhooks import WebhookWorker
+
+
+def out_of_order(arrived: dict[str, float], targets: int) -> int:
+    """Events (``t<i>``, target ``i % targets``) that arrived before an earlier one of their target did."""
+    last = [-1] * targets
+    late = 0
+    for pid in arrived:  # in the order of their first arrival
+        i = int(pid[1:])
+        if i < last[i % targets]:
+            late += 1
+        last[i % targets] = max(last[i % targets], i)
+    return late
 
 
 def pct(values: list[float], q: int) -> float:
@@ -118,6 +131,7 @@ async def run_bench(backend: str, url: str, folder: Path, events: int, targets: 
         arrived = await wait_arrivals(receiver, set(ids), timeout=300)
         elapsed = max(arrived.values()) - t0
         missing = events - len(arrived)
+        late = out_of_order(arrived, targets)
 
         # 2. latency at a steady rate
         lat: list[float] = []
@@ -138,7 +152,7 @@ async def run_bench(backend: str, url: str, folder: Path, events: int, targets: 
         await c.engine.dispose()
     print(f"{backend:10s} deliveries: {events} in {elapsed:.2f} s = {events / elapsed:7.1f}/s ({targets} targets); "
           f"latency at {rate:g}/s: p50 {pct(lat, 50):.1f} ms, p90 {pct(lat, 90):.1f} ms, p99 {pct(lat, 99):.1f} ms; "
-          f"missing {missing}")
+          f"missing {missing}, out of order {late}")
 
 
 def main() -> None:

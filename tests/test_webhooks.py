@@ -4,17 +4,20 @@ action will: ``enqueue_event`` inside a transaction, through meetkit's storage l
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import json
 import os
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -27,7 +30,7 @@ from meetkit.domain import webhooks as hooks
 from meetkit.storage import tables as t
 
 from .receiver import Hit, Receiver
-from .support import Server, run, start_server, stop_server
+from .support import Server, make_tls_cert, run, start_server, stop_server
 
 BACKENDS = ["sqlite", "postgresql"]
 FAST_RETRIES = {
@@ -428,3 +431,168 @@ def test_sigkill_mid_delivery_then_restart_loses_nothing(backend: str, tmp_path:
         elif backend == "postgresql":
             from .support import drop_pg_database
             drop_pg_database(srv.database_url)
+
+
+# -- the worker's HTTP client, in this process ------------------------------------------------------
+
+
+class ScriptedReceiver:
+    """An HTTP/1.1 receiver on 127.0.0.1 (TLS when given a context) that sends the raw answers it is
+    given, in turn (204 when they run out), and counts connections. An answer ending in ``CLOSE`` is
+    followed by closing the connection; the answer ``DROP`` closes it without answering."""
+
+    CLOSE = b"<close>"
+    DROP = b"<drop>"
+
+    def __init__(self, answers: list[bytes] | None = None, tls: ssl.SSLContext | None = None) -> None:
+        self.answers = list(answers or [])
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.server_names: list[str | None] = []
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> ScriptedReceiver:
+        if self.tls is not None:
+            self.tls.sni_callback = lambda _sock, name, _ctx: self.server_names.append(name)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                self.requests.append((lines[0], headers, body))
+                answer = self.answers.pop(0) if self.answers else b"HTTP/1.1 204 No Content\r\n\r\n"
+                if answer == self.DROP:
+                    return
+                writer.write(answer.removesuffix(self.CLOSE))
+                await writer.drain()
+                if answer.endswith(self.CLOSE):
+                    return
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+def _delivery(url: str, n: int = 0) -> Any:
+    from meetkit.worker.webhooks import Delivery
+
+    return Delivery(id=n, event="session:participant:joined", payload={"participant_id": f"p{n}"}, target_url=url,
+                    ordering_key="k", idempotency_key=uuid.uuid4().hex, attempts=0, queued_at=NOW,
+                    room_metadata=None, leased_until=NOW, secret="s3cret")
+
+
+@pytest.fixture
+async def worker_factory(tmp_path: Path) -> AsyncIterator[Any]:
+    """Makes a WebhookWorker (not running) whose ``attempt`` the test calls; the settings are the test's."""
+    from meetkit.app import build_container
+    from meetkit.config import Settings
+    from meetkit.worker.webhooks import WebhookWorker
+
+    made: list[tuple[Any, WebhookWorker]] = []
+
+    def make(*, allow_private: bool = True, tls: ssl.SSLContext | None = None) -> WebhookWorker:
+        c = build_container(Settings(data_dir=tmp_path / "data", database_url=f"sqlite+aiosqlite:///{tmp_path}/w.db",
+                                     allow_private_callback_targets=allow_private, webhook_timeout=2))
+        worker = WebhookWorker(c, tls=tls)
+        made.append((c, worker))
+        return worker
+
+    yield make
+    for c, worker in made:
+        worker.close()
+        await c.engine.dispose()
+
+
+async def test_https_targets_are_verified_and_pinned_to_the_checked_address(
+        worker_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import meetkit.worker.webhooks as worker_module
+
+    cert, key = make_tls_cert(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    lookups: list[str] = []
+
+    async def resolve(host: str, port: int, **_kw: Any) -> list[Any]:  # the only DNS answer there is
+        lookups.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolve)
+    monkeypatch.setattr(worker_module, "is_public", lambda _address: True)  # as if 127.0.0.1 were public
+    async with ScriptedReceiver(tls=server_tls) as rx:
+        url = f"https://localhost:{rx.port}/hook?x=1"
+        trusting = worker_factory(allow_private=False, tls=ssl.create_default_context(cafile=str(cert)))
+        for n in range(3):
+            assert await trusting.attempt(_delivery(url, n)) == worker_module.Outcome(ok=True)
+        # One connection, to the address that was checked (no second lookup), named for TLS by the URL's host.
+        assert rx.connections == 1 and lookups == ["localhost"] * 3
+        assert rx.server_names == ["localhost"]
+        for line, headers, body in rx.requests:
+            assert line == "POST /hook?x=1 HTTP/1.1"
+            assert headers["host"] == f"localhost:{rx.port}" and headers["user-agent"] == "meetkit-webhooks"
+            assert verify_signature("s3cret", headers, body)
+        # A certificate that the default CA bundle does not vouch for is a failed attempt.
+        outcome = await worker_factory(allow_private=False).attempt(_delivery(url))
+        assert outcome == worker_module.Outcome(ok=False, error="ConnectError")
+        assert len(rx.requests) == 3
+
+
+async def test_answers_are_read_only_to_reuse_the_connection(worker_factory: Any) -> None:
+    from meetkit.worker.webhooks import Outcome
+
+    close, drop = ScriptedReceiver.CLOSE, ScriptedReceiver.DROP
+    answers = [
+        # connection 1
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",  # read: the connection is reused
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",  # read too
+        b"HTTP/1.1 200 OK\r\n\r\nends when the connection does" + close,  # not read: closed
+        # connection 2
+        b"HTTP/1.1 204 No Content\r\n\r\n" + close,  # then the receiver closes the idle connection
+        # connection 3
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000,  # too big to read: closed
+        # connection 4
+        drop,  # no answer on a new connection: a failed attempt
+        # connection 5
+        b"HTTP/1.1 302 Found\r\nLocation: http://elsewhere/\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        drop,  # no answer on a kept-alive connection: sent again at once, on connection 6 (answered 204)
+    ]
+    async with ScriptedReceiver(answers) as rx:
+        worker = worker_factory()
+        url = f"http://127.0.0.1:{rx.port}/hook"
+        outcomes = []
+        for n in range(len(answers)):
+            outcomes.append(await worker.attempt(_delivery(url, n)))
+            await asyncio.sleep(0.02)  # lets a close by the receiver arrive before the next attempt
+        assert outcomes == [Outcome(ok=True)] * 5 + [
+            Outcome(ok=False, error="RemoteProtocolError"),
+            Outcome(ok=False, error="HTTP 302 (redirects are not followed)"),
+            Outcome(ok=False, error="HTTP 500"),
+            Outcome(ok=True),
+            Outcome(ok=True),
+        ]
+        assert rx.connections == 6
+        assert [json.loads(body)["participant_id"] for _line, _headers, body in rx.requests] == [
+            *(f"p{n}" for n in range(len(answers))), "p9"]
+    # Nothing listens there any more.
+    assert await worker.attempt(_delivery(url)) == Outcome(ok=False, error="ConnectError")
