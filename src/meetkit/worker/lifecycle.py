@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
 from ..actions.lifecycle import do_delete_retained_rooms, do_expire_due_rooms
 from ..container import Container
+from .passes import run_passes
 
 log = logging.getLogger("meetkit.lifecycle")
 
@@ -37,11 +37,4 @@ class LifecycleWorker:
 
     async def run(self) -> None:
         """Until cancelled; a failed pass is logged and the next one tries again."""
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("lifecycle pass failed; retrying")
-            await asyncio.sleep(self._c.settings.lifecycle_poll_interval)
+        await run_passes(self.tick, self._c.settings.lifecycle_poll_interval, log, "lifecycle")

@@ -19,6 +19,7 @@ from ..actions.recordings import do_recording_uploaded, recordings_doorbell
 from ..container import Container
 from ..recording.compose import compose, discover_tracks
 from ..storage import tables as t
+from .passes import run_passes
 
 log = logging.getLogger("meetkit.recordings")
 
@@ -92,19 +93,10 @@ class RecordingWorker:
         return done
 
     async def run(self) -> None:
+        """Until cancelled: when a recording stops (the doorbell), else every few seconds."""
         unsubscribe = recordings_doorbell.subscribe(self._wake.set)
         try:
-            while True:
-                try:
-                    await self.tick()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("recording pass failed; retrying")
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._c.settings.lifecycle_poll_interval * 5)
-                except TimeoutError:
-                    pass
+            await run_passes(self.tick, self._c.settings.lifecycle_poll_interval * 5, log, "recording",
+                             wake=self._wake)
         finally:
             unsubscribe()

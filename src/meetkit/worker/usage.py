@@ -6,11 +6,11 @@ deleting a room deletes its sessions and participants, and only metered usage ou
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from ..actions.usage import Metered, do_meter_pending
 from ..container import Container
+from .passes import run_passes
 
 log = logging.getLogger("meetkit.usage")
 
@@ -29,11 +29,4 @@ class UsageWorker:
 
     async def run(self) -> None:
         """Until cancelled; a failed pass is logged and the next one tries again."""
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("usage pass failed; retrying")
-            await asyncio.sleep(self._c.settings.usage_poll_interval)
+        await run_passes(self.tick, self._c.settings.usage_poll_interval, log, "usage")
