@@ -38,7 +38,6 @@ import multiprocessing as mp
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import Server, create_application, free_port, start_server, stop_server
+from tests.support import Server, create_application, media_env, media_net, start_server, stop_server
 
 from meetkit.client import MeetingsClient
 
@@ -249,20 +248,6 @@ LOADS_JS = """() => {
   return out;
 }"""
 
-def media_env() -> dict[str, str]:
-    rtp = 40000 + free_port() % 20000
-    return {
-        "MEETKIT_MEDIA_MODE": "managed",
-        "MEETKIT_JANUS_WS_PORT": str(free_port()),
-        "MEETKIT_JANUS_ADMIN_PORT": str(free_port()),
-        "MEETKIT_MEDIA_ICE_INTERFACE": "127.0.0.5",
-        "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
-        "MEETKIT_MEDIA_RTP_PORTS": f"{rtp}-{rtp + 400}",
-        "MEETKIT_RESUME_GRACE": "2",
-        "MEETKIT_LOG_LEVEL": "warning",
-    }
-
-
 async def one_join(browser: Any, origin: str, guest_url: str, host: Any, name: str,
                    playwright_click: bool) -> tuple[dict[str, float], list[str]]:
     """A fresh guest context joins: its marks in seconds after page.goto started, and its ICE pairs."""
@@ -363,8 +348,9 @@ def run_join(joins: int, warmup: int, dump: Path | None, playwright_click: bool)
     if not b.chromium_available():
         print("join: skipped (no /usr/bin/chromium; scripts/services.sh installs it)")
         return
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True, timeout=30)
-    with tempfile.TemporaryDirectory(prefix="meetkit-bench-join-") as tmp, server(Path(tmp), media_env()) as srv:
+    media_net()
+    env = media_env(MEETKIT_RESUME_GRACE="2", MEETKIT_LOG_LEVEL="warning")
+    with tempfile.TemporaryDirectory(prefix="meetkit-bench-join-") as tmp, server(Path(tmp), env) as srv:
         room = make_room(srv, Path(tmp))
         print(f"join: {joins} guests (+{warmup} warm-up), each in a fresh Chromium context, host publishing",
               flush=True)

@@ -157,6 +157,30 @@ def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = 
     return Server(backend, base_url, data_dir, database_url, cert, env, proc, log_path)
 
 
+MEDIA_ADDR = "127.0.0.5"  # the loopback-range address on a veth that Janus offers to browsers (docs/media.md)
+
+
+def media_net() -> None:
+    """Make the veth carrying MEDIA_ADDR (scripts/media-net.sh; root)."""
+    subprocess.run(["bash", str(Path(__file__).resolve().parent.parent / "scripts" / "media-net.sh")],
+                   check=True, capture_output=True, timeout=30)
+
+
+def media_env(**extra: str) -> dict[str, str]:
+    """A server with its own Janus on free ports, ICE on MEDIA_ADDR only, browser candidates kept to
+    127.0.0.0/8; ``extra`` adds or overrides MEETKIT_* settings."""
+    rtp = 40000 + free_port() % 20000
+    return {
+        "MEETKIT_MEDIA_MODE": "managed",
+        "MEETKIT_JANUS_WS_PORT": str(free_port()),
+        "MEETKIT_JANUS_ADMIN_PORT": str(free_port()),
+        "MEETKIT_MEDIA_ICE_INTERFACE": MEDIA_ADDR,
+        "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
+        "MEETKIT_MEDIA_RTP_PORTS": f"{rtp}-{rtp + 400}",
+        **extra,
+    }
+
+
 def stop_server(server: Server) -> None:
     server.process.terminate()
     try:

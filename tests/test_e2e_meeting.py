@@ -10,45 +10,29 @@ import asyncio
 import http.server
 import json
 import os
-import subprocess
 import threading
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from meetkit.client import MeetingsClient
 
 from . import browser as b
 from .signalling_client import Peer
-from .support import Server, create_application, free_port, start_server, stop_server
+from .support import Server, create_application, media_env, media_net, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.skipif(not b.chromium_available(), reason="Debian chromium is installed by scripts/services.sh"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)"),
 ]
 
 
-def media_env() -> dict[str, str]:
-    rtp = free_port()
-    return {
-        "MEETKIT_MEDIA_MODE": "managed",
-        "MEETKIT_JANUS_WS_PORT": str(free_port()),
-        "MEETKIT_JANUS_ADMIN_PORT": str(free_port()),
-        "MEETKIT_MEDIA_ICE_INTERFACE": "127.0.0.5",
-        "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
-        "MEETKIT_MEDIA_RTP_PORTS": f"{40000 + rtp % 20000}-{40000 + rtp % 20000 + 400}",
-        "MEETKIT_RESUME_GRACE": "3",
-    }
-
-
 @pytest.fixture(scope="module")
 def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
-    srv = start_server("sqlite", tmp_path_factory.mktemp("e2e"), media_env(), tls=False)
+    media_net()
+    srv = start_server("sqlite", tmp_path_factory.mktemp("e2e"), media_env(MEETKIT_RESUME_GRACE="3"), tls=False)
     yield srv
     stop_server(srv)
 
@@ -58,16 +42,6 @@ def api(media_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     app_id, key = create_application(media_server, tmp_path_factory.mktemp("keys"))
     with MeetingsClient(media_server.base_url, app_id, key) as c:
         yield c
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await b.launch(pw)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 class EmbedderSite:

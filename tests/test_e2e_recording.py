@@ -8,22 +8,20 @@ import asyncio
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from meetkit.client import MeetingsClient
 
 from . import browser as b
 from .receiver import Receiver
-from .support import Server, create_application, server_container, start_server, stop_server
-from .test_e2e_meeting import media_env
+from .support import Server, create_application, media_env, media_net, server_container, start_server, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.skipif(not b.chromium_available(), reason="Debian chromium is installed by scripts/services.sh"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)"),
@@ -33,9 +31,9 @@ ONE_TILE = (640, 360)  # the composition's tile size (docs/recording.md)
 
 @pytest.fixture(scope="module")
 def rec_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
-    env = {**media_env(), "MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS": "true",
-           "MEETKIT_WEBHOOK_POLL_INTERVAL": "0.1"}
+    media_net()
+    env = media_env(MEETKIT_RESUME_GRACE="3", MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS="true",
+                    MEETKIT_WEBHOOK_POLL_INTERVAL="0.1")
     srv = start_server("sqlite", tmp_path_factory.mktemp("e2e-rec"), env, tls=False)
     yield srv
     stop_server(srv)
@@ -46,16 +44,6 @@ def api(rec_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     app_id, key = create_application(rec_server, tmp_path_factory.mktemp("keys"))
     with MeetingsClient(rec_server.base_url, app_id, key) as c:
         yield c
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as pw:
-        browser = await b.launch(pw)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture

@@ -16,28 +16,17 @@ import pytest
 from meetkit.client import MeetingsClient
 
 from .signalling_client import Peer
-from .support import Server, create_application, free_port, start_server, stop_server
+from .support import MEDIA_ADDR, Server, create_application, media_env, media_net, start_server, stop_server
 from .test_s3_store import bucket, s3_env  # noqa: F401  (fixtures: the real S3 server)
 
 aiortc = pytest.importorskip("aiortc")
-ROOT = Path(__file__).resolve().parent.parent
-MEDIA_ADDR = "127.0.0.5"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)")
 
 
 @pytest.fixture(scope="module")
 def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
-    base = 40000 + free_port() % 20000
-    env = {
-        "MEETKIT_MEDIA_MODE": "managed",
-        "MEETKIT_JANUS_WS_PORT": str(free_port()),
-        "MEETKIT_JANUS_ADMIN_PORT": str(free_port()),
-        "MEETKIT_MEDIA_ICE_INTERFACE": MEDIA_ADDR,
-        "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
-        "MEETKIT_MEDIA_RTP_PORTS": f"{base}-{base + 200}",
-        "MEETKIT_MAX_VIDEO_SENDERS": "1",
-    }
+    media_net()
+    env = media_env(MEETKIT_MAX_VIDEO_SENDERS="1")
     srv = start_server("sqlite", tmp_path_factory.mktemp("media-meeting"), env, tls=False)
     yield srv
     stop_server(srv)
@@ -202,18 +191,6 @@ async def test_janus_killed_is_restarted_and_browsers_are_told_to_reconnect_medi
         await host.close()
 
 
-def media_only_env() -> dict[str, str]:
-    base = 40000 + free_port() % 20000
-    return {
-        "MEETKIT_MEDIA_MODE": "managed",
-        "MEETKIT_JANUS_WS_PORT": str(free_port()),
-        "MEETKIT_JANUS_ADMIN_PORT": str(free_port()),
-        "MEETKIT_MEDIA_ICE_INTERFACE": MEDIA_ADDR,
-        "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
-        "MEETKIT_MEDIA_RTP_PORTS": f"{base}-{base + 200}",
-    }
-
-
 async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Path, loopback_ice: None,
                                                                    s3_env: dict[str, str],  # noqa: F811
                                                                    bucket: str) -> None:  # noqa: F811
@@ -226,7 +203,7 @@ async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Pa
     import httpx
     from aiortc import RTCSessionDescription
 
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
+    media_net()
     folder = tmp_path / "crash"
     storage = {
         "MEETKIT_STORAGE_BACKEND": "s3",
@@ -236,7 +213,7 @@ async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Pa
         "MEETKIT_S3_ACCESS_KEY_ID": s3_env["MEETKIT_TEST_S3_ACCESS_KEY_ID"],
         "MEETKIT_S3_SECRET_ACCESS_KEY": s3_env["MEETKIT_TEST_S3_SECRET_ACCESS_KEY"],
     }
-    srv = start_server("sqlite", folder, media_only_env() | storage, tls=False)
+    srv = start_server("sqlite", folder, media_env() | storage, tls=False)
     restarted: Server | None = None
     pc: Any = None
     try:
@@ -256,7 +233,7 @@ async def test_a_crash_mid_recording_still_yields_what_was_captured(tmp_path: Pa
         srv.process.wait(timeout=10)
         await pc.close()
         pc = None
-        restarted = start_server("sqlite", folder, media_only_env() | storage, database_url=srv.database_url,
+        restarted = start_server("sqlite", folder, media_env() | storage, database_url=srv.database_url,
                                  tls=False)
         with MeetingsClient(restarted.base_url, app_id, key) as api:
             loop = asyncio.get_running_loop()
@@ -300,8 +277,8 @@ async def test_an_external_janus_by_url(tmp_path: Path, loopback_ice: None) -> N
     from meetkit.config import Settings
     from meetkit.media.supervisor import JanusSupervisor
 
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, capture_output=True)
-    env = media_only_env()
+    media_net()
+    env = media_env()
     janus = JanusSupervisor(Settings(data_dir=tmp_path / "janus-host", janus_ws_port=int(env["MEETKIT_JANUS_WS_PORT"]),
                                      janus_admin_port=int(env["MEETKIT_JANUS_ADMIN_PORT"]),
                                      media_rtp_ports=env["MEETKIT_MEDIA_RTP_PORTS"], media_ice_interface=MEDIA_ADDR,
