@@ -18,6 +18,7 @@ from ..container import Container
 from ..domain import lifecycle
 from ..domain import webhooks as hooks
 from ..domain.rooms import RoomType
+from ..storage import repositories as repo
 from ..storage import tables as t
 from .webhooks import enqueue_event
 
@@ -50,10 +51,6 @@ async def _app(db: AsyncSession, application_id: str) -> t.Application | None:
     return await db.get(t.Application, application_id)
 
 
-async def _room(db: AsyncSession, room_id: str) -> t.Room | None:
-    return await db.scalar(select(t.Room).where(t.Room.id == room_id))  # the primary key is the serial
-
-
 async def running_session(db: AsyncSession, room_id: str) -> t.Session | None:
     return await db.scalar(select(t.Session).where(t.Session.room_id == room_id, t.Session.ended_at.is_(None)))
 
@@ -73,7 +70,7 @@ async def do_join(c: Container, room_id: str, participant_id: str, name: str, is
 async def _join_once(c: Container, room_id: str, participant_id: str, name: str, is_host: bool) -> Joined:
     now = c.clock.now()
     async with c.sessions.begin() as db:
-        room = await db.scalar(select(t.Room).where(t.Room.id == room_id))
+        room = await repo.room_by_id(db, room_id)
         if room is None or not room.is_available:
             raise LookupError("room is not available")
         app = await _app(db, room.application_id)
@@ -108,7 +105,7 @@ async def do_leave(c: Container, participant_id: str, reason: str) -> bool:
         if p is None or p.left_at is not None:
             return False
         p.left_at, p.left_reason = now, reason
-        room = await _room(db, p.room_id)
+        room = await repo.room_by_id(db, p.room_id)
         app = await _app(db, p.application_id)
         if app is not None and room is not None:
             await enqueue_event(db, app, room, "session:participant:left",
@@ -129,7 +126,7 @@ async def do_end_session(c: Container, session_id: str, reason: str = "ended") -
         session = await db.get(t.Session, session_id)
         if session is None or session.ended_at is not None:
             return
-        room = await _room(db, session.room_id)
+        room = await repo.room_by_id(db, session.room_id)
         app = await _app(db, session.application_id)
         present = (await db.scalars(select(t.Participant).where(
             t.Participant.session_id == session_id, t.Participant.left_at.is_(None)).order_by(t.Participant.joined_at))

@@ -19,6 +19,7 @@ from ..api.render import download_signature
 from ..container import Container
 from ..domain import webhooks as hooks
 from ..errors import Conflict, Forbidden, NotFound
+from ..storage import repositories as repo
 from ..storage import tables as t
 from .webhooks import Doorbell, enqueue_event
 
@@ -75,7 +76,7 @@ def download_link(c: Container, recording_id: str) -> str:
 
 async def _room_and_app(db: AsyncSession, room_id: str, application_id: str) -> tuple[t.Room | None,
                                                                                       t.Application | None]:
-    room = await db.scalar(select(t.Room).where(t.Room.id == room_id))
+    room = await repo.room_by_id(db, room_id)
     return room, await db.get(t.Application, application_id)
 
 

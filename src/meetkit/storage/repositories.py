@@ -14,8 +14,13 @@ async def get_application(db: AsyncSession, application_id: str) -> t.Applicatio
     return await db.get(t.Application, application_id)
 
 
+async def room_by_id(db: AsyncSession, room_id: str) -> t.Room | None:
+    """A room by its public id, whichever application owns it (the primary key is the serial)."""
+    return await db.scalar(select(t.Room).where(t.Room.id == room_id))
+
+
 async def get_room(db: AsyncSession, application_id: str, room_id: str) -> t.Room | None:
-    row = await db.scalar(select(t.Room).where(t.Room.id == room_id))
+    row = await room_by_id(db, room_id)
     if row is None or row.application_id != application_id:
         return None
     return row
