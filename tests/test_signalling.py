@@ -417,9 +417,16 @@ async def test_a_room_that_expires_or_is_deleted_mid_meeting_ends_it(meet_server
     await host.expect("meeting.ended", timeout=10)
     await guest.expect("meeting.ended", timeout=10)
     assert await guest.closed() == p.CLOSE_ENDED
-    async with server_container(meet_server) as c, c.sessions() as db:
-        session = await db.scalar(select(t.Session).where(t.Session.room_id == room_id))
-        assert session is not None and session.ended_at is not None
+    # Browsers are told first; the session row is closed right after (bounded wait).
+    ended_at = None
+    for _ in range(50):
+        async with server_container(meet_server) as c, c.sessions() as db:
+            session = await db.scalar(select(t.Session).where(t.Session.room_id == room_id))
+        assert session is not None
+        if (ended_at := session.ended_at) is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert ended_at is not None
 
     room_id, code, token = make_room(app_client)
     host, guest = await host_and_guest(meet_server.base_url, code, token)
