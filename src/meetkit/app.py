@@ -17,6 +17,7 @@ from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads, usage
 from .api.guard import API_PREFIX, TargetGuard
+from .bus import InProcessBus
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
@@ -57,6 +58,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         objects=_object_store(settings),
         secret=settings.resolved_secret_key(),
         tokens=TokenLedger(engine, clock),
+        bus=InProcessBus(),
     )
 
 

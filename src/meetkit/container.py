@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .bus import Bus
 from .clock import Clock
 from .config import Settings
 from .storage.objects import ObjectStore
@@ -22,5 +23,6 @@ class Container:
     objects: ObjectStore
     secret: bytes
     tokens: TokenLedger
+    bus: Bus  # room events, published after commit (bus.py)
     # application_id -> its loaded public key; keys never change once an application exists.
     public_keys: dict[str, Any] = field(default_factory=dict)
