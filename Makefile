@@ -1,11 +1,14 @@
 # The two commands of the README: `make run` installs and starts meetkit, `make test` runs every test.
-.PHONY: run test lint bench clean
+.PHONY: run test test-unit lint bench clean
 
 run:
 	bash scripts/run.sh
 
 test:
 	bash scripts/test.sh
+
+test-unit:
+	.venv/bin/pytest -q tests/unit
 
 lint:
 	.venv/bin/ruff check src tests bench && .venv/bin/mypy

@@ -3,7 +3,7 @@
 # radosgw) on a one-node Ceph cluster (one monitor, one BlueStore OSD on a sparse file), everything
 # bound to 127.0.0.1. Debian 12's Ceph (16.x) has no standalone "dbstore" backend, so the gateway
 # needs the cluster. It creates a test user and writes its endpoint and keys to
-# $MEETKIT_S3_DIR/credentials.env (MEETKIT_TEST_S3_* lines, mode 600), which tests/test_s3_store.py
+# $MEETKIT_S3_DIR/credentials.env (MEETKIT_TEST_S3_* lines, mode 600), which tests/storage/test_s3_store.py
 # reads. Idempotent: installs what is missing, starts what is not running, reuses the cluster and the
 # user it made before. Needs root. See docs/configuration.md (Object storage).
 set -euo pipefail

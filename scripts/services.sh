@@ -24,7 +24,7 @@ command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install
 command -v chromium >/dev/null 2>&1 || apt_install chromium
 # The loopback-range link Janus offers ICE candidates on (docs/media.md); needs root.
 if [ "$(id -u)" -eq 0 ]; then bash "$(dirname "$0")/media-net.sh"; else $SUDO bash "$(dirname "$0")/media-net.sh"; fi
-# The S3-compatible server of tests/test_s3_store.py (Ceph RGW on 127.0.0.1:17480); needs root.
+# The S3-compatible server of tests/storage/test_s3_store.py (Ceph RGW on 127.0.0.1:17480); needs root.
 if [ "$(id -u)" -eq 0 ]; then bash "$(dirname "$0")/s3-server.sh"; else $SUDO bash "$(dirname "$0")/s3-server.sh"; fi
 
 # Start the cluster if it is not running.

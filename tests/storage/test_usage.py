@@ -33,7 +33,7 @@ from meetkit.container import Container
 from meetkit.storage import tables as t
 from meetkit.worker.usage import UsageWorker
 
-from .support import Server, assert_error, create_application, run, start_server, stop_server
+from ..support import Server, assert_error, create_application, run, start_server, stop_server
 
 ENV = {"MEETKIT_MEDIA_MODE": "off", "MEETKIT_USAGE_POLL_INTERVAL": "3600"}
 

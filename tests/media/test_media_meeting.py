@@ -15,9 +15,9 @@ import pytest
 
 from meetkit.client import MeetingsClient
 
-from .signalling_client import Peer
-from .support import MEDIA_ADDR, Server, create_application, media_env, media_net, start_server, stop_server
-from .test_s3_store import bucket, s3_env  # noqa: F401  (fixtures: the real S3 server)
+from ..signalling_client import Peer
+from ..storage.test_s3_store import bucket, s3_env  # noqa: F401  (fixtures: the real S3 server)
+from ..support import MEDIA_ADDR, Server, create_application, media_env, media_net, start_server, stop_server
 
 aiortc = pytest.importorskip("aiortc")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)")

@@ -31,7 +31,7 @@ from meetkit.media import JanusSupervisor, MediaServer
 from meetkit.recording import ComposeError, ComposeTimeout, Track, compose, discover_tracks, plan_layout
 
 MEDIA_ADDR = "127.0.0.5"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ALICE, BOB = 101, 102
 RED = (81, 90, 240)  # Y, U, V (BT.601, limited range)
 BLUE = (41, 240, 110)
@@ -98,11 +98,6 @@ def _tracks() -> tuple[type[Any], type[Any]]:
             return frame
 
     return ColorTrack, ToneTrack
-
-
-@pytest.fixture(scope="module")
-def media_net() -> None:
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, timeout=30)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -13,7 +13,7 @@ from meetkit.storage import migrate
 from meetkit.storage import tables as t
 from meetkit.storage.db import make_engine
 
-from .support import create_pg_database, drop_pg_database, run
+from ..support import create_pg_database, drop_pg_database, run
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

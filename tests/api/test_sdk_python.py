@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import Server, insert_recording, png_bytes
+from ..support import Server, insert_recording, png_bytes
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

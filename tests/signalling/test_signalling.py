@@ -19,11 +19,11 @@ from meetkit.signalling import protocol as p
 from meetkit.signalling.hub import keep_candidates, parse_networks, sends_video
 from meetkit.storage import tables as t
 
-from .conftest import BACKENDS
-from .receiver import Receiver
-from .signalling_client import Peer
-from .support import Server, create_application, server_container, start_server, stop_server
-from .test_webhooks import verify_signature
+from ..api.test_webhooks import verify_signature
+from ..conftest import BACKENDS
+from ..receiver import Receiver
+from ..signalling_client import Peer
+from ..support import Server, create_application, server_container, start_server, stop_server
 
 ENV = {
     "MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS": "true",

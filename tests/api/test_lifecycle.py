@@ -23,8 +23,8 @@ from meetkit.container import Container
 from meetkit.domain.webhooks import verify
 from meetkit.storage import tables as t
 
-from .receiver import Receiver
-from .support import Server, create_application, insert_recording, run, start_server, stop_server
+from ..receiver import Receiver
+from ..support import Server, create_application, insert_recording, run, start_server, stop_server
 
 HOOK = "https://hooks.example.test/rooms"  # never called: the rows are due only in the fake future
 

@@ -7,7 +7,7 @@ from openapi_spec_validator import validate
 
 from meetkit.client import MeetingsClient
 
-from .support import Server
+from ..support import Server
 
 
 def test_openapi_description_is_valid_and_true(server: Server, client: MeetingsClient) -> None:

@@ -25,7 +25,7 @@ from meetkit.media.videoroom import PLUGIN, UNAUTHORIZED
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the media test interface (veth mkv0) needs root")
 
 MEDIA_ADDR = "127.0.0.5"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -33,11 +33,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@pytest.fixture(scope="module")
-def media_net() -> None:
-    subprocess.run(["bash", str(ROOT / "scripts" / "media-net.sh")], check=True, timeout=30)
 
 
 @pytest.fixture(scope="module")

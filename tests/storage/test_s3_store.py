@@ -22,10 +22,10 @@ from meetkit.config import Settings
 from meetkit.storage.objects import BadKey
 from meetkit.storage.s3 import EMPTY_SHA256, S3Error, S3ObjectStore, SigV4Signer
 
-from . import support
-from .support import Server, png_bytes
+from .. import support
+from ..support import Server, png_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = Path(os.environ.get("MEETKIT_TEST_S3_CREDENTIALS", "/var/lib/meetkit-s3/credentials.env"))
 MB = 1024 * 1024
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import Server, insert_recording
+from ..support import Server, insert_recording
 
 pytestmark = pytest.mark.sdk
 

@@ -10,7 +10,7 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from .support import Server, insert_recording, other_client, run, server_container, start_server
+from ..support import Server, insert_recording, other_client, run, server_container, start_server
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

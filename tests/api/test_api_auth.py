@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meetkit.client import MeetingsClient
 
-from .support import Server, create_application, run, server_container
+from ..support import Server, create_application, run, server_container
 
 UNAUTHORIZED = {"title": "Unauthorized", "detail": "You did not provide correct credentials"}
 MISSING = {"title": "Missing Auth", "detail": "Auth header is required"}

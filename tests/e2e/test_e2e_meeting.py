@@ -19,9 +19,9 @@ from playwright.async_api import Browser
 
 from meetkit.client import MeetingsClient
 
-from . import browser as b
-from .signalling_client import Peer
-from .support import Server, create_application, media_env, media_net, start_server, stop_server
+from .. import browser as b
+from ..signalling_client import Peer
+from ..support import Server, create_application, media_env, media_net, start_server, stop_server
 
 pytestmark = [
     pytest.mark.skipif(not b.chromium_available(), reason="Debian chromium is installed by scripts/services.sh"),

@@ -29,8 +29,8 @@ from meetkit.actions.webhooks import enqueue_event, target_url
 from meetkit.domain import webhooks as hooks
 from meetkit.storage import tables as t
 
-from .receiver import Hit, Receiver
-from .support import Server, make_tls_cert, run, start_server, stop_server
+from ..receiver import Hit, Receiver
+from ..support import Server, make_tls_cert, run, start_server, stop_server
 
 BACKENDS = ["sqlite", "postgresql"]
 FAST_RETRIES = {

@@ -19,8 +19,8 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from . import support
-from .support import Server, assert_error, run
+from .. import support
+from ..support import Server, assert_error, run
 
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 RECORDING_KEYS = {"id", "session_id", "started_at", "ended_at", "status", "_links"}

@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 
 from meetkit.client import MeetingsClient
 
-from .support import Server
+from ..support import Server
 
 pytestmark = pytest.mark.fuzz
 

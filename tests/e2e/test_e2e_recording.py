@@ -18,9 +18,9 @@ from playwright.async_api import Browser, Page
 
 from meetkit.client import MeetingsClient
 
-from . import browser as b
-from .receiver import Receiver
-from .support import Server, create_application, media_env, media_net, server_container, start_server, stop_server
+from .. import browser as b
+from ..receiver import Receiver
+from ..support import Server, create_application, media_env, media_net, server_container, start_server, stop_server
 
 pytestmark = [
     pytest.mark.skipif(not b.chromium_available(), reason="Debian chromium is installed by scripts/services.sh"),

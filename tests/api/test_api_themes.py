@@ -12,8 +12,8 @@ import pytest
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from . import support
-from .support import Server, assert_error, run
+from .. import support
+from ..support import Server, assert_error, run
 
 THEME_KEYS = {
     "theme_id", "theme_name", "domain", "account_id", "application_id", "main_color", "short_company_url",

@@ -21,8 +21,8 @@ from PIL import Image, PngImagePlugin
 
 from meetkit.client import MeetingsApiError, MeetingsClient
 
-from . import support
-from .support import Server, assert_error, png_bytes
+from .. import support
+from ..support import Server, assert_error, png_bytes
 
 KEY_RE = re.compile(r"^auto-expiring-temp/logos/(white|colored|favicon)/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
                     r"[0-9a-f]{4}-[0-9a-f]{12}$")

@@ -1,0 +1,2 @@
+"""The API tier: the REST contract, auth, webhooks and lifecycle, against real `meetkit serve`
+processes on both databases."""

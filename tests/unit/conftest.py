@@ -1,0 +1,1 @@
+"""The unit tier: pure rules and in-process objects (fakes only at process boundaries); no server, fast."""
