@@ -132,4 +132,4 @@ class Watchdog:
             try:
                 await callback()
             except Exception:
-                log.exception("a %s restart callback failed", self.name)
+                log.exception("a restart callback of %s failed", self.name)
