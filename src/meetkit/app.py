@@ -62,9 +62,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
 
 
-async def _start_media(settings: Settings, hub: Hub) -> tuple[JanusSupervisor | None, MediaServer | None]:
+async def _start_media(settings: Settings, hub: Hub, clock: Clock) -> tuple[JanusSupervisor | None, MediaServer | None]:
     """The media server as configured: meetkit's own Janus, an external one, or none. A Janus that
-    cannot be reached is logged and the meeting runs without media (chat, lobby and the API work)."""
+    cannot be reached is logged and the meeting runs without media (chat, lobby and the API work).
+    Restart and reconnect backoff wait on ``clock``."""
     if settings.media_mode == "off":
         return None, None
     supervisor: JanusSupervisor | None = None
@@ -72,14 +73,14 @@ async def _start_media(settings: Settings, hub: Hub) -> tuple[JanusSupervisor | 
     api_secret: str | None
     try:
         if settings.media_mode == "managed":
-            supervisor = JanusSupervisor(settings)
+            supervisor = JanusSupervisor(settings, clock=clock)
             await supervisor.start()
             url, admin_key, api_secret = supervisor.url, supervisor.admin_key, None
         elif not settings.janus_url:
             raise ValueError("MEETKIT_MEDIA_MODE=external needs MEETKIT_JANUS_URL")
         else:
             url, admin_key, api_secret = settings.janus_url, settings.janus_admin_key, settings.janus_api_secret
-        media = MediaServer(url, admin_key=admin_key, api_secret=api_secret)
+        media = MediaServer(url, admin_key=admin_key, api_secret=api_secret, clock=clock)
         await media.start()
     except Exception as exc:
         log.error("media server unavailable, meetings run without audio and video: %s", exc)
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if stopped:
             log.info("stopped %d recording(s) cut short by the previous process; composing what was captured",
                      stopped)
-        supervisor, media = await _start_media(c.settings, hub)
+        supervisor, media = await _start_media(c.settings, hub, c.clock)
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))

@@ -1,14 +1,9 @@
-"""Run meetkit's own Janus: generate its configuration, start it, restart it when it dies, stop it.
+"""Run meetkit's own Janus: write its configuration (:mod:`.janus_config`), start it, restart it when it
+dies (through the media :class:`~.watchdog.Watchdog`), stop it.
 
-Everything lives in ``<data_dir>/janus/``: the generated ``*.jcfg`` files (rewritten at every start
-from the settings), the secrets (``admin_key``, ``admin_secret``: generated once, mode 0600), Janus's
-log (``janus.log``), its early output (``janus.out``) and ``janus.pid``. The Debian package's own
-configuration in /etc/janus and its system service are never used.
-
-Janus listens on 127.0.0.1 only (the Janus API WebSocket, and the Admin API WebSocket when
-``janus_admin_port`` is set); meetkit is its only client. Only the videoroom plugin and the websockets
-transport are loaded. ICE uses the interfaces in ``media_ice_interface`` (all but loopback when
-unset), no STUN server, and advertises ``media_nat_1_1`` when set.
+Everything lives in ``<data_dir>/janus/``: the generated configuration and secrets, Janus's log
+(``janus.log``), its early output (``janus.out``) and ``janus.pid``. The Debian package's system
+service is never used.
 """
 
 from __future__ import annotations
@@ -18,28 +13,21 @@ import contextlib
 import ctypes
 import logging
 import os
-import secrets
-import shutil
 import signal
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO
 
+from ..clock import Clock, SystemClock
 from ..config import Settings
+from .janus_config import JanusConfig
+from .watchdog import Backoff, RestartCallback, Watchdog
 
 log = logging.getLogger("meetkit.media.supervisor")
 
-RestartCallback = Callable[[], Awaitable[None]]
-
-VIDEOROOM = "libjanus_videoroom.so"
-WEBSOCKETS = "libjanus_websockets.so"
 _OUT_MAX = 1024 * 1024  # janus.out is truncated at a start when larger
-_PROTECTED = ["/bin", "/boot", "/dev", "/etc", "/initrd", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys",
-              "/usr", "/var", "/opt/janus/bin", "/opt/janus/etc", "/opt/janus/include", "/opt/janus/lib",
-              "/opt/janus/lib32", "/opt/janus/lib64", "/opt/janus/sbin"]
 
 
 class JanusSupervisor:
@@ -49,6 +37,7 @@ class JanusSupervisor:
         self,
         settings: Settings,
         *,
+        clock: Clock | None = None,
         ready_timeout: float = 20.0,
         stop_timeout: float = 5.0,
         backoff_min: float = 0.5,
@@ -56,18 +45,17 @@ class JanusSupervisor:
         stable_after: float = 60.0,
     ) -> None:
         self._settings = settings
-        self.folder = settings.data_dir.resolve() / "janus"
+        self.config = JanusConfig(settings)
+        self.folder = self.config.folder
+        self._clock = clock or SystemClock()
         self._ready_timeout = ready_timeout
         self._stop_timeout = stop_timeout
-        self._backoff_min = backoff_min
-        self._backoff_max = backoff_max
-        self._stable_after = stable_after
         self._proc: asyncio.subprocess.Process | None = None
         self._started_at = 0.0
-        self._watcher: asyncio.Task[None] | None = None
-        self._restart_callbacks: list[RestartCallback] = []
-        self._stopping = False
-        self.restarts = 0
+        self._watchdog = Watchdog(
+            "Janus", self._spawn, self._wait_exit, clock=self._clock,
+            backoff=Backoff(initial=backoff_min, cap=backoff_max, stable_after=stable_after),
+        )
 
     # -- what meetkit needs to talk to it -----------------------------------------------------------
 
@@ -83,39 +71,45 @@ class JanusSupervisor:
     @property
     def admin_key(self) -> str:
         """The videoroom plugin's admin_key (needed to create rooms)."""
-        return self._secret("admin_key")
+        return self.config.admin_key
 
     @property
     def admin_secret(self) -> str:
         """The Admin API secret."""
-        return self._secret("admin_secret")
+        return self.config.admin_secret
 
     @property
     def pid(self) -> int | None:
         proc = self._proc
         return proc.pid if proc is not None and proc.returncode is None else None
 
+    @property
+    def restarts(self) -> int:
+        return self._watchdog.restarts
+
+    @property
+    def _watcher(self) -> asyncio.Task[None] | None:
+        # The watching task; a test cancels it to play a meetkit that died and left its Janus behind.
+        return self._watchdog.task
+
     def on_restart(self, callback: RestartCallback) -> None:
         """Await ``callback()`` after Janus was restarted (it lost every room and session)."""
-        self._restart_callbacks.append(callback)
+        self._watchdog.on_restart(callback)
+
+    def write_config(self) -> Path:
+        """(Re)write the configuration folder from the settings; returns it."""
+        return self.config.write()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._stopping = False
-        self.write_config()
+        self.config.write()
         await self._reap_stale()
-        await self._spawn()
-        self._watcher = asyncio.create_task(self._watch(), name="janus-supervisor")
+        await self._watchdog.start()
 
     async def stop(self) -> None:
         """SIGTERM, then SIGKILL after ``stop_timeout``. Idempotent."""
-        self._stopping = True
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+        await self._watchdog.stop()
         proc, self._proc = self._proc, None
         if proc is not None:
             await self._terminate(proc)
@@ -124,13 +118,13 @@ class JanusSupervisor:
 
     async def _spawn(self) -> None:
         """Start Janus and wait (bounded) until its WebSocket port accepts connections."""
-        for port in self._ports():
+        for port in self.config.ports():
             if not _port_free(port):
                 raise RuntimeError(f"127.0.0.1:{port} is already in use (another Janus, e.g. the system service?)")
         out = self._open_out()
         try:
             proc = await asyncio.create_subprocess_exec(
-                self._settings.janus_binary, "-F", str(self.folder), "-C", str(self.folder / "janus.jcfg"),
+                self._settings.janus_binary, "-F", str(self.folder), "-C", str(self.config.main_file),
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # meetkit decides when it stops, not a terminal's Ctrl-C
                 preexec_fn=_die_with_parent,
@@ -144,10 +138,12 @@ class JanusSupervisor:
             await self._wait_ready(proc)
         except BaseException:
             await self._terminate(proc)
+            self._proc = None
             raise
         log.info("Janus running (pid %s) on %s", proc.pid, self.url)
 
     async def _wait_ready(self, proc: asyncio.subprocess.Process) -> None:
+        # Real time, not the clock: this waits for a real process to open its port.
         deadline = time.monotonic() + self._ready_timeout
         while True:
             if proc.returncode is not None:
@@ -165,34 +161,14 @@ class JanusSupervisor:
                 raise RuntimeError(f"Janus did not open {self.url} within {self._ready_timeout} s: {self._out_tail()}")
             await asyncio.sleep(0.1)
 
-    async def _watch(self) -> None:
-        delay = self._backoff_min
-        while not self._stopping:
-            proc = self._proc
-            if proc is not None:
-                status = await proc.wait()
-                if self._stopping:
-                    return
-                ran = time.monotonic() - self._started_at
-                log.error("Janus (pid %s) exited with status %s after %.0f s: %s", proc.pid, status, ran,
-                          self._out_tail())
-                if ran > self._stable_after:
-                    delay = self._backoff_min
-            log.info("restarting Janus in %.1f s", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff_max)
-            try:
-                await self._spawn()
-            except Exception:
-                log.exception("restarting Janus failed")
-                self._proc = None
-                continue
-            self.restarts += 1
-            for callback in list(self._restart_callbacks):
-                try:
-                    await callback()
-                except Exception:
-                    log.exception("a Janus restart callback failed")
+    async def _wait_exit(self) -> None:
+        """Return when the running Janus exits (the watchdog then restarts it)."""
+        proc = self._proc
+        if proc is None:
+            return
+        status = await proc.wait()
+        ran = time.monotonic() - self._started_at
+        log.error("Janus (pid %s) exited with status %s after %.0f s: %s", proc.pid, status, ran, self._out_tail())
 
     async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
         if proc.returncode is None:
@@ -221,7 +197,7 @@ class JanusSupervisor:
             return  # gone
         try:
             # Checked after pinning the process with a pidfd, so a reused pid cannot be hit.
-            if str(self.folder / "janus.jcfg").encode() not in _cmdline(pid):
+            if str(self.config.main_file).encode() not in _cmdline(pid):
                 return  # not ours: leave it alone
             log.warning("stopping a stale Janus (pid %s) from a previous run", pid)
             for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -232,111 +208,6 @@ class JanusSupervisor:
         finally:
             os.close(pidfd)
             pid_file.unlink(missing_ok=True)
-
-    # -- configuration ------------------------------------------------------------------------------
-
-    def write_config(self) -> Path:
-        """(Re)write the configuration folder from the settings; returns it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.folder.chmod(0o700)
-        lib = self._lib_dir()
-        files = {
-            "janus.jcfg": self._janus_jcfg(lib),
-            "janus.transport.websockets.jcfg": self._websockets_jcfg(),
-            "janus.plugin.videoroom.jcfg": self._videoroom_jcfg(),
-        }
-        for name, text in files.items():
-            _write_private(self.folder / name, text)
-        return self.folder
-
-    def _janus_jcfg(self, lib: Path) -> str:
-        s = self._settings
-        nat = ["ignore_mdns = true"]
-        if s.media_ice_interface:
-            nat.append(f"ice_enforce_list = {_q(s.media_ice_interface)}")
-        else:
-            nat.append('ice_ignore_list = "vmnet"')
-        if s.media_nat_1_1:
-            nat.append(f"nat_1_1_mapping = {_q(s.media_nat_1_1)}")
-        general = [
-            f"configs_folder = {_q(str(self.folder))}",
-            f"plugins_folder = {_q(str(lib / 'plugins'))}",
-            f"transports_folder = {_q(str(lib / 'transports'))}",
-            f"events_folder = {_q(str(lib / 'events'))}",
-            f"loggers_folder = {_q(str(lib / 'loggers'))}",
-            "log_to_stdout = false",
-            f"log_to_file = {_q(str(self.folder / 'janus.log'))}",
-            "debug_level = 4",
-            "debug_timestamps = true",
-            "debug_colors = false",
-            f"admin_secret = {_q(self.admin_secret)}",
-            'server_name = "meetkit"',
-            "session_timeout = 60",
-            "reclaim_session_timeout = 0",
-            "protected_folders = [" + ", ".join(_q(p) for p in _PROTECTED) + "]",
-        ]
-        first_ice = (s.media_ice_interface or "").split(",")[0].strip()
-        if first_ice:
-            # Also the address Janus reports as its own (else it probes the default route for one).
-            general.append(f"interface = {_q(first_ice)}")
-        sections = {
-            "general": general,
-            "certificates": [],
-            "media": [f"rtp_port_range = {_q(_port_range(s.media_rtp_ports))}"],
-            "nat": nat,
-            "plugins": _disable(lib / "plugins", keep=VIDEOROOM),
-            "transports": _disable(lib / "transports", keep=WEBSOCKETS),
-            "loggers": _disable(lib / "loggers", keep=None),
-            "events": ["broadcast = false", *_disable(lib / "events", keep=None)],
-        }
-        return _render(sections)
-
-    def _websockets_jcfg(self) -> str:
-        admin_port = self._settings.janus_admin_port
-        admin = ["admin_wss = false"]
-        if admin_port is None:
-            admin.insert(0, "admin_ws = false")
-        else:
-            admin[:0] = ["admin_ws = true", f"admin_ws_port = {admin_port}", 'admin_ws_ip = "127.0.0.1"',
-                         'admin_ws_acl = "127.0.0.1"']
-        return _render({
-            "general": [
-                'json = "compact"', "events = false", "ws = true", f"ws_port = {self._settings.janus_ws_port}",
-                'ws_ip = "127.0.0.1"', 'ws_acl = "127.0.0.1"', "wss = false", 'ws_logging = "err,warn"',
-            ],
-            "admin": admin,
-        })
-
-    def _videoroom_jcfg(self) -> str:
-        return _render({
-            "general": [f"admin_key = {_q(self.admin_key)}", "lock_rtp_forward = true", "events = false"],
-        })
-
-    def _lib_dir(self) -> Path:
-        if self._settings.janus_lib_dir is not None:
-            return self._settings.janus_lib_dir
-        binary = Path(shutil.which(self._settings.janus_binary) or self._settings.janus_binary).resolve()
-        prefix = binary.parent.parent
-        candidates = [prefix / "lib" / "janus", *sorted((prefix / "lib").glob("*/janus")), prefix / "lib64" / "janus"]
-        for candidate in candidates:
-            if (candidate / "plugins" / VIDEOROOM).exists():
-                return candidate
-        raise FileNotFoundError(f"no Janus plugins folder near {binary}: set MEETKIT_JANUS_LIB_DIR")
-
-    def _ports(self) -> list[int]:
-        ports = [self._settings.janus_ws_port]
-        if self._settings.janus_admin_port is not None:
-            ports.append(self._settings.janus_admin_port)
-        return ports
-
-    def _secret(self, name: str) -> str:
-        path = self.folder / name
-        if not path.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.folder.chmod(0o700)
-            with contextlib.suppress(FileExistsError):
-                _write_private(path, secrets.token_urlsafe(32), exclusive=True)
-        return path.read_text().strip()
 
     def _open_out(self) -> IO[bytes]:
         path = self.folder / "janus.out"
@@ -351,43 +222,6 @@ class JanusSupervisor:
                 if text:
                     parts.append(f"[{name}] …{text[-limit:]}")
         return "\n".join(parts) or "(no output)"
-
-
-def _render(sections: dict[str, list[str]]) -> str:
-    out = ["# Generated by meetkit (media/supervisor.py) at every start: edit the settings, not this file."]
-    for name, items in sections.items():
-        out.append(f"{name}: {{")
-        out.extend(f"\t{item}" for item in items)
-        out.append("}")
-    return "\n".join(out) + "\n"
-
-
-def _q(value: str) -> str:
-    """A libconfig string literal."""
-    if any(ord(c) < 0x20 for c in value):
-        raise ValueError(f"control character in a Janus setting: {value!r}")
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _disable(folder: Path, *, keep: str | None) -> list[str]:
-    names = sorted(p.name for p in folder.glob("*.so") if p.name != keep) if folder.is_dir() else []
-    return [f"disable = {_q(','.join(names))}"] if names else []
-
-
-def _port_range(value: str) -> str:
-    low, _, high = value.partition("-")
-    lo, hi = int(low), int(high)
-    if not 1024 <= lo <= hi <= 65535:
-        raise ValueError(f"bad RTP port range {value!r}")
-    return f"{lo}-{hi}"
-
-
-def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    path.chmod(0o600)
 
 
 def _port_free(port: int) -> bool:

@@ -1,0 +1,295 @@
+"""One participant's media in a Janus videoroom: :class:`MediaParticipant`, in its own Janus session, with
+one publisher handle per kind (camera, screen), one subscriber handle per feed it watches, and a
+silent *presence* that holds its place in the room. Made by
+:meth:`meetkit.media.videoroom.MediaServer.open_participant`; what Janus says unasked about its
+handles reaches ``on_event`` as a :class:`MediaEvent`. See :mod:`meetkit.media.videoroom` for who may
+enter and why the SDP goes without trickle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+from .codes import ID_EXISTS, NO_SUCH_FEED, PLUGIN
+from .janus import JanusError, JanusHandle, JanusSession, JsonObject
+
+if TYPE_CHECKING:
+    from .videoroom import MediaServer
+
+MediaKind = Literal["camera", "screen"]
+KINDS: tuple[MediaKind, ...] = ("camera", "screen")
+
+
+@dataclass(frozen=True)
+class MediaEvent:
+    """Something Janus said about one of a participant's handles, unasked.
+
+    ``type`` is the Janus message (``webrtcup``, ``media``, ``slowlink``, ``hangup``, ``detached``),
+    ``kicked`` / ``room_destroyed`` for those videoroom events, ``event`` for other plugin events, or
+    ``closed`` when the connection to Janus was lost. ``role`` names the handle: ``camera``,
+    ``screen``, ``subscriber`` (then ``feed`` is the feed watched) or ``presence``.
+    """
+
+    type: str
+    role: str
+    feed: int | None
+    data: JsonObject
+
+
+MediaEventCallback = Callable[[MediaEvent], None]
+
+
+class MediaParticipant:
+    """One participant's media handles, in one Janus session. Made by :meth:`MediaServer.open_participant`."""
+
+    def __init__(
+        self,
+        server: MediaServer,
+        room: int,
+        token: str,
+        session: JanusSession,
+        on_event: MediaEventCallback | None,
+    ) -> None:
+        self.server = server
+        self.room = room
+        self.token = token
+        self.on_event = on_event
+        self._session = session
+        self._presence: JanusHandle | None = None
+        self._private_id = 0
+        self.presence_id = 0
+        """Janus id of the participant's presence in the room: kick it to cut its subscriptions too."""
+        self._publishers: dict[str, tuple[JanusHandle, int]] = {}
+        self._live: dict[str, asyncio.Event] = {}
+        self._subscribers: dict[int, JanusHandle] = {}
+        self._recordings: dict[str, str] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed or self._session.closed
+
+    @property
+    def feeds(self) -> dict[str, int]:
+        """The feeds this participant publishes, by kind."""
+        return {kind: feed for kind, (_, feed) in self._publishers.items()}
+
+    @property
+    def recordings(self) -> dict[str, str]:
+        """The publishers being recorded, by kind: the file base given to :meth:`record`."""
+        return dict(self._recordings)
+
+    @property
+    def subscriptions(self) -> list[int]:
+        return sorted(self._subscribers)
+
+    async def _enter(self) -> None:
+        handle = await self._attach("presence", None)
+        data, _ = await handle.message(
+            {"request": "join", "ptype": "publisher", "room": self.room, "token": self.token}
+        )
+        self._presence = handle
+        self.presence_id = int(data["id"])
+        self._private_id = int(data["private_id"])
+
+    async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str:
+        """Publish ``kind`` as Janus participant ``feed``; returns Janus's SDP answer.
+
+        A second publish of the same kind replaces the first (the browser made a new PeerConnection).
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        async with self._lock(kind):
+            await self._unpublish(kind)
+            self._live[kind] = asyncio.Event()
+            handle = await self._attach(kind, feed)
+            try:
+                await self._join_as(handle, feed, display)
+                _, jsep = await handle.message(
+                    {"request": "configure"}, {"type": "offer", "sdp": sdp_offer, "trickle": False}
+                )
+                if jsep is None or jsep.get("type") != "answer":
+                    raise JanusError(0, "Janus configured the publisher without an SDP answer")
+            except BaseException:
+                await handle.detach()
+                raise
+            self._publishers[kind] = (handle, feed)
+            return str(jsep["sdp"])
+
+    async def _join_as(self, handle: JanusHandle, feed: int, display: str) -> None:
+        body: JsonObject = {
+            "request": "join", "ptype": "publisher", "room": self.room, "id": feed, "display": display,
+            "token": self.token,
+        }
+        # A feed id freed by a detach a moment ago may still be held while Janus tears the old
+        # publisher down: retry briefly rather than fail a camera restart.
+        for attempt in range(10):
+            try:
+                await handle.message(body)
+                return
+            except JanusError as exc:
+                if exc.code != ID_EXISTS or attempt == 9:
+                    raise
+                await asyncio.sleep(0.1)
+
+    async def wait_live(self, kind: str, time_limit: float = 10.0) -> None:
+        """Wait until the ``kind`` publisher's PeerConnection is up (Janus ``webrtcup``).
+
+        Only then can others subscribe to its feed: before, Janus answers 428 (no such feed). So
+        meetkit announces a feed to the room after this returns. Raises ``TimeoutError``.
+        """
+        live = self._live.get(kind)
+        if live is None or kind not in self._publishers:
+            raise JanusError(NO_SUCH_FEED, f"not publishing {kind}")
+        async with asyncio.timeout(time_limit):
+            await live.wait()
+
+    async def unpublish(self, kind: str) -> None:
+        """Stop publishing ``kind``. Idempotent."""
+        async with self._lock(kind):
+            await self._unpublish(kind)
+
+    async def _unpublish(self, kind: str) -> None:
+        entry = self._publishers.pop(kind, None)
+        self._live.pop(kind, None)
+        # Janus closes the recording files with the publisher.
+        self._recordings.pop(kind, None)
+        if entry is not None:
+            await entry[0].detach()
+
+    async def record(self, kind: str, filename: str | None) -> None:
+        """Start (``filename``) or stop (``None``) recording the ``kind`` publisher. Idempotent.
+
+        ``filename`` is an absolute path without extension; Janus writes one file per track,
+        ``<filename>-<audio|video|data>-<mindex>.mjr`` (e.g. ``-audio-0.mjr``, ``-video-1.mjr``), and
+        closes them on stop, on unpublish and when the PeerConnection goes away. Recording again with
+        another ``filename`` closes the current files first (Janus only reads the name when it opens
+        them). Nothing happens if ``kind`` is not being published. Rooms have ``lock_record``, so the
+        request carries the room secret.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"unknown media kind {kind!r}")
+        base = None if filename is None else self._recording_base(filename)
+        async with self._lock(kind):
+            entry = self._publishers.get(kind)
+            if entry is None or self._recordings.get(kind) == filename:
+                return
+            handle, _ = entry
+            secret = self.server._room_secret(self.room)
+            if kind in self._recordings:
+                await handle.message({"request": "configure", "record": False, "secret": secret})
+                del self._recordings[kind]
+            if filename is not None:
+                await handle.message({"request": "configure", "record": True, "filename": base, "secret": secret})
+                self._recordings[kind] = filename
+
+    def _recording_base(self, filename: str) -> str:
+        path = PurePosixPath(filename)
+        if not path.is_absolute():
+            raise ValueError(f"recording file base must be an absolute path: {filename!r}")
+        # Janus writes to "<room rec_dir>/<filename>.mjr" when the room has a rec_dir: the name must then
+        # be relative to it.
+        spec = self.server._rooms.get(self.room)
+        if spec is None or spec.rec_dir is None:
+            return filename
+        try:
+            return str(path.relative_to(spec.rec_dir))
+        except ValueError:
+            raise ValueError(f"{filename!r} is outside the room's recording folder {spec.rec_dir!r}") from None
+
+    async def subscribe(self, feed: int) -> str:
+        """Subscribe to ``feed``: returns Janus's SDP offer, to be answered with :meth:`start`."""
+        async with self._lock(f"feed:{feed}"):
+            await self._unsubscribe(feed)
+            handle = await self._attach("subscriber", feed)
+            try:
+                _, jsep = await handle.message(
+                    {
+                        "request": "join", "ptype": "subscriber", "room": self.room, "streams": [{"feed": feed}],
+                        "private_id": self._private_id, "token": self.token,
+                    }
+                )
+                if jsep is None or jsep.get("type") != "offer":
+                    raise JanusError(0, "Janus attached the subscriber without an SDP offer")
+            except BaseException:
+                await handle.detach()
+                raise
+            self._subscribers[feed] = handle
+            return str(jsep["sdp"])
+
+    async def start(self, feed: int, sdp_answer: str) -> None:
+        """Give Janus the browser's answer for ``feed``; media starts flowing."""
+        async with self._lock(f"feed:{feed}"):
+            handle = self._subscribers.get(feed)
+            if handle is None:
+                raise JanusError(NO_SUCH_FEED, f"not subscribed to feed {feed}")
+            await handle.message({"request": "start"}, {"type": "answer", "sdp": sdp_answer, "trickle": False})
+
+    async def unsubscribe(self, feed: int) -> None:
+        """Stop watching ``feed``. Idempotent."""
+        async with self._lock(f"feed:{feed}"):
+            await self._unsubscribe(feed)
+
+    async def _unsubscribe(self, feed: int) -> None:
+        handle = self._subscribers.pop(feed, None)
+        if handle is not None:
+            await handle.detach()
+
+    async def close(self) -> None:
+        """Detach every handle and destroy the Janus session. Idempotent; safe after Janus is gone."""
+        if self._closed:
+            return
+        self._closed = True
+        handles = [h for h, _ in self._publishers.values()] + list(self._subscribers.values())
+        if self._presence is not None:
+            handles.append(self._presence)
+        self._publishers.clear()
+        self._subscribers.clear()
+        self._recordings.clear()
+        self._presence = None
+        for handle in handles:
+            await handle.detach()
+        await self._session.destroy()
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _attach(self, role: str, feed: int | None) -> JanusHandle:
+        live = self._live.get(role)
+
+        def on_event(_: JanusHandle, message: JsonObject) -> None:
+            type_ = _event_type(message)
+            if type_ == "webrtcup" and live is not None:
+                live.set()
+            self._emit(type_, role, feed, message)
+
+        def on_closed(_: JanusHandle) -> None:
+            self._emit("closed", role, feed, {})
+
+        return await self._session.attach(PLUGIN, on_event=on_event, on_closed=on_closed)
+
+    def _emit(self, type_: str, role: str, feed: int | None, data: JsonObject) -> None:
+        if self.on_event is not None:
+            self.on_event(MediaEvent(type_, role, feed, data))
+
+
+def _event_type(message: JsonObject) -> str:
+    kind = str(message.get("janus", ""))
+    if kind != "event":
+        return kind
+    data: Any = (message.get("plugindata") or {}).get("data") or {}
+    if data.get("reason") == "kicked":
+        return "kicked"
+    if data.get("videoroom") == "destroyed":
+        return "room_destroyed"
+    return "event"
