@@ -425,7 +425,7 @@ def test_dial_in_numbers_on_aliases(client: MeetingsClient, server: Server) -> N
 
 def test_dial_in_numbers_from_configuration(tmp_path: Path) -> None:
     """Another configuration, another list (and none configured: an empty array)."""
-    from .support import start_server, stop_server
+    from ..support import start_server, stop_server
 
     numbers = ('[{"number": "+14155550100", "locale": "en-US", "display_name": "United States"},'
                ' {"number": "+33100000000", "locale": "fr-FR", "display_name": "France"}]')

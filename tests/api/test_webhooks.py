@@ -429,7 +429,7 @@ def test_sigkill_mid_delivery_then_restart_loses_nothing(backend: str, tmp_path:
         if restarted is not None:
             stop_server(restarted)  # drops the PostgreSQL database both servers used
         elif backend == "postgresql":
-            from .support import drop_pg_database
+            from ..support import drop_pg_database
             drop_pg_database(srv.database_url)
 
 
