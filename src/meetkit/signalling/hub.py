@@ -12,9 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import ipaddress
 import logging
-import re
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,11 +21,12 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from fastapi import WebSocket, WebSocketDisconnect
-from sqlalchemy import select
 
 from ..actions import meetings, recordings
 from ..container import Container
 from ..errors import Conflict
+from ..media.sdp import keep_candidates, parse_networks, sends_video
+from ..storage import repositories
 from ..storage import tables as t
 from . import protocol as p
 
@@ -189,49 +188,6 @@ class RoomHub:
                           join_approval_level=self.approval)
 
 
-_VIDEO_SECTION = re.compile(r"^m=video (\d+) [^\r\n]*(?:\r?\n(?!m=)[^\r\n]*)*", re.MULTILINE)
-
-
-def sends_video(sdp: str) -> bool:
-    """Whether an offer sends video: an m=video section with a port and a sending direction."""
-    for section in _VIDEO_SECTION.finditer(sdp):
-        if section.group(1) == "0":
-            continue
-        lines = {line.strip() for line in section.group(0).splitlines()}
-        if "a=inactive" in lines or "a=recvonly" in lines:
-            continue
-        return True
-    return False
-
-
-Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-
-
-def parse_networks(value: str | None) -> Networks | None:
-    if not value:
-        return None
-    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
-
-
-def keep_candidates(sdp: str, networks: Networks | None) -> str:
-    """Drop the browser's ICE candidates whose address is outside ``networks`` (None keeps all), so Janus
-    never sends connectivity checks there. mDNS (.local) names are dropped too when filtering."""
-    if networks is None:
-        return sdp
-    out = []
-    for line in sdp.split("\n"):
-        if line.startswith("a=candidate:"):
-            fields = line.split()
-            try:
-                address = ipaddress.ip_address(fields[4])
-            except (IndexError, ValueError):
-                continue
-            if not any(address in net for net in networks):
-                continue
-        out.append(line)
-    return "\n".join(out)
-
-
 class Hub:
     """All the rooms of this process."""
 
@@ -314,7 +270,7 @@ class Hub:
 
     async def _live_room(self, code: str) -> t.Room | None:
         async with self.c.sessions() as db:
-            return await db.scalar(select(t.Room).where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))
+            return await repositories.live_room_by_code(db, code)
 
     def _welcome(self, rh: RoomHub, m: Member, resumed: bool, *, entering: bool = False) -> p.Welcome:
         s = self.c.settings

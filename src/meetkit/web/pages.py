@@ -18,6 +18,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from ..api.auth import container
 from ..api.render import asset_url
 from ..signalling.hub import Hub
+from ..storage import repositories
 from ..storage import tables as t
 
 
@@ -116,7 +117,7 @@ def _shell() -> str:
 async def _meeting(request: Request, code: str, short: str | None, token: str | None) -> HTMLResponse:
     c = container(request)
     async with c.sessions() as db:
-        room = await db.scalar(select(t.Room).where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))
+        room = await repositories.live_room_by_code(db, code)
         theme = await db.get(t.Theme, room.theme_id) if room and room.theme_id else None
     if room is None:
         async with c.sessions() as db:
