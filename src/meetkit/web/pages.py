@@ -17,7 +17,8 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from ..api.auth import container
 from ..api.render import asset_url
-from ..signalling.hub import Hub
+from ..signalling import session
+from ..signalling.rooms import Rooms
 from ..storage import repositories
 from ..storage import tables as t
 
@@ -148,8 +149,8 @@ async def embed_js() -> FileResponse:
 
 @router.websocket("/_meetkit/ws/{code:meetingcode}")
 async def meeting_socket(websocket: WebSocket, code: str) -> None:
-    hub: Hub = websocket.app.state.hub
-    await hub.serve(websocket, code)
+    rooms: Rooms = websocket.app.state.rooms
+    await session.serve(rooms, websocket, code)
 
 
 Token = Annotated[str | None, Query(max_length=128)]
