@@ -221,10 +221,12 @@ class Relay:
     # --- what Janus says unasked --------------------------------------------------------------------
 
     def _heard(self, m: Participant, media: MediaParticipantPort, event: MediaEvent) -> None:
-        """Called from the Janus reader: anything that needs the room lock runs in a task."""
-        if event.type == "hangup" and event.role in PUBLISHER_ROLES and event.feed is not None:
+        """Called from the Janus reader: anything that needs the room lock runs in a task. Janus tells
+        everyone in a room that somebody was kicked (a plain ``event`` with ``kicked: <id>``); only the
+        kicked handle itself hears ``kicked`` (``leaving: "ok"``)."""
+        if event.role in PUBLISHER_ROLES and event.feed is not None and event.type in ("hangup", "kicked"):
             self.room.node.spawn(self._hung_up(m, media, event.role, event.feed), name="publisher-hangup")
-        elif event.type == "kicked" and _kicked_itself(event, media):
+        elif event.role == "presence" and event.type == "kicked":
             self.room.node.spawn(self._kicked(m, media), name="media-kicked")
 
     async def _hung_up(self, m: Participant, media: MediaParticipantPort, kind: str, feed: int) -> None:
@@ -247,8 +249,9 @@ class Relay:
                                    message="the media server lost your media"))
 
     async def _kicked(self, m: Participant, media: MediaParticipantPort) -> None:
-        """Janus kicked this participant (meetkit did not: it forgets a participant's media before it
-        kicks): the participant is still in the meeting, so its media is opened again."""
+        """Janus kicked this participant's presence, which cuts its subscriptions too (meetkit did not:
+        it forgets a participant's media before it kicks). The participant is still in the meeting, so
+        its media is opened again and its browser told ``media.reset``."""
         async with self.room.lock:
             if m.state != "joined" or m.media is not media:
                 return
@@ -256,11 +259,3 @@ class Relay:
                 await asyncio.wait_for(media.close(), MEDIA_TIMEOUT)
             await self.reopen([m])
 
-
-def _kicked_itself(event: MediaEvent, media: MediaParticipantPort) -> bool:
-    """Janus tells everyone in a room that somebody was kicked (``leaving: <id>``): only the kicked
-    participant's own handles hear ``leaving: "ok"`` or their own id."""
-    data = (event.data.get("plugindata") or {}).get("data") or {}
-    leaving = data.get("leaving")
-    own = {event.feed, getattr(media, "presence_id", None)} - {None}
-    return leaving == "ok" or leaving in own
