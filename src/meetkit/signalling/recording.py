@@ -42,8 +42,10 @@ class Recording:
         return m.state == "joined" and (m.is_host or not self.only_owner)
 
     async def switch(self, host: Participant, active: bool) -> None:
-        """``host.record``."""
-        if not self.available or self.room.node.media is None:
+        """``host.record``. A recording running when the room stopped offering recording (an update)
+        may still be stopped."""
+        stopping = not active and self.active()
+        if not stopping and (not self.available or self.room.node.media is None):
             host.send(protocol.Error(code="not_available", message="recording is not available in this room"))
         elif active and not self.active():
             await self.start()
