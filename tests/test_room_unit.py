@@ -488,3 +488,21 @@ async def test_room_updated_on_the_bus_applies_the_new_options(container: Contai
     assert (await guest.expect("lobby"))["reason"] == "approval"
     host.send({"type": "host.record", "active": True})
     assert (await host.expect("error"))["code"] == "not_available"
+
+
+async def test_a_recording_stops_after_the_room_stopped_offering_it(container: Container, application_id: str,
+                                                                    rooms: Rooms) -> None:
+    room = await make_room(container, application_id)
+    host = await Browser.open(rooms, room.meeting_code, "Hana", host_token=room.host_token)
+    await host.expect("admitted")
+    host.send({"type": "host.record", "active": True})
+    await host.expect("recording", active=True)
+    async with container.sessions.begin() as db:
+        row = await db.get(t.Room, room.serial)
+        assert row is not None
+        row.available_features = {"is_recording_available": False}
+    await container.bus.publish(RoomUpdated(room_id=room.id))
+    host.send({"type": "host.record", "active": True})
+    assert (await host.expect("error"))["code"] == "not_available"
+    host.send({"type": "host.record", "active": False})
+    await host.expect("recording", active=False)
