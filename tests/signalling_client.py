@@ -9,7 +9,7 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from meetkit.signalling import protocol as p
+from meetkit.signalling import protocol
 
 
 class Peer:
@@ -40,7 +40,7 @@ class Peer:
         try:
             async for raw in self.ws:
                 frame = json.loads(raw)
-                p.SERVER_MESSAGE.validate_python(frame)  # every frame matches the documented schema
+                protocol.SERVER_MESSAGE.validate_python(frame)  # every frame matches the documented schema
                 self.frames.append(frame)
                 await self._queue.put(frame)
         except websockets.ConnectionClosed:

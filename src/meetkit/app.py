@@ -23,7 +23,7 @@ from .config import Settings
 from .container import Container
 from .media.supervisor import JanusSupervisor
 from .media.videoroom import MediaServer
-from .signalling.hub import Hub
+from .signalling.rooms import Rooms
 from .storage import migrate
 from .storage.db import make_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore, ObjectStore
@@ -62,7 +62,8 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     )
 
 
-async def _start_media(settings: Settings, hub: Hub, clock: Clock) -> tuple[JanusSupervisor | None, MediaServer | None]:
+async def _start_media(settings: Settings, live_rooms: Rooms,
+                       clock: Clock) -> tuple[JanusSupervisor | None, MediaServer | None]:
     """The media server as configured: meetkit's own Janus, an external one, or none. A Janus that
     cannot be reached is logged and the meeting runs without media (chat, lobby and the API work).
     Restart and reconnect backoff wait on ``clock``."""
@@ -87,8 +88,8 @@ async def _start_media(settings: Settings, hub: Hub, clock: Clock) -> tuple[Janu
         if supervisor is not None:
             await supervisor.stop()
         return None, None
-    media.on_restart(hub.media_restarted)
-    hub.media = media
+    media.on_restart(live_rooms.media_restarted)
+    live_rooms.media = media
     log.info("media server: %s", "meetkit's own Janus" if supervisor else "external Janus")
     return supervisor, media
 
@@ -120,11 +121,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if stopped:
             log.info("stopped %d recording(s) cut short by the previous process; composing what was captured",
                      stopped)
-        supervisor, media = await _start_media(c.settings, hub, c.clock)
+        supervisor, media = await _start_media(c.settings, live_rooms, c.clock)
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
-            workers.append(asyncio.create_task(LifecycleWorker(c, on_expired=hub.end_room).run(), name="lifecycle"))
+            workers.append(asyncio.create_task(LifecycleWorker(c, on_expired=live_rooms.end_room).run(),
+                                               name="lifecycle"))
             workers.append(asyncio.create_task(RecordingWorker(c).run(), name="recordings"))
             workers.append(asyncio.create_task(UsageWorker(c).run(), name="usage"))
         try:
@@ -139,7 +141,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     pass
                 except Exception:
                     log.exception("worker %s failed", task.get_name())
-            await hub.close()
+            await live_rooms.close()
             await _stop_media(supervisor, media)
             await c.engine.dispose()
 
@@ -153,8 +155,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         lifespan=lifespan,
     )
     app.state.container = c
-    hub = Hub(c)
-    app.state.hub = hub
+    live_rooms = Rooms(c)  # the meetings of this process; hears RoomEnded / RoomUpdated on c.bus
+    app.state.rooms = live_rooms
+    app.state.hub = live_rooms  # api/rooms.py still calls end_room directly until delete_room publishes RoomEnded
     api_errors.install(app)
     api_openapi.install(app)
     for router in API_ROUTERS:

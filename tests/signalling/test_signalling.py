@@ -5,6 +5,7 @@ session callbacks that come out of them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,11 +13,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import websockets
 from sqlalchemy import select
 
 from meetkit.client import MeetingsClient
-from meetkit.signalling import protocol as p
-from meetkit.signalling.hub import keep_candidates, parse_networks, sends_video
+from meetkit.media.sdp import keep_candidates, parse_networks, sends_video
+from meetkit.signalling import protocol
 from meetkit.storage import tables as t
 
 from ..api.test_webhooks import verify_signature
@@ -77,20 +79,20 @@ async def host_and_guest(base: str, code: str, token: str) -> tuple[Peer, Peer]:
 
 
 def test_client_messages_parse_and_bad_ones_get_codes() -> None:
-    assert isinstance(p.parse_client('{"type":"ping"}'), p.Ping)
-    with pytest.raises(p.ProtocolError) as e:
-        p.parse_client('{"type":"dance"}')
+    assert isinstance(protocol.parse_client('{"type":"ping"}'), protocol.Ping)
+    with pytest.raises(protocol.ProtocolError) as e:
+        protocol.parse_client('{"type":"dance"}')
     assert e.value.code == "unknown_type"
-    with pytest.raises(p.ProtocolError) as e:
-        p.parse_client('{"text":"x"}')
+    with pytest.raises(protocol.ProtocolError) as e:
+        protocol.parse_client('{"text":"x"}')
     assert e.value.code == "bad_message"
-    with pytest.raises(p.ProtocolError) as e:
-        p.parse_client('{"type":"chat.send","text":"a\\u0000b"}')
+    with pytest.raises(protocol.ProtocolError) as e:
+        protocol.parse_client('{"type":"chat.send","text":"a\\u0000b"}')
     assert e.value.code == "bad_message"
-    with pytest.raises(p.ProtocolError):
-        p.parse_client('{"type":"hello","v":2,"name":"x"}')
-    with pytest.raises(p.ProtocolError):
-        p.parse_client("not json")
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_client('{"type":"hello","v":2,"name":"x"}')
+    with pytest.raises(protocol.ProtocolError):
+        protocol.parse_client("not json")
 
 
 def test_sdp_video_detection() -> None:
@@ -120,8 +122,14 @@ def test_candidates_outside_the_allowed_networks_are_dropped() -> None:
 
 
 async def test_unknown_or_expired_code_is_closed_4404(meet_server: Server) -> None:
-    peer = await Peer.open(meet_server.base_url, "000000001")
-    assert await peer.closed() == p.CLOSE_NOT_FOUND
+    # The server may close before the client's hello is out: sending it may fail, the close code may not.
+    url = meet_server.base_url.replace("http", "ws", 1) + "/_meetkit/ws/000000001"
+    async with asyncio.timeout(10):
+        ws = await websockets.connect(url)
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await ws.send(json.dumps({"type": "hello", "v": 1, "name": "Ann", "mic": True, "camera": True}))
+        await ws.wait_closed()
+    assert ws.close_code == protocol.CLOSE_NOT_FOUND
 
 
 async def test_hello_must_come_first(meet_server: Server, app_client: MeetingsClient) -> None:
@@ -129,7 +137,7 @@ async def test_hello_must_come_first(meet_server: Server, app_client: MeetingsCl
     peer = await Peer.open(meet_server.base_url, code, hello={"type": "ping"})
     err = await peer.expect("error")
     assert err["code"] == "hello_first"
-    assert await peer.closed() == p.CLOSE_PROTOCOL
+    assert await peer.closed() == protocol.CLOSE_PROTOCOL
 
 
 async def test_open_room_presence_chat_and_replay(meet_server: Server, app_client: MeetingsClient) -> None:
@@ -186,7 +194,7 @@ async def test_explicit_approval_admit_and_deny(meet_server: Server, app_client:
         knock = await host.expect("lobby.update")
     await host.send({"type": "host.deny", "participant_id": knock["waiting"][0]["participant_id"]})
     assert (await other.expect("denied"))["reason"] == "host_denied"
-    assert await other.closed() == p.CLOSE_DENIED
+    assert await other.closed() == protocol.CLOSE_DENIED
     for peer in (guest, host):
         await peer.send({"type": "leave"})
         await peer.closed()
@@ -211,7 +219,7 @@ async def test_host_mute_remove_lock_and_limits(meet_server: Server, app_client:
     assert (await guest.expect("muted"))["by"] == host.id
     await host.send({"type": "host.remove", "participant_id": guest.id})
     await guest.expect("removed")
-    assert await guest.closed() == p.CLOSE_REMOVED
+    assert await guest.closed() == protocol.CLOSE_REMOVED
     left = await host.expect("participant.left")
     assert left == {"type": "participant.left", "participant_id": guest.id, "reason": "removed"}
     # The removed participant cannot resume with its old token: it starts over as someone new.
@@ -264,8 +272,8 @@ async def test_end_for_all_and_session_callbacks_in_order(meet_server: Server, a
     await host.send({"type": "host.end"})
     await host.expect("meeting.ended")
     await guest.expect("meeting.ended")
-    assert await host.closed() == p.CLOSE_ENDED
-    assert await guest.closed() == p.CLOSE_ENDED
+    assert await host.closed() == protocol.CLOSE_ENDED
+    assert await guest.closed() == protocol.CLOSE_ENDED
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 10
     while len(receiver.hits) < 6 and loop.time() < deadline:
@@ -416,7 +424,7 @@ async def test_a_room_that_expires_or_is_deleted_mid_meeting_ends_it(meet_server
             expiry_due_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     await host.expect("meeting.ended", timeout=10)
     await guest.expect("meeting.ended", timeout=10)
-    assert await guest.closed() == p.CLOSE_ENDED
+    assert await guest.closed() == protocol.CLOSE_ENDED
     # Browsers are told first; the session row is closed right after (bounded wait).
     ended_at = None
     for _ in range(50):

@@ -19,6 +19,11 @@ async def room_by_id(db: AsyncSession, room_id: str) -> t.Room | None:
     return await db.scalar(select(t.Room).where(t.Room.id == room_id))
 
 
+async def live_room_by_code(db: AsyncSession, code: str) -> t.Room | None:
+    """The available room with this meeting code (what a meeting page and a meeting socket open)."""
+    return await db.scalar(select(t.Room).where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))
+
+
 async def get_room(db: AsyncSession, application_id: str, room_id: str) -> t.Room | None:
     row = await room_by_id(db, room_id)
     if row is None or row.application_id != application_id:

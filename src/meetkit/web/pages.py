@@ -17,7 +17,9 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from ..api.auth import container
 from ..api.render import asset_url
-from ..signalling.hub import Hub
+from ..signalling import session
+from ..signalling.rooms import Rooms
+from ..storage import repositories
 from ..storage import tables as t
 
 
@@ -116,7 +118,7 @@ def _shell() -> str:
 async def _meeting(request: Request, code: str, short: str | None, token: str | None) -> HTMLResponse:
     c = container(request)
     async with c.sessions() as db:
-        room = await db.scalar(select(t.Room).where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))
+        room = await repositories.live_room_by_code(db, code)
         theme = await db.get(t.Theme, room.theme_id) if room and room.theme_id else None
     if room is None:
         async with c.sessions() as db:
@@ -147,8 +149,8 @@ async def embed_js() -> FileResponse:
 
 @router.websocket("/_meetkit/ws/{code:meetingcode}")
 async def meeting_socket(websocket: WebSocket, code: str) -> None:
-    hub: Hub = websocket.app.state.hub
-    await hub.serve(websocket, code)
+    rooms: Rooms = websocket.app.state.rooms
+    await session.serve(rooms, websocket, code)
 
 
 Token = Annotated[str | None, Query(max_length=128)]

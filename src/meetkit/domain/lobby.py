@@ -1,0 +1,42 @@
+"""Who enters a meeting at once, who waits in the lobby and why, and the room's limits. Pure rules:
+the signalling layer asks them under the room's lock and acts on the answer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .rooms import JoinApprovalLevel
+
+LobbyReason = Literal["approval", "host_absent"]
+Refusal = Literal["host_denied", "locked", "full", "ended"]
+
+
+def refusal_on_arrival(*, is_host: bool, locked: bool) -> Refusal | None:
+    """A locked room refuses new guests; a host always gets in."""
+    return "locked" if locked and not is_host else None
+
+
+def lobby_reason(*, is_host: bool, approval: str, host_present: bool) -> LobbyReason | None:
+    """Why a newcomer waits in the lobby, or None when they enter at once (see docs/signalling.md,
+    "Waiting room")."""
+    if is_host:
+        return None
+    if approval == JoinApprovalLevel.EXPLICIT_APPROVAL:
+        return "approval"
+    if approval == JoinApprovalLevel.AFTER_OWNER_ONLY and not host_present:
+        return "host_absent"
+    return None
+
+
+def released_by_host(reason: LobbyReason) -> bool:
+    """Whether a host's arrival lets this waiting participant in without an admission."""
+    return reason == "host_absent"
+
+
+def room_is_full(joined: int, max_participants: int) -> bool:
+    return joined >= max_participants
+
+
+def may_send_video(*, video_senders: int, max_video_senders: int, already_sending: bool = False) -> bool:
+    """A participant already holding a video-sender place keeps it; a new one needs a free place."""
+    return already_sending or video_senders < max_video_senders

@@ -1,0 +1,181 @@
+"""The signal handler: one table from a client message type to the named method that handles it, and
+the rules every message passes first (ping, a second hello, leave, not yet admitted, host only).
+
+The handler holds no state of its own: it acts on the room and the participant it is given
+(LiveKit's ``signalhandler.go``: transport, dispatch and behaviour in three places)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ..actions import meetings
+from . import protocol
+from .participant import Participant
+from .room import Room, chat_view
+
+Handler = Callable[[Room, Participant, Any], Awaitable[None]]
+
+# The messages only a host may send; anyone else gets ``error`` code ``forbidden``.
+_HOST_ONLY: tuple[type[Any], ...] = (
+    protocol.HostAdmit, protocol.HostDeny, protocol.HostAdmitAll, protocol.HostMute, protocol.HostMuteAll,
+    protocol.HostRemove, protocol.HostLock, protocol.HostEnd, protocol.HostChatExport, protocol.HostRecord,
+)
+HOST_ONLY = frozenset(_HOST_ONLY)
+
+
+async def handle(room: Room, m: Participant, msg: protocol.AnyClientMessage) -> None:
+    if isinstance(msg, protocol.Ping):
+        m.send(protocol.Pong())
+        return
+    if isinstance(msg, protocol.Hello):
+        m.send(protocol.Error(code="bad_message", message="hello was already sent"))
+        return
+    if isinstance(msg, protocol.Leave):
+        await leave(room, m)
+        return
+    if m.state != "joined":
+        m.send(protocol.Error(code="not_joined", message="wait until you are admitted"))
+        return
+    handler = HANDLERS.get(type(msg))
+    if handler is None:
+        m.send(protocol.Error(code="unknown_type", message="unknown message type"))
+        return
+    if type(msg) in HOST_ONLY and not m.is_host:
+        m.send(protocol.Error(code="forbidden", message="only the host may do that"))
+        return
+    await handler(room, m, msg)
+
+
+async def leave(room: Room, m: Participant) -> None:
+    async with room.lock:
+        await room.leave(m, "left")
+    if m.conn is not None:
+        m.conn.close(1000)
+
+
+# --- in the meeting ---------------------------------------------------------------------------------
+
+
+async def chat(room: Room, m: Participant, msg: protocol.ChatSend) -> None:
+    limit = room.node.c.settings.max_chat_length
+    if len(msg.text) > limit or room.session_id is None:
+        m.send(protocol.Error(code="bad_message", message=f"chat text is at most {limit} characters"))
+        return
+    row = await meetings.do_post_chat(room.node.c, room.session_id, m.id, m.name, msg.text)
+    room.broadcast(protocol.ChatMessageOut(id=row.id, participant_id=m.id, name=m.name, text=row.text,
+                                           sent_at=row.sent_at))
+
+
+async def hand(room: Room, m: Participant, msg: protocol.Hand) -> None:
+    m.hand = msg.raised
+    room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+
+
+async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
+    room.broadcast(protocol.TalkingOut(participant_id=m.id, talking=msg.talking), exclude=m)
+
+
+async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> None:
+    m.mic, m.camera = msg.mic, msg.camera
+    room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+
+
+async def publish(room: Room, m: Participant, msg: protocol.MediaPublish) -> None:
+    await room.relay.publish(m, msg)
+
+
+async def unpublish(room: Room, m: Participant, msg: protocol.MediaUnpublish) -> None:
+    await room.relay.unpublish(m, msg.kind)
+
+
+async def subscribe(room: Room, m: Participant, msg: protocol.MediaSubscribe) -> None:
+    await room.relay.subscribe(m, msg.feed)
+
+
+async def answer(room: Room, m: Participant, msg: protocol.MediaAnswer) -> None:
+    await room.relay.answer(m, msg)
+
+
+async def unsubscribe(room: Room, m: Participant, msg: protocol.MediaUnsubscribe) -> None:
+    await room.relay.unsubscribe(m, msg.feed)
+
+
+# --- host controls ----------------------------------------------------------------------------------
+
+
+async def admit(room: Room, host: Participant, msg: protocol.HostAdmit) -> None:
+    async with room.lock:
+        await room.lobby.admit(host, msg.participant_id)
+
+
+async def deny(room: Room, host: Participant, msg: protocol.HostDeny) -> None:
+    async with room.lock:
+        await room.lobby.deny(host, msg.participant_id)
+
+
+async def admit_all(room: Room, host: Participant, msg: protocol.HostAdmitAll) -> None:
+    async with room.lock:
+        await room.lobby.admit_all()
+
+
+def _mute(room: Room, host: Participant, target: Participant) -> None:
+    target.mic = False
+    target.send(protocol.Muted(by=host.id))
+    room.broadcast(protocol.ParticipantUpdated(participant=target.view()))
+
+
+async def mute(room: Room, host: Participant, msg: protocol.HostMute) -> None:
+    target = room.participants.get(msg.participant_id)
+    if target is None or target.state != "joined":
+        host.send(protocol.Error(code="not_found", message="no such participant"))
+        return
+    _mute(room, host, target)
+
+
+async def mute_all(room: Room, host: Participant, msg: protocol.HostMuteAll) -> None:
+    for target in room.joined():
+        if target is not host:
+            _mute(room, host, target)
+
+
+async def remove(room: Room, host: Participant, msg: protocol.HostRemove) -> None:
+    async with room.lock:
+        target = room.participants.get(msg.participant_id)
+        if target is None or not target.present():
+            host.send(protocol.Error(code="not_found", message="no such participant"))
+            return
+        target.send(protocol.Removed())
+        if target.conn is not None:
+            target.conn.close(protocol.CLOSE_REMOVED)
+        await room.leave(target, "removed")
+
+
+async def lock(room: Room, host: Participant, msg: protocol.HostLock) -> None:
+    room.locked = msg.locked
+    room.broadcast(protocol.Locked(locked=msg.locked))
+
+
+async def end(room: Room, host: Participant, msg: protocol.HostEnd) -> None:
+    await room.end_meeting()
+
+
+async def chat_export(room: Room, host: Participant, msg: protocol.HostChatExport) -> None:
+    c = room.node.c
+    chat_rows = await meetings.chat_of_session(c, room.session_id, limit=100_000) if room.session_id else []
+    host.send(protocol.ChatExport(messages=[chat_view(x) for x in chat_rows]))
+
+
+async def record(room: Room, host: Participant, msg: protocol.HostRecord) -> None:
+    async with room.lock:
+        await room.recording.switch(host, msg.active)
+
+
+HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
+    protocol.ChatSend: chat, protocol.Hand: hand, protocol.Talking: talking, protocol.MediaState: media_state,
+    protocol.MediaPublish: publish, protocol.MediaUnpublish: unpublish, protocol.MediaSubscribe: subscribe,
+    protocol.MediaAnswer: answer, protocol.MediaUnsubscribe: unsubscribe,
+    protocol.HostAdmit: admit, protocol.HostDeny: deny, protocol.HostAdmitAll: admit_all, protocol.HostMute: mute,
+    protocol.HostMuteAll: mute_all, protocol.HostRemove: remove, protocol.HostLock: lock, protocol.HostEnd: end,
+    protocol.HostChatExport: chat_export, protocol.HostRecord: record,
+}

@@ -1,0 +1,107 @@
+"""The room's door: a hello arrives (new, or resuming), the rules of domain/lobby.py say whether the
+participant enters, waits or is refused, and hosts admit or deny who waits. Every method runs with
+the room lock held."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from typing import TYPE_CHECKING
+
+from ..domain import lobby as rules
+from . import protocol
+from .connection import Connection
+from .participant import Participant
+
+if TYPE_CHECKING:
+    from .room import Room
+
+
+class Lobby:
+    def __init__(self, room: Room) -> None:
+        self.room = room
+
+    async def arrive(self, conn: Connection, hello: protocol.Hello) -> Participant | None:
+        """Who ``hello`` is, and where they go; None when they were refused (and told)."""
+        room = self.room
+        if hello.resume is not None:
+            old = room.participants.get(hello.resume.participant_id)
+            if old is not None and old.present() and hmac.compare_digest(
+                    old.resume_token.encode(), hello.resume.resume_token.encode()):
+                await self._resume(old, conn)
+                return old
+        is_host = hello.host_token is not None and hmac.compare_digest(
+            hello.host_token.encode(), room.host_token.encode())
+        m = Participant(id=str(uuid.uuid4()), name=hello.name, is_host=is_host,
+                        resume_token=secrets.token_urlsafe(24), mic=hello.mic, camera=hello.camera,
+                        since=room.node.c.clock.now(), conn=conn)
+        refusal = rules.refusal_on_arrival(is_host=is_host, locked=room.locked)
+        if refusal is not None:
+            conn.send(protocol.Denied(reason=refusal))
+            conn.close(protocol.CLOSE_DENIED)
+            return None
+        wait = rules.lobby_reason(is_host=is_host, approval=room.approval, host_present=room.hosts_present())
+        room.participants[m.id] = m
+        if wait is not None:
+            self._knock(m, wait)
+            return m
+        conn.send(room.welcome(m, resumed=False, entering=True))  # admitted (or denied) follows
+        await room.enter(m)
+        if m.state == "joined" and is_host:
+            await self._host_arrived()
+        return m if m.present() else None
+
+    async def _resume(self, old: Participant, conn: Connection) -> None:
+        """The same participant on a new socket, within the grace period: nobody else notices."""
+        room = self.room
+        if old.grace is not None:
+            old.grace.cancel()
+            old.grace = None
+        if old.conn is not None and old.conn is not conn:
+            old.conn.close(protocol.CLOSE_REPLACED)
+        old.conn = conn
+        conn.send(room.welcome(old, resumed=True))
+        if old.state == "joined":
+            video_allowed = rules.may_send_video(video_senders=room.video_senders(),
+                                                 max_video_senders=room.node.c.settings.max_video_senders,
+                                                 already_sending=bool(old.video_kinds))
+            conn.send(await room.admitted(old, video_allowed=video_allowed))
+        else:
+            conn.send(protocol.Lobby(reason=old.lobby_reason))
+
+    def _knock(self, m: Participant, reason: rules.LobbyReason) -> None:
+        m.lobby_reason = reason
+        m.send(self.room.welcome(m, resumed=False))
+        m.send(protocol.Lobby(reason=reason))
+        self.room.tell_hosts_lobby()
+
+    async def _host_arrived(self) -> None:
+        for waiting in self.room.waiting():
+            if rules.released_by_host(waiting.lobby_reason):
+                await self.room.enter(waiting)
+        self.room.tell_hosts_lobby()
+
+    def _waiting(self, host: Participant, participant_id: str) -> Participant | None:
+        target = self.room.participants.get(participant_id)
+        if target is None or target.state != "lobby":
+            host.send(protocol.Error(code="not_waiting", message="that participant is not waiting"))
+            return None
+        return target
+
+    async def admit(self, host: Participant, participant_id: str) -> None:
+        target = self._waiting(host, participant_id)
+        if target is not None:
+            await self.room.enter(target)
+            self.room.tell_hosts_lobby()
+
+    async def deny(self, host: Participant, participant_id: str) -> None:
+        target = self._waiting(host, participant_id)
+        if target is not None:
+            self.room.refuse(target, "host_denied")
+            self.room.tell_hosts_lobby()
+
+    async def admit_all(self) -> None:
+        for target in self.room.waiting():
+            await self.room.enter(target)
+        self.room.tell_hosts_lobby()

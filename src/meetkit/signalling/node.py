@@ -1,0 +1,72 @@
+"""What every room of this process shares: the container, the media server behind its port (once it
+is up), the browsers' candidate filter, and the background tasks the rooms start (each owned, so a
+failure is logged and shutdown cancels them)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..container import Container
+from ..media.sdp import Networks, parse_networks
+from ..media.videoroom import MediaEventCallback
+
+log = logging.getLogger("meetkit.signalling")
+
+MEDIA_TIMEOUT = 15.0
+
+
+class MediaParticipantPort(Protocol):
+    """One participant's media in the media server (``media.videoroom.MediaParticipant``)."""
+
+    async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str: ...
+    async def wait_live(self, kind: str, time_limit: float = 10.0) -> None: ...
+    async def unpublish(self, kind: str) -> None: ...
+    async def record(self, kind: str, filename: str | None) -> None: ...
+    async def subscribe(self, feed: int) -> str: ...
+    async def start(self, feed: int, sdp_answer: str) -> None: ...
+    async def unsubscribe(self, feed: int) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MediaPort(Protocol):
+    """The media server (``media.videoroom.MediaServer``): the process boundary of signalling."""
+
+    async def create_room(self, room: int, *, publishers: int, record: bool = False, rec_dir: str | None = None,
+                          description: str = "") -> None: ...
+    async def destroy_room(self, room: int) -> None: ...
+    async def allow(self, room: int, token: str) -> None: ...
+    async def disallow(self, room: int, token: str) -> None: ...
+    async def kick(self, room: int, feed: int) -> None: ...
+    async def open_participant(self, room: int, token: str, *,
+                               on_event: MediaEventCallback | None = None) -> MediaParticipantPort: ...
+
+
+@dataclass
+class Node:
+    c: Container
+    media: MediaPort | None = None
+    candidate_networks: Networks | None = None
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, c: Container, media: MediaPort | None = None) -> Node:
+        return cls(c=c, media=media, candidate_networks=parse_networks(c.settings.media_candidate_networks))
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(work, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("signalling task %s failed", task.get_name(), exc_info=task.exception())
+
+    def cancel_tasks(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()

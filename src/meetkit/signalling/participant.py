@@ -1,0 +1,63 @@
+"""One person in a room of this process: in the lobby, in the meeting, or gone."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from ..domain.lobby import LobbyReason
+from . import protocol
+from .connection import Connection
+from .node import MediaParticipantPort
+
+State = Literal["lobby", "joined", "gone"]
+
+
+@dataclass(eq=False)
+class Participant:
+    id: str
+    name: str
+    is_host: bool
+    resume_token: str
+    mic: bool
+    camera: bool
+    since: datetime
+    state: State = "lobby"
+    lobby_reason: LobbyReason = "approval"
+    hand: bool = False
+    joined_at: datetime | None = None
+    conn: Connection | None = None
+    grace: asyncio.Task[None] | None = None  # the resume grace period after a dropped socket
+    media: MediaParticipantPort | None = None
+    media_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    feeds: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)  # published, not yet live (not announced)
+    video_kinds: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one media request of this participant at a time
+
+    def move_to(self, state: State, at: datetime | None = None) -> bool:
+        """The one place a participant's state changes. Gone is final; ``at`` is when a participant
+        joined. Returns whether anything changed."""
+        if self.state == "gone" or self.state == state:
+            return False
+        self.state = state
+        if state == "joined":
+            self.joined_at = at
+        return True
+
+    def present(self) -> bool:
+        return self.state != "gone"
+
+    def send(self, message: protocol.ServerMessage | str) -> None:
+        if self.conn is not None:
+            self.conn.send(message)
+
+    def view(self) -> protocol.ParticipantView:
+        return protocol.ParticipantView(
+            participant_id=self.id, name=self.name, role="host" if self.is_host else "guest", mic=self.mic,
+            camera=self.camera, hand=self.hand,
+            feeds=protocol.Feeds(camera=self.feeds.get("camera"), screen=self.feeds.get("screen")),
+            joined_at=self.joined_at or self.since)

@@ -1,0 +1,206 @@
+"""What meetkit sends to a browser (docs/signalling.md, "Server → client"): built from closed models,
+so tests check every frame against ``SERVER_MESSAGE``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from .client import VERSION, Date, Kind
+
+
+class ServerMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def frame(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+
+class Feeds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    camera: int | None = None
+    screen: int | None = None
+
+
+class ParticipantView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: str
+    name: str
+    role: Literal["host", "guest"]
+    mic: bool
+    camera: bool
+    hand: bool
+    feeds: Feeds
+    joined_at: Date
+
+
+class ChatView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: int
+    participant_id: str
+    name: str
+    text: str
+    sent_at: Date
+
+
+class RoomView(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    display_name: str
+    meeting_code: str
+    join_approval_level: str
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participants: int
+    video_senders: int
+
+
+class Welcome(ServerMessage):
+    type: Literal["welcome"] = "welcome"
+    v: int = VERSION
+    participant_id: str
+    resume_token: str
+    role: Literal["host", "guest"]
+    state: Literal["lobby", "joined"]
+    resumed: bool
+    room: RoomView
+    limits: Limits
+    locked: bool
+
+
+class Lobby(ServerMessage):
+    type: Literal["lobby"] = "lobby"
+    reason: Literal["approval", "host_absent"]
+
+
+class Admitted(ServerMessage):
+    type: Literal["admitted"] = "admitted"
+    session_id: str
+    participants: list[ParticipantView]
+    chat: list[ChatView]
+    video_allowed: bool
+    recording: bool = False
+    message: str | None = None
+
+
+class Denied(ServerMessage):
+    type: Literal["denied"] = "denied"
+    reason: Literal["host_denied", "locked", "full", "ended"]
+
+
+class Waiting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    participant_id: str
+    name: str
+    since: Date
+
+
+class LobbyUpdate(ServerMessage):
+    type: Literal["lobby.update"] = "lobby.update"
+    waiting: list[Waiting]
+
+
+class ParticipantJoined(ServerMessage):
+    type: Literal["participant.joined"] = "participant.joined"
+    participant: ParticipantView
+
+
+class ParticipantUpdated(ServerMessage):
+    type: Literal["participant.updated"] = "participant.updated"
+    participant: ParticipantView
+
+
+class ParticipantLeft(ServerMessage):
+    type: Literal["participant.left"] = "participant.left"
+    participant_id: str
+    reason: Literal["left", "removed", "dropped", "ended"]
+
+
+class TalkingOut(ServerMessage):
+    type: Literal["talking"] = "talking"
+    participant_id: str
+    talking: bool
+
+
+class ChatMessageOut(ServerMessage):
+    type: Literal["chat.message"] = "chat.message"
+    id: int
+    participant_id: str
+    name: str
+    text: str
+    sent_at: Date
+
+
+class ChatExport(ServerMessage):
+    type: Literal["chat.export"] = "chat.export"
+    messages: list[ChatView]
+
+
+class MediaAnswerOut(ServerMessage):
+    type: Literal["media.answer"] = "media.answer"
+    kind: Kind
+    feed: int
+    sdp: str
+
+
+class MediaOffer(ServerMessage):
+    type: Literal["media.offer"] = "media.offer"
+    feed: int
+    sdp: str
+
+
+class MediaError(ServerMessage):
+    type: Literal["media.error"] = "media.error"
+    kind: Kind | None = None
+    feed: int | None = None
+    code: str
+    message: str
+
+
+class MediaReset(ServerMessage):
+    type: Literal["media.reset"] = "media.reset"
+
+
+class Muted(ServerMessage):
+    type: Literal["muted"] = "muted"
+    by: str
+
+
+class Removed(ServerMessage):
+    type: Literal["removed"] = "removed"
+
+
+class MeetingEnded(ServerMessage):
+    type: Literal["meeting.ended"] = "meeting.ended"
+
+
+class Locked(ServerMessage):
+    type: Literal["locked"] = "locked"
+    locked: bool
+
+
+class Recording(ServerMessage):
+    type: Literal["recording"] = "recording"
+    active: bool
+
+
+class Pong(ServerMessage):
+    type: Literal["pong"] = "pong"
+
+
+class Error(ServerMessage):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+AnyServerMessage = Annotated[
+    Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
+    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaError | MediaReset | Muted
+    | Removed | MeetingEnded | Locked | Recording | Pong | Error,
+    Field(discriminator="type"),
+]
+SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

@@ -1,0 +1,246 @@
+"""One room with anybody connected to this process: its participants, its lock, what everyone is told,
+and the session that runs while somebody is in the meeting.
+
+Membership changes of a room run one at a time under ``lock``; the durable side (sessions,
+participants, chat, callbacks) goes through ``actions.meetings``. The room's lobby, media relay and
+recording switch are its parts (``lobby``, ``relay``, ``recording``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..actions import meetings
+from ..domain import lobby as rules
+from ..storage import tables as t
+from . import protocol
+from .connection import Connection
+from .lobby import Lobby
+from .node import Node
+from .participant import Participant
+from .recording import Recording
+from .relay import Relay
+
+log = logging.getLogger("meetkit.signalling")
+
+LeaveReason = Literal["left", "removed", "dropped", "ended"]
+
+
+@dataclass(eq=False)
+class Room:
+    node: Node
+    room_id: str
+    application_id: str
+    display_name: str
+    meeting_code: str
+    approval: str
+    host_token: str
+    on_empty: Callable[[Room], None]
+    participants: dict[str, Participant] = field(default_factory=dict)
+    session_id: str | None = None
+    locked: bool = False
+    janus_room: int | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.lobby = Lobby(self)
+        self.relay = Relay(self)
+        self.recording = Recording(self)
+
+    @classmethod
+    def of(cls, node: Node, row: t.Room, on_empty: Callable[[Room], None]) -> Room:
+        room = cls(node=node, room_id=row.id, application_id=row.application_id, display_name=row.display_name,
+                   meeting_code=row.meeting_code, approval=row.join_approval_level, host_token=row.host_token,
+                   on_empty=on_empty)
+        room.apply_options(row)
+        return room
+
+    def apply_options(self, row: t.Room) -> None:
+        """The room's stored options, read again (at creation, and when the room was updated)."""
+        self.approval = row.join_approval_level
+        self.display_name = row.display_name
+        options = row.recording_options or {}
+        self.recording.auto_record = bool(options.get("auto_record"))
+        self.recording.only_owner = bool(options.get("record_only_owner"))
+        self.recording.available = bool((row.available_features or {}).get("is_recording_available", True))
+
+    # --- who is here -------------------------------------------------------------------------------
+
+    def joined(self) -> list[Participant]:
+        return [x for x in self.participants.values() if x.state == "joined"]
+
+    def waiting(self) -> list[Participant]:
+        return sorted((x for x in self.participants.values() if x.state == "lobby"), key=lambda x: x.since)
+
+    def hosts_present(self) -> bool:
+        return any(x.is_host for x in self.joined())
+
+    def video_senders(self) -> int:
+        return sum(len(x.video_kinds) for x in self.joined())
+
+    def feed_owner(self, feed: int) -> Participant | None:
+        for x in self.joined():
+            if feed in x.feeds.values():
+                return x
+        return None
+
+    # --- telling people ----------------------------------------------------------------------------
+
+    def broadcast(self, message: protocol.ServerMessage, exclude: Participant | None = None) -> None:
+        frame = message.frame()  # serialised once for everybody
+        for x in self.joined():
+            if x is not exclude:
+                x.send(frame)
+
+    def tell_hosts(self, message: protocol.ServerMessage) -> None:
+        frame = message.frame()
+        for x in self.joined():
+            if x.is_host:
+                x.send(frame)
+
+    def tell_hosts_lobby(self) -> None:
+        self.tell_hosts(protocol.LobbyUpdate(waiting=[
+            protocol.Waiting(participant_id=x.id, name=x.name, since=x.since) for x in self.waiting()]))
+
+    def room_view(self) -> protocol.RoomView:
+        return protocol.RoomView(id=self.room_id, display_name=self.display_name, meeting_code=self.meeting_code,
+                                 join_approval_level=self.approval)
+
+    def welcome(self, m: Participant, resumed: bool, *, entering: bool = False) -> protocol.Welcome:
+        s = self.node.c.settings
+        joined = entering or m.state == "joined"
+        return protocol.Welcome(
+            participant_id=m.id, resume_token=m.resume_token, role="host" if m.is_host else "guest",
+            state="joined" if joined else "lobby", resumed=resumed, room=self.room_view(),
+            limits=protocol.Limits(participants=s.max_participants, video_senders=s.max_video_senders),
+            locked=self.locked)
+
+    async def admitted(self, m: Participant, *, video_allowed: bool) -> protocol.Admitted:
+        c = self.node.c
+        chat = await meetings.chat_of_session(c, self.session_id) if self.session_id else []
+        message = None if video_allowed else (
+            f"{c.settings.max_video_senders} people are already sending video: you join with your camera off.")
+        return protocol.Admitted(session_id=self.session_id or "", participants=[x.view() for x in self.joined()],
+                                 chat=[chat_view(x) for x in chat], video_allowed=video_allowed,
+                                 recording=self.recording.active(), message=message)
+
+    # --- entering and leaving (the room lock is held) ----------------------------------------------
+
+    async def enter(self, m: Participant) -> None:
+        """Admit ``m`` into the meeting: the limit, the session, the media, then everyone is told."""
+        s = self.node.c.settings
+        if rules.room_is_full(len(self.joined()), s.max_participants):
+            self.refuse(m, "full")
+            return
+        try:
+            joined = await meetings.do_join(self.node.c, self.room_id, m.id, m.name, m.is_host)
+        except LookupError:
+            self.refuse(m, "ended")
+            return
+        self.session_id = joined.session_id
+        if joined.session_started:
+            self.recording.forget()
+        m.move_to("joined", self.node.c.clock.now())
+        media_error = await self.relay.open_media_of_newcomer(m)
+        video_allowed = rules.may_send_video(video_senders=self.video_senders(),
+                                             max_video_senders=s.max_video_senders)
+        if not video_allowed:
+            m.camera = False
+        m.send(await self.admitted(m, video_allowed=video_allowed))
+        if media_error is not None:
+            m.send(protocol.MediaError(code="media_unavailable", message=media_error))
+        self.broadcast(protocol.ParticipantJoined(participant=m.view()), exclude=m)
+        await self.recording.start_automatically()
+
+    def refuse(self, m: Participant, reason: rules.Refusal) -> None:
+        m.send(protocol.Denied(reason=reason))
+        if m.conn is not None:
+            m.conn.close(protocol.CLOSE_DENIED)
+        m.move_to("gone")
+        self.participants.pop(m.id, None)
+
+    async def leave(self, m: Participant, reason: LeaveReason) -> None:
+        """``m`` leaves the meeting (or the lobby) for good."""
+        was_joined = m.state == "joined"
+        if not m.move_to("gone"):
+            return
+        self.participants.pop(m.id, None)
+        if m.grace is not None and m.grace is not asyncio.current_task():
+            m.grace.cancel()
+        m.grace = None
+        if was_joined:
+            await self.relay.close_media(m)
+            m.feeds.clear()
+            m.video_kinds.clear()
+            ended = await meetings.do_leave(self.node.c, m.id, reason)
+            self.broadcast(protocol.ParticipantLeft(participant_id=m.id, reason=reason))
+            if ended or not self.joined():
+                await self.session_over()
+        else:
+            self.tell_hosts_lobby()
+        self.forget_if_empty()
+
+    async def dropped(self, m: Participant, conn: Connection) -> None:
+        """The socket ``conn`` of ``m`` is gone. Decided under the room lock, so an admission or a
+        resume running at the same moment is seen."""
+        async with self.lock:
+            if m.conn is not conn:
+                self.forget_if_empty()
+                return  # resumed on another socket meanwhile, or never attached
+            m.conn = None
+            if m.state == "lobby":
+                m.move_to("gone")
+                self.participants.pop(m.id, None)
+                self.tell_hosts_lobby()
+            elif m.state == "joined" and m.grace is None:
+                m.grace = self.node.spawn(self._grace_over(m), name="resume-grace")
+            self.forget_if_empty()
+
+    async def _grace_over(self, m: Participant) -> None:
+        # The injected clock's sleep: the grace period moves with a test's FakeClock.
+        await self.node.c.clock.sleep(self.node.c.settings.resume_grace)
+        async with self.lock:
+            if m.conn is None and m.state == "joined":
+                m.grace = None
+                await self.leave(m, "dropped")
+
+    # --- the session -------------------------------------------------------------------------------
+
+    async def session_over(self) -> None:
+        """Nobody is left in the meeting: the recording stops and the media room goes."""
+        await self.recording.stop()
+        self.session_id = None
+        await self.relay.destroy_media_room()
+
+    async def end_meeting(self) -> None:
+        """The meeting ends for everyone (the host ended it, or the room ended)."""
+        async with self.lock:
+            everyone = list(self.participants.values())
+            session_id = self.session_id
+            for x in everyone:
+                joined = x.state == "joined"
+                x.send(protocol.MeetingEnded() if joined else protocol.Denied(reason="ended"))
+                if x.conn is not None:
+                    x.conn.close(protocol.CLOSE_ENDED if joined else protocol.CLOSE_DENIED)
+                if x.grace is not None:
+                    x.grace.cancel()
+                if joined:
+                    await self.relay.close_media(x)
+                x.move_to("gone")
+            self.participants.clear()
+            if session_id is not None:
+                await meetings.do_end_session(self.node.c, session_id, reason="ended")
+            await self.session_over()
+            self.forget_if_empty()
+
+    def forget_if_empty(self) -> None:
+        if not self.participants:
+            self.on_empty(self)
+
+
+def chat_view(row: t.ChatMessage) -> protocol.ChatView:
+    return protocol.ChatView(id=row.id, participant_id=row.participant_id, name=row.name, text=row.text,
+                             sent_at=row.sent_at)

@@ -1,0 +1,108 @@
+"""The rooms of this process (LiveKit's ``RoomManager``): a room exists here while anybody is
+connected to it, and hears what the rest of the deployment says about it on the bus.
+
+- ``RoomEnded`` (expired at its hard ``expires_at``, or deleted): the meeting ends for everyone.
+- ``RoomUpdated``: the room's row is read again and its approval level, features and recording
+  options apply to the running meeting."""
+
+from __future__ import annotations
+
+import logging
+
+from ..bus import RoomEnded, RoomEvent, RoomUpdated
+from ..container import Container
+from ..storage import repositories
+from ..storage import tables as t
+from . import protocol
+from .connection import Connection
+from .node import MediaPort, Node
+from .participant import Participant
+from .room import Room
+
+log = logging.getLogger("meetkit.signalling")
+
+
+class Rooms:
+    def __init__(self, c: Container, media: MediaPort | None = None) -> None:
+        self.node = Node.of(c, media)
+        self.rooms: dict[str, Room] = {}
+        self._unsubscribe = c.bus.subscribe(self.on_room_event)
+
+    @property
+    def media(self) -> MediaPort | None:
+        return self.node.media
+
+    @media.setter
+    def media(self, port: MediaPort | None) -> None:
+        self.node.media = port
+
+    def _room(self, row: t.Room) -> Room:
+        room = self.rooms.get(row.id)
+        if room is None:
+            room = self.rooms[row.id] = Room.of(self.node, row, self._forget)
+        return room
+
+    def _forget(self, room: Room) -> None:
+        if not room.participants and self.rooms.get(room.room_id) is room:
+            del self.rooms[room.room_id]
+
+    async def join(self, row: t.Room, conn: Connection,
+                   hello: protocol.Hello) -> tuple[Room, Participant | None]:
+        """``hello`` arrives at the room ``row``: the participant it makes (None if refused)."""
+        for _ in range(100):
+            room = self._room(row)
+            async with room.lock:
+                if self.rooms.get(row.id) is not room:
+                    continue  # the room emptied and was forgotten while we waited: take the current one
+                try:
+                    return room, await room.lobby.arrive(conn, hello)
+                except Exception:
+                    # Whatever was half done for this connection is undone: no participant left behind.
+                    for m in list(room.participants.values()):
+                        if m.conn is conn:
+                            await room.leave(m, "dropped")
+                    room.forget_if_empty()
+                    raise
+        raise RuntimeError("no room")
+
+    async def end_room(self, room_id: str) -> bool:
+        """The room stopped being available while people were in it: the meeting ends for everyone, as if
+        the host had ended it. True if it had one. (``RoomEnded`` on the bus does the same.)"""
+        room = self.rooms.get(room_id)
+        if room is None:
+            return False
+        await room.end_meeting()
+        return True
+
+    async def on_room_event(self, event: RoomEvent) -> None:
+        if isinstance(event, RoomEnded):
+            await self.end_room(event.room_id)
+        elif isinstance(event, RoomUpdated):
+            await self.room_updated(event.room_id)
+
+    async def room_updated(self, room_id: str) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        async with self.node.c.sessions() as db:
+            row = await repositories.room_by_id(db, room_id)
+        if row is None:
+            return
+        async with room.lock:
+            room.apply_options(row)
+
+    async def media_restarted(self) -> None:
+        """Janus came back empty: every participant's media session is gone. The media server has
+        re-created the rooms it knew; meetkit re-opens each participant's media and tells browsers to
+        publish and subscribe again."""
+        for room in list(self.rooms.values()):
+            async with room.lock:
+                await room.relay.reopen(room.joined())
+
+    async def close(self) -> None:
+        self._unsubscribe()
+        for room in list(self.rooms.values()):
+            for m in list(room.participants.values()):
+                if m.conn is not None:
+                    m.conn.close(1012)  # service restart: browsers reconnect
+        self.node.cancel_tasks()
