@@ -16,11 +16,12 @@ from .actions.recordings import do_stop_orphaned_recordings
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads, usage
-from .api.guard import API_PREFIX, TargetGuard
+from .api.guard import TargetGuard
 from .bus import InProcessBus
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
+from .domain.links import API_PREFIX
 from .media.supervisor import JanusSupervisor
 from .media.videoroom import MediaServer
 from .signalling.hub import Hub

@@ -10,13 +10,13 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..api.schemas import CreateRoomIn, RoomUpdateDetails
 from ..container import Container
 from ..domain import lifecycle
 from ..domain import rooms as rules
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
+from .inputs import CreateRoomIn, RoomUpdateDetails, UpdateRoomIn
 
 _MEETING_CODE_ATTEMPTS = 8
 
@@ -115,7 +115,7 @@ async def get_room(c: Container, application_id: str, room_id: str) -> t.Room:
     return room
 
 
-def _update_details(body: Any) -> RoomUpdateDetails:
+def _update_details(body: UpdateRoomIn) -> RoomUpdateDetails:
     details = body.update_details if body.update_details is not None else body.update_options
     if details is None or not details.model_fields_set:
         raise InputValidationError('"update_details" must have at least 1 key')
@@ -123,7 +123,7 @@ def _update_details(body: Any) -> RoomUpdateDetails:
     return details
 
 
-async def do_update_room(c: Container, application_id: str, room_id: str, body: Any) -> t.Room:
+async def do_update_room(c: Container, application_id: str, room_id: str, body: UpdateRoomIn) -> t.Room:
     details = _update_details(body)
     given = details.model_fields_set
     now = c.clock.now()
