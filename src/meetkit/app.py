@@ -17,7 +17,7 @@ from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads, usage
 from .api.guard import TargetGuard
-from .bus import InProcessBus
+from .bus import InProcessBus, RoomEnded, RoomEvent
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
-            workers.append(asyncio.create_task(LifecycleWorker(c, on_expired=hub.end_room).run(), name="lifecycle"))
+            workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))
             workers.append(asyncio.create_task(RecordingWorker(c).run(), name="recordings"))
             workers.append(asyncio.create_task(UsageWorker(c).run(), name="usage"))
         try:
@@ -155,6 +155,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.container = c
     hub = Hub(c)
     app.state.hub = hub
+
+    async def end_meeting(event: RoomEvent) -> None:  # until the room manager subscribes itself
+        if isinstance(event, RoomEnded):
+            await hub.end_room(event.room_id)
+
+    c.bus.subscribe(end_meeting)
     api_errors.install(app)
     api_openapi.install(app)
     for router in API_ROUTERS:

@@ -1,4 +1,5 @@
-"""Room actions: create, update, delete."""
+"""Room actions: create, update, delete. An update or a deletion is announced on the bus once it
+has committed (``RoomUpdated``, ``RoomEnded``), so a meeting running in the room follows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..bus import RoomEnded, RoomUpdated, publish_on_commit
 from ..container import Container
 from ..domain import lifecycle
 from ..domain import rooms as rules
@@ -166,6 +168,7 @@ async def do_update_room(c: Container, application_id: str, room_id: str, body: 
             value = getattr(details, name)
             if name in given and value is not None:
                 setattr(room, name, rules.merge_options(getattr(room, name), value.model_dump(exclude_unset=True)))
+        publish_on_commit(db, c.bus, RoomUpdated(room.id))
     return room
 
 
@@ -180,3 +183,4 @@ async def do_delete_room(c: Container, application_id: str, room_id: str) -> Non
         if recordings:
             raise Conflict(f"Room {room_id} has {recordings} recording(s): delete them first")
         await db.delete(room)
+        publish_on_commit(db, c.bus, RoomEnded(room_id, "deleted"))  # anyone still in it is told the meeting ended
