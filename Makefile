@@ -8,7 +8,7 @@ test:
 	bash scripts/test.sh
 
 lint:
-	.venv/bin/ruff check src tests bench && .venv/bin/mypy
+	.venv/bin/ruff check src tests bench && .venv/bin/mypy && .venv/bin/lint-imports
 
 bench:
 	.venv/bin/python bench/api.py
