@@ -11,7 +11,7 @@ test-unit:
 	.venv/bin/pytest -q tests/unit
 
 lint:
-	.venv/bin/ruff check src tests bench && .venv/bin/mypy
+	.venv/bin/ruff check src tests bench && .venv/bin/mypy && .venv/bin/lint-imports
 
 bench:
 	.venv/bin/python bench/api.py

@@ -16,11 +16,12 @@ from .actions.recordings import do_stop_orphaned_recordings
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads, usage
-from .api.guard import API_PREFIX, TargetGuard
+from .api.guard import TargetGuard
 from .bus import InProcessBus
 from .clock import Clock, SystemClock
 from .config import Settings
 from .container import Container
+from .domain.links import API_PREFIX
 from .media.supervisor import JanusSupervisor
 from .media.videoroom import MediaServer
 from .signalling.rooms import Rooms
@@ -125,8 +126,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
-            workers.append(asyncio.create_task(LifecycleWorker(c, on_expired=live_rooms.end_room).run(),
-                                               name="lifecycle"))
+            workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))
             workers.append(asyncio.create_task(RecordingWorker(c).run(), name="recordings"))
             workers.append(asyncio.create_task(UsageWorker(c).run(), name="usage"))
         try:
@@ -157,7 +157,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.container = c
     live_rooms = Rooms(c)  # the meetings of this process; hears RoomEnded / RoomUpdated on c.bus
     app.state.rooms = live_rooms
-    app.state.hub = live_rooms  # api/rooms.py still calls end_room directly until delete_room publishes RoomEnded
     api_errors.install(app)
     api_openapi.install(app)
     for router in API_ROUTERS:

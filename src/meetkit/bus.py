@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger("meetkit.bus")
 
@@ -94,7 +94,10 @@ _PENDING = "meetkit.bus.pending"
 
 def publish_on_commit(db: AsyncSession, bus: Bus, event: RoomEvent) -> None:
     """Publishes ``event`` once ``db``'s transaction commits; forgotten if it rolls back."""
-    db.sync_session.info.setdefault(_PENDING, []).append((bus, event))
+    session = db.sync_session
+    if not session.in_transaction():  # the event belongs to a transaction: begin it (no I/O yet)
+        session.begin()
+    session.info.setdefault(_PENDING, []).append((bus, event))
 
 
 @event.listens_for(Session, "after_commit")
@@ -103,6 +106,8 @@ def _publish_after_commit(session: Session) -> None:
         bus.publish_soon(room_event)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    # Only the outer transaction's end: a savepoint rolled back leaves the outer transaction's events.
+    if previous.parent is None:
+        session.info.pop(_PENDING, None)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .config import Settings
+from .domain.delivery import DeliveryStatus
 
 if TYPE_CHECKING:
     from .actions.usage import KindUsage, UsageReport
@@ -259,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     hooks = sub.add_parser("webhooks", help="webhook deliveries (the outbox)")
     hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)
     hl = hooks_sub.add_parser("list", help="deliveries, newest first, one JSON object a line")
-    hl.add_argument("--status", choices=["pending", "delivered", "failed", "dead"])
+    hl.add_argument("--status", choices=[status.value for status in DeliveryStatus])
     hl.add_argument("--limit", type=int, default=100)
     hl.set_defaults(func=_webhooks_list)
     hr = hooks_sub.add_parser("replay", help="queue a delivered, failed or dead delivery again")

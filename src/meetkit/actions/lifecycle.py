@@ -2,7 +2,7 @@
 
 The timer is the room's own ``expiry_due_at`` column, so a restart loses none: whatever is due when a
 worker next looks is expired then. Expiring a room and queueing its ``room:expired`` callback happen in
-one transaction."""
+one transaction; once it commits, ``RoomEnded`` on the bus ends a meeting still running in the room."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy import exists, select
 
+from ..bus import RoomEnded, publish_on_commit
 from ..container import Container
 from ..domain.webhooks import RoomExpired
 from ..storage import tables as t
@@ -44,6 +45,7 @@ async def do_expire_due_rooms(c: Container, limit: int = _BATCH) -> list[str]:
                                     expires_at=room.expires_at, created_at=room.created_at)
                 await enqueue_event(db, app, room, "room:expired", event, now=now)
             expired.append(room.id)
+            publish_on_commit(db, c.bus, RoomEnded(room.id, "expired"))
     return expired
 
 

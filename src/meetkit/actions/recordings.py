@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..api.guard import API_PREFIX
-from ..api.render import download_signature
 from ..container import Container
 from ..domain import webhooks as hooks
+from ..domain.links import API_PREFIX, download_signature
+from ..domain.recordings import DELETABLE, RecordingStatus, move
 from ..errors import Conflict, Forbidden, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
@@ -37,7 +37,7 @@ async def do_delete_recording(c: Container, application_id: str, recording_id: s
         rec = await db.get(t.Recording, recording_id)
         if rec is None or rec.application_id != application_id:
             raise NotFound(f"Recording {recording_id} was not found")
-        if rec.status not in ("uploaded", "failed"):
+        if rec.status not in DELETABLE:
             raise Forbidden(
                 f"Recording {recording_id} is still {rec.status}: only recordings in 'uploaded' status can be deleted"
             )
@@ -90,8 +90,8 @@ async def do_start_recording(c: Container, session_id: str, *, only_owner: bool)
             if session is None or session.ended_at is not None:
                 raise Conflict("the session is not running")
             rec = t.Recording(id=rec_id, application_id=session.application_id, session_id=session_id,
-                              room_id=session.room_id, status="started", started_at=now, ended_at=None,
-                              storage_key=None, created_at=now, record_dir=str(recording_dir(c, rec_id)),
+                              room_id=session.room_id, status=RecordingStatus.STARTED, started_at=now,
+                              ended_at=None, storage_key=None, created_at=now, record_dir=str(recording_dir(c, rec_id)),
                               only_owner=only_owner, attempts=0)
             db.add(rec)
             await db.flush()
@@ -110,9 +110,9 @@ async def do_stop_recording(c: Container, recording_id: str, *, ended_at: dateti
     now = c.clock.now()
     async with c.sessions.begin() as db:
         rec = await db.get(t.Recording, recording_id)
-        if rec is None or rec.status != "started":
+        if rec is None or rec.status != RecordingStatus.STARTED:
             return False
-        rec.status = "stopped"
+        rec.status = move(rec.status, RecordingStatus.STOPPED)
         rec.ended_at = max(rec.started_at, ended_at or now)
         rec.next_attempt_at = now
         room, app = await _room_and_app(db, rec.room_id, rec.application_id)
@@ -134,9 +134,9 @@ async def do_recording_uploaded(c: Container, recording_id: str, storage_key: st
     now = c.clock.now()
     async with c.sessions.begin() as db:
         rec = await db.get(t.Recording, recording_id)
-        if rec is None or rec.status != "stopped":
+        if rec is None or rec.status != RecordingStatus.STOPPED:
             return
-        rec.status = "uploaded"
+        rec.status = move(rec.status, RecordingStatus.UPLOADED)
         rec.storage_key = storage_key
         rec.next_attempt_at = None
         rec.last_error = None
@@ -153,7 +153,8 @@ async def do_stop_orphaned_recordings(c: Container) -> int:
     previous process. They stop at the last moment their tracks were written, and are composed from
     what was captured."""
     async with c.sessions() as db:
-        rows = (await db.scalars(select(t.Recording).where(t.Recording.status == "started"))).all()
+        started = select(t.Recording).where(t.Recording.status == RecordingStatus.STARTED)
+        rows = (await db.scalars(started)).all()
     for rec in rows:
         # Without any track written, nothing was captured: the recording ends where it started (not at
         # this restart, which could be days later).

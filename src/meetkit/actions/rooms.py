@@ -1,4 +1,5 @@
-"""Room actions: create, update, delete."""
+"""Room actions: create, update, delete. An update or a deletion is announced on the bus once it
+has committed (``RoomUpdated``, ``RoomEnded``), so a meeting running in the room follows."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..api.schemas import CreateRoomIn, RoomUpdateDetails
+from ..bus import RoomEnded, RoomUpdated, publish_on_commit
 from ..container import Container
 from ..domain import lifecycle
 from ..domain import rooms as rules
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
+from .inputs import CreateRoomIn, RoomUpdateDetails, UpdateRoomIn
 
 _MEETING_CODE_ATTEMPTS = 8
 
@@ -115,7 +117,7 @@ async def get_room(c: Container, application_id: str, room_id: str) -> t.Room:
     return room
 
 
-def _update_details(body: Any) -> RoomUpdateDetails:
+def _update_details(body: UpdateRoomIn) -> RoomUpdateDetails:
     details = body.update_details if body.update_details is not None else body.update_options
     if details is None or not details.model_fields_set:
         raise InputValidationError('"update_details" must have at least 1 key')
@@ -123,7 +125,7 @@ def _update_details(body: Any) -> RoomUpdateDetails:
     return details
 
 
-async def do_update_room(c: Container, application_id: str, room_id: str, body: Any) -> t.Room:
+async def do_update_room(c: Container, application_id: str, room_id: str, body: UpdateRoomIn) -> t.Room:
     details = _update_details(body)
     given = details.model_fields_set
     now = c.clock.now()
@@ -166,6 +168,7 @@ async def do_update_room(c: Container, application_id: str, room_id: str, body: 
             value = getattr(details, name)
             if name in given and value is not None:
                 setattr(room, name, rules.merge_options(getattr(room, name), value.model_dump(exclude_unset=True)))
+        publish_on_commit(db, c.bus, RoomUpdated(room.id))
     return room
 
 
@@ -180,3 +183,4 @@ async def do_delete_room(c: Container, application_id: str, room_id: str) -> Non
         if recordings:
             raise Conflict(f"Room {room_id} has {recordings} recording(s): delete them first")
         await db.delete(room)
+        publish_on_commit(db, c.bus, RoomEnded(room_id, "deleted"))  # anyone still in it is told the meeting ended

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..api.schemas import CreateThemeIn, UpdateThemeIn
 from ..container import Container
 from ..domain.themes import (
     LOGO_COLUMN,
@@ -24,6 +23,7 @@ from ..domain.themes import (
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
+from .inputs import CreateThemeIn, UpdateThemeIn
 
 
 async def _unique_conflict(db: AsyncSession, application_id: str, name: str | None, short: str | None,

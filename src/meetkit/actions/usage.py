@@ -27,13 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..config import Settings
 from ..container import Container
 from ..domain import pricing
+from ..domain.recordings import METERED
 from ..errors import InputValidationError
 from ..storage import tables as t
 
 PARTICIPANT = "participant"
 RECORDING = "recording"
 # A recording's minutes are known once it has stopped; paused time is inside started_at..ended_at.
-METERED_RECORDING_STATUSES = ("stopped", "uploaded")
+METERED_RECORDING_STATUSES = METERED
 
 _BATCH = 100
 _STORED = Decimal("0.000001")  # storage/types.Minutes keeps six decimal places

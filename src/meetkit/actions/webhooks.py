@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from ..container import Container
 from ..domain import webhooks as hooks
+from ..domain.delivery import DeliveryStatus, can_move
 from ..errors import BadRequest, NotFound
 from ..storage import tables as t
 
-PENDING, DELIVERED, FAILED, DEAD = "pending", "delivered", "failed", "dead"
-STATUSES = (PENDING, DELIVERED, FAILED, DEAD)
+STATUSES = tuple(status.value for status in DeliveryStatus)
 
 _ROOM_URL = {
     hooks.Channel.ROOMS: "rooms_callback_url",
@@ -119,7 +119,7 @@ async def enqueue_event(
         target_url=url,
         ordering_key=ordering_key(url),
         idempotency_key=uuid.uuid5(event_id, url).hex,
-        status=PENDING,
+        status=DeliveryStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -147,11 +147,12 @@ async def do_replay_delivery(c: Container, delivery_id: int) -> t.WebhookDeliver
         row = await db.get(t.WebhookDelivery, delivery_id, with_for_update=True)
         if row is None:
             raise NotFound(f"could not find webhook delivery {delivery_id}")
-        if row.status == PENDING:
+        if not can_move(row.status, DeliveryStatus.PENDING):
             raise BadRequest(f"webhook delivery {delivery_id} is still pending")
         await db.execute(
             update(t.WebhookDelivery).where(t.WebhookDelivery.id == delivery_id).values(
-                status=PENDING, attempts=0, next_attempt_at=now, queued_at=now, last_error=None, delivered_at=None))
+                status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, queued_at=now, last_error=None,
+                delivered_at=None))
         db.sync_session.info[_ENQUEUED] = True
     async with c.sessions() as db:
         fresh = await db.get(t.WebhookDelivery, delivery_id)

@@ -7,9 +7,10 @@ from urllib.parse import unquote_to_bytes
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..domain.links import API_PREFIX
+
 # Older SDK versions used these prefixes; they are served by the same routes as /v1/meetings.
 ALIASES = ("/beta/meetings", "/meetings")
-API_PREFIX = "/v1/meetings"
 
 
 class TargetGuard:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 
 from ..actions import recordings as actions
+from ..domain.links import download_signature
 from ..errors import Forbidden, NotFound
 from ..storage import tables as t
 from ..storage.objects import BadKey, ObjectStore
@@ -70,7 +71,7 @@ async def download_recording(request: Request, recording_id: str,
                              expires: Annotated[int, Query(ge=0, le=2**40)],
                              signature: Annotated[str, Query(max_length=128)]) -> Response:
     c = container(request)
-    expected = render.download_signature(c.secret, recording_id, expires)
+    expected = download_signature(c.secret, recording_id, expires)
     if not hmac.compare_digest(expected.encode(), signature.encode()):
         raise Forbidden("invalid download signature")
     if expires < c.clock.now().timestamp():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -14,11 +12,10 @@ from ..actions.usage import KindUsage, UsageReport
 from ..container import Container
 from ..domain import rooms as rules
 from ..domain.dates import format_date
+from ..domain.links import API_PREFIX, download_signature
 from ..domain.rooms import meeting_links
 from ..storage import tables as t
 from . import schemas as s
-
-API_PREFIX = "/v1/meetings"
 
 
 def api_base(request: Request) -> str:
@@ -104,10 +101,6 @@ def theme_out(request: Request, theme: t.Theme, account_id: str) -> s.ThemeOut:
         brand_image_white_url=asset_url(request, theme.brand_image_white),
         branded_favicon_url=asset_url(request, theme.branded_favicon),
     )
-
-
-def download_signature(secret: bytes, recording_id: str, expires: int) -> str:
-    return hmac.new(secret, f"recording:{recording_id}:{expires}".encode(), hashlib.sha256).hexdigest()
 
 
 def recording_out(c: Container, request: Request, rec: t.Recording) -> s.RecordingOut:

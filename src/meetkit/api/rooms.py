@@ -65,7 +65,6 @@ async def update_room(request: Request, caller: Auth, room_id: str, body: s.Upda
                responses={404: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
 async def delete_room(request: Request, caller: Auth, room_id: str) -> Response:
     await actions.do_delete_room(container(request), caller.application_id, room_id)
-    await request.app.state.hub.end_room(room_id)  # anyone still in it is told the meeting ended
     return Response(status_code=204)
 
 

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter
 
@@ -137,3 +138,12 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     """What a receiver does (also in docs/webhooks.md)."""
     expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(f"{SIGNATURE_VERSION}={expected}", signature)
+
+
+# Room metadata goes in a header: printable ASCII stays as it is, anything else is percent-encoded UTF-8.
+_METADATA_SAFE = "".join(chr(i) for i in range(0x20, 0x7F) if chr(i) != "%")
+
+
+def encode_metadata(metadata: str) -> str:
+    """The ``X-Meetkit-Room-Metadata`` value: ``urllib.parse.unquote`` gives the exact text back."""
+    return quote(metadata, safe=_METADATA_SAFE)

@@ -1,10 +1,10 @@
 """The lifecycle worker: acts on room timers that are due. The timers themselves are rows (the rooms'
-``expiry_due_at``); this loop only looks at them now and then, so nothing is lost across a restart."""
+``expiry_due_at``); this loop only looks at them now and then, so nothing is lost across a restart. A
+meeting still running in an expired room hears of it on the bus (``do_expire_due_rooms`` publishes)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 
 from ..actions.lifecycle import do_delete_retained_rooms, do_expire_due_rooms
 from ..container import Container
@@ -14,9 +14,8 @@ log = logging.getLogger("meetkit.lifecycle")
 
 
 class LifecycleWorker:
-    def __init__(self, c: Container, on_expired: Callable[[str], Awaitable[object]] | None = None) -> None:
+    def __init__(self, c: Container) -> None:
         self._c = c
-        self._on_expired = on_expired  # ends a meeting still running in an expired room
 
     async def tick(self) -> int:
         """One pass: expire what is due, delete what is past retention. Returns how many rooms changed."""
@@ -24,12 +23,6 @@ class LifecycleWorker:
         while expired := await do_expire_due_rooms(self._c):
             changed += len(expired)
             log.info("expired %d room(s)", len(expired))
-            if self._on_expired is not None:
-                for room_id in expired:
-                    try:
-                        await self._on_expired(room_id)
-                    except Exception as exc:
-                        log.error("ending the meeting of an expired room failed: %s", type(exc).__name__)
         while deleted := await do_delete_retained_rooms(self._c):
             changed += len(deleted)
             log.info("deleted %d expired room(s) past retention", len(deleted))

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from ..actions.recordings import do_recording_uploaded, recordings_doorbell
 from ..container import Container
+from ..domain.recordings import RecordingStatus, move
 from ..recording.compose import compose, discover_tracks
 from ..storage import tables as t
 from .passes import run_passes
@@ -34,7 +35,8 @@ class RecordingWorker:
     async def claim(self) -> t.Recording | None:
         """Take the next due stopped recording, leasing it by moving its timer ahead."""
         now = self._c.clock.now()
-        query = (select(t.Recording).where(t.Recording.status == "stopped", t.Recording.next_attempt_at <= now)
+        query = (select(t.Recording)
+                 .where(t.Recording.status == RecordingStatus.STOPPED, t.Recording.next_attempt_at <= now)
                  .order_by(t.Recording.next_attempt_at).limit(1))
         if self._c.engine.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -73,9 +75,11 @@ class RecordingWorker:
             "last_error": f"{type(exc).__name__}: {exc}"[:300],
             "next_attempt_at": None if give_up else self._c.clock.now() + timedelta(seconds=delay)}
         if give_up:
-            values["status"] = "failed"  # final: it may be deleted, and it no longer blocks its room's deletion
+            # Final: it may be deleted, and it no longer holds back its room's deletion.
+            values["status"] = move(rec.status, RecordingStatus.FAILED)
         async with self._c.sessions.begin() as db:
-            await db.execute(update(t.Recording).where(t.Recording.id == rec.id, t.Recording.status == "stopped")
+            await db.execute(update(t.Recording).where(t.Recording.id == rec.id,
+                                                           t.Recording.status == RecordingStatus.STOPPED)
                              .values(**values))
         log.error("composing recording %s failed (attempt %d%s): %s", rec.id, rec.attempts,
                   ", giving up" if give_up else "", type(exc).__name__)
