@@ -21,7 +21,8 @@ import { drawHost, onLobbyUpdate, onLocked } from "./features/host/host.js";
 import { RECORDING_CHANGED } from "./features/recording/state.js";
 import { drawRecording } from "./features/recording/view.js";
 import { postEmbedEvents } from "./features/embed/embed.js";
-import { onLocalTalking } from "./features/media/talking.js";
+import { onLocalTalking, watchTalking } from "./features/media/talking.js";
+import { startInvite } from "./features/host/invite.js";
 import { setMic } from "./features/media/local.js";
 import { onPublishAnswer, onPublishError, ownFeedsAnnounced, pub } from "./features/media/publisher.js";
 import { forgetFailures, onSubscribeError, onSubscribeOffer, subs, watchSubscriptions } from "./features/media/subscriptions.js";
@@ -101,6 +102,7 @@ function applyTheme(theme) {
   if (typeof theme.main_color === "string" && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(theme.main_color)) {
     root.style.setProperty("--accent", theme.main_color);
     root.style.setProperty("--accent-text", contrastText(theme.main_color));
+    root.style.setProperty("--accent-fg", readableOnDark(theme.main_color));
   }
   $("#brand-text").textContent = typeof theme.brand_text === "string" ? theme.brand_text : "";
   const white = safeUrl(theme.brand_image_white);
@@ -126,12 +128,31 @@ function safeUrl(value) {
   }
 }
 
-function contrastText(hex) {
+function rgbOf(hex) {
   let h = hex.slice(1);
   if (h.length === 3) h = [...h].map((c) => c + c).join("");
-  const [r, g, b] = [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16) / 255)
+  return [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16));
+}
+
+function luminance([r, g, b]) {
+  const [x, y, z] = [r, g, b].map((v) => v / 255)
     .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 ? "#111" : "#fff";
+  return 0.2126 * x + 0.7152 * y + 0.0722 * z;
+}
+
+function contrastText(hex) {
+  return luminance(rgbOf(hex)) > 0.4 ? "#111" : "#fff";
+}
+
+/** The accent mixed with white until it reads at 4.5:1 on the lightest dark surface (#2a2e37). */
+function readableOnDark(hex) {
+  const surface = luminance([0x2a, 0x2e, 0x37]);
+  const rgb = rgbOf(hex);
+  for (let mix = 0; mix <= 1; mix += 0.05) {
+    const c = rgb.map((v) => Math.round(v + (255 - v) * mix));
+    if ((luminance(c) + 0.05) / (surface + 0.05) >= 4.5) return `rgb(${c.join(", ")})`;
+  }
+  return "#fff";
 }
 
 function start() {
@@ -158,6 +179,8 @@ function start() {
   startChat();
   startControls();
   watchSubscriptions();
+  watchTalking();
+  startInvite();
   session.prepare(startPrejoin(), onMessage);
   document.addEventListener("pointerdown", () => runtime.detector.resume());
   window.addEventListener("pagehide", () => {

@@ -5,43 +5,55 @@ import { t } from "../../i18n.js";
 import { $, $$, setBadge } from "../../dom.js";
 import { PANEL_SET } from "./state.js";
 import { HAND_SET } from "../participants/state.js";
-import { toggleCamera, toggleMic } from "../media/local.js";
+import { retryDevices, toggleCamera, toggleMic } from "../media/local.js";
+import { deviceNotice, drawCameraToggle, drawMicToggle, drawToggle } from "../media/devices.js";
+import { fitControls, startMoreMenu } from "./more.js";
 import { pub, startScreen, stopScreen } from "../media/publisher.js";
 import { leave } from "../session/actions.js";
 import { layout, toggleView } from "../grid/view.js";
 
-function setToggle(btn, pressed, label) {
-  btn.setAttribute("aria-pressed", String(pressed));
-  btn.classList.toggle("off", !pressed);
-  btn.title = label;
-  btn.setAttribute("aria-label", label);
-  const l = btn.querySelector(".label");
-  if (l) l.textContent = label;
+/** A toggle keeps one name; its state is `aria-pressed` (`aria-checked` while in the More menu). */
+function setToggle(btn, pressed, name, title = name) {
+  drawToggle(btn, { name, pressed, blocked: false, title });
+  btn.classList.remove("off");
+  btn.classList.toggle("active", pressed);
 }
+
+function setButton(btn, name) {
+  btn.setAttribute("aria-label", name);
+  btn.title = name;
+}
+
+let lastMicName = null;
 
 function drawControls(state) {
   const { media, participants, recording, grid, host, controls, chat } = state;
-  const cameraOn = media.cameraOn && media.hasVideo;
-  setToggle($("#btn-mic"), media.micOn, t(media.micOn ? "mute" : "unmute"));
-  setToggle($("#btn-camera"), cameraOn, t(cameraOn ? "cameraOff" : "cameraOn"));
-  setToggle($("#btn-screen"), media.screenSharing, t(media.screenSharing ? "stopSharing" : "shareScreen"));
-  setToggle($("#btn-hand"), participants.hand, t(participants.hand ? "lowerHand" : "raiseHand"));
-  setToggle($("#btn-record"), recording.active, t(recording.active ? "stopRecording" : "record"));
-  setToggle($("#btn-view"), grid.view === "round", t(grid.view === "round" ? "gridView" : "roundTableView"));
-  setToggle($("#btn-lock"), host.locked, t(host.locked ? "unlockMeeting" : "lockMeeting"));
-  for (const b of [$("#btn-screen"), $("#btn-hand"), $("#btn-record"), $("#btn-view"), $("#btn-lock")]) {
-    b.classList.remove("off");
-    b.classList.toggle("active", b.getAttribute("aria-pressed") === "true");
-  }
-  $("#btn-chat").setAttribute("aria-pressed", String(controls.openPanel === "chat"));
-  $("#btn-participants").setAttribute("aria-pressed", String(controls.openPanel === "participants"));
-  for (const id of ["#btn-chat", "#btn-participants", "#btn-leave", "#btn-end"]) {
-    const b = $(id);
-    const label = b.querySelector(".label").textContent;
-    b.title = label;
-    b.setAttribute("aria-label", label);
-  }
+  drawMicToggle($("#btn-mic"), state);
+  drawCameraToggle($("#btn-camera"), state);
+  setToggle($("#btn-screen"), media.screenSharing, t("shareScreen"), t(media.screenSharing ? "stopSharing" : "shareScreen"));
+  setToggle($("#btn-hand"), participants.hand, t("raiseHand"), t(participants.hand ? "lowerHand" : "raiseHand"));
+  setToggle($("#btn-record"), recording.active, t("record"), t(recording.active ? "stopRecording" : "record"));
+  setToggle($("#btn-view"), grid.view === "round", t("roundTableView"));
+  setToggle($("#btn-lock"), host.locked, t("lockMeeting"), t(host.locked ? "unlockMeeting" : "lockMeeting"));
+  setToggle($("#btn-chat"), controls.openPanel === "chat", t("chat"));
+  setToggle($("#btn-participants"), controls.openPanel === "participants", t("participants"));
+  setButton($("#btn-leave"), t("leave"));
+  setButton($("#btn-end"), t("endForAll"));
+  setButton($("#btn-invite"), t("invite"));
+  setButton($("#btn-more"), t("more"));
   setBadge($("#btn-chat"), chat.unread);
+  if ($("#btn-mic").getAttribute("aria-label") !== lastMicName) {
+    lastMicName = $("#btn-mic").getAttribute("aria-label");
+    requestAnimationFrame(fitControls);  // "Microphone blocked" is wider
+  }
+  const notice = deviceNotice(state, false);
+  const box = $("#device-notice");
+  if (notice && notice.text !== box.dataset.dismissed) {
+    $("#device-notice-text").textContent = notice.text;
+    box.hidden = false;
+  } else {
+    box.hidden = true;
+  }
 }
 
 export function togglePanel(name, open = store.state.controls.openPanel !== name) {
@@ -58,7 +70,7 @@ function drawPanels({ controls }) {
     list.scrollTop = list.scrollHeight;
     $("#chat-input").focus();
   }
-  requestAnimationFrame(() => layout());
+  requestAnimationFrame(() => { layout(); fitControls(); });
 }
 
 function toggleHand() {
@@ -93,5 +105,12 @@ export function startControls() {
   $("#end-dialog").addEventListener("close", () => {
     if ($("#end-dialog").returnValue === "end") send({ type: "host.end" });
   });
+  $("#device-retry").addEventListener("click", retryDevices);
+  $("#device-notice-close").addEventListener("click", () => {
+    const box = $("#device-notice");
+    box.dataset.dismissed = $("#device-notice-text").textContent;
+    box.hidden = true;
+  });
+  startMoreMenu();
   for (const b of $$(".panel-close")) b.addEventListener("click", () => togglePanel(b.dataset.panel, false));
 }

@@ -16,6 +16,7 @@ export function createTile(id) {
   bar.className = "tile-bar";
   const mic = document.createElement("span");
   mic.className = "tile-mic";
+  mic.setAttribute("role", "img");
   mic.append(icon("i-mic-off"));
   const name = document.createElement("span");
   name.className = "tile-name";
@@ -30,9 +31,19 @@ export function createTile(id) {
   return el;
 }
 
+/**
+ * Two characters for the avatar (docs/ui.md "Initials"): the first letters of the first and the last
+ * word when both words start with a letter ("Ada Lovelace" → "AL"); otherwise the first two
+ * characters of the first word ("Bot 10" → "BO", "Ada" → "AD", "10" → "10").
+ */
 export function initials(name) {
-  const parts = String(name || "?").trim().split(/\s+/).filter(Boolean);
-  return ((parts[0]?.[0] || "?") + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
+  const words = String(name || "").trim().split(/\s+/).filter(Boolean).map((w) => [...w]);
+  if (!words.length) return "?";
+  const first = words[0];
+  const last = words[words.length - 1];
+  const letter = (c) => /\p{L}/u.test(c || "");
+  const pair = words.length > 1 && letter(first[0]) && letter(last[0]) ? first[0] + last[0] : first.slice(0, 2).join("");
+  return pair.toLocaleUpperCase();
 }
 
 export function updateTile(el, p, state) {
@@ -40,7 +51,7 @@ export function updateTile(el, p, state) {
   const { session, media, participants } = state;
   const self = p.participant_id === session.participantId;
   const cameraOn = self ? media.cameraOn && media.hasVideo : !!p.camera;
-  const micOn = self ? media.micOn : !!p.mic;
+  const micOn = self ? media.micOn && media.hasAudio : !!p.mic;
   const hand = self ? participants.hand : !!p.hand;
   const feed = self ? null : feedId(p.feeds?.camera);
   let video = el.querySelector("video");
@@ -72,7 +83,10 @@ export function updateTile(el, p, state) {
   el.classList.toggle("speaking", participants.talking.has(p.participant_id));
   el.querySelector(".avatar span").textContent = initials(p.name);
   el.querySelector(".tile-name").textContent = self ? `${p.name || session.name} ${t("you")}` : p.name || "";
-  el.querySelector(".tile-mic").title = micOn ? "" : t("micIsOff");
+  const micBadge = el.querySelector(".tile-mic");
+  micBadge.title = micOn ? "" : t("micIsOff");
+  if (micOn) micBadge.removeAttribute("aria-label"); else micBadge.setAttribute("aria-label", t("micIsOff"));
+  micBadge.setAttribute("aria-hidden", String(micOn));
   el.querySelector(".tile-hand").title = hand ? t("handRaised") : "";
 }
 

@@ -2,7 +2,7 @@
 import { store, dispatch, runtime } from "../../core.js";
 import { t } from "../../i18n.js";
 import { toast } from "../../dom.js";
-import { MIC_SET, CAMERA_SET, VIDEO_ALLOWED, cameraLive } from "./state.js";
+import { MIC_SET, CAMERA_SET, DEVICES_CHECKED, VIDEO_ALLOWED, cameraLive } from "./state.js";
 import { joined, syncTracks, sendMediaState } from "./tracks.js";
 import { replaceSenderTrack, schedulePublishCamera } from "./publisher.js";
 import { onLocalTalking } from "./talking.js";
@@ -43,7 +43,41 @@ export async function setCamera(on) {
   sendMediaState();
 }
 
-export const toggleMic = () => setMic(!store.state.media.micOn);
+export function toggleMic() {
+  const { media } = store.state;
+  if (!media.hasAudio && media.micProblem) return retryDevices();
+  return setMic(!media.micOn);
+}
+
+/** Asks the browser again for the devices it refused (after the user allowed them, say). */
+export async function retryDevices() {
+  const { local, detector } = runtime;
+  const { media } = store.state;
+  const audio = !local.audioTrack && !!media.micProblem;
+  const video = !local.videoTrack && !!media.cameraProblem;
+  if (!audio && !video) return;
+  const problems = await local.acquire({ audio, video });
+  dispatch({ type: DEVICES_CHECKED, mic: local.audioTrack ? null : problems.mic,
+    camera: local.videoTrack ? null : problems.camera });
+  if (audio && local.audioTrack) {
+    local.setMicEnabled(store.state.media.micOn);
+    detector.attach(local.audioTrack);
+  }
+  if (video && local.videoTrack) dispatch({ type: CAMERA_SET, on: true });
+  syncTracks();
+  const gotAudio = audio && local.audioTrack;
+  const gotVideo = video && local.videoTrack;
+  if (joined() && (gotAudio || gotVideo)) {
+    const swapped = (!gotAudio || (await replaceSenderTrack("audio", local.audioTrack)))
+      && (!gotVideo || (await replaceSenderTrack("video", local.videoTrack)));
+    if (!swapped) {
+      dispatch({ type: VIDEO_ALLOWED, allowed: true });
+      schedulePublishCamera(true);
+    }
+  }
+  sendMediaState();
+  if ((audio && !local.audioTrack) || (video && !local.videoTrack)) toast(t("stillBlocked"));
+}
 export const toggleCamera = () => setCamera(!cameraLive(store.state));
 
 export async function switchCamera(deviceId) {

@@ -48,6 +48,9 @@ export function mediaReducer(s = initial, action) {
 /** Live microphone / camera: wanted on and a track to send. */
 export const micLive = (s) => s.media.micOn && s.media.hasAudio;
 export const cameraLive = (s) => s.media.cameraOn && s.media.hasVideo;
+/** The browser refuses the device (permission): the toggle shows it blocked and offers a retry. */
+export const micBlocked = (s) => !s.media.hasAudio && s.media.micProblem === "blocked";
+export const cameraBlocked = (s) => !s.media.hasVideo && s.media.cameraProblem === "blocked";
 
 export function feedId(value) {
   return typeof value === "number" && Number.isFinite(value) ? value : null;

@@ -11,8 +11,8 @@ const initial = { byId: new Map(), talking: new Set(), lastSpoke: new Map(), han
 
 function selfParticipant(root) {
   const { session, media } = root;
-  return { participant_id: session.participantId, name: session.name, role: session.role, mic: media.micOn,
-    camera: media.cameraOn, hand: root.participants.hand, feeds: {}, joined_at: new Date().toISOString() };
+  return { participant_id: session.participantId, name: session.name, role: session.role, mic: media.micOn && media.hasAudio,
+    camera: media.cameraOn && media.hasVideo, hand: root.participants.hand, feeds: {}, joined_at: new Date().toISOString() };
 }
 
 export function participantsReducer(s = initial, action, root) {

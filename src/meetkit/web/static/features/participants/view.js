@@ -5,11 +5,26 @@ import { t } from "../../i18n.js";
 import { $, button, icon, setBadge } from "../../dom.js";
 import { participantIds } from "./state.js";
 
+/** A state icon that says what it shows (role img + label); `label` null hides it from assistive tech. */
+function stateIcon(id, className, label) {
+  const svg = icon(id);
+  svg.classList.add(className);
+  if (label) {
+    svg.removeAttribute("aria-hidden");
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", label);
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = label;
+    svg.prepend(title);
+  }
+  return svg;
+}
+
 function row(p, state) {
   const { session, media, participants } = state;
   const id = p.participant_id;
   const self = id === session.participantId;
-  const mic = self ? media.micOn : !!p.mic;
+  const mic = self ? media.micOn && media.hasAudio : !!p.mic;
   const camera = self ? media.cameraOn && media.hasVideo : !!p.camera;
   const hand = self ? participants.hand : !!p.hand;
   const li = document.createElement("li");
@@ -29,12 +44,11 @@ function row(p, state) {
   }
   const states = document.createElement("span");
   states.className = "p-states";
-  const handEl = icon("i-hand");
-  handEl.classList.add("p-hand");
-  const micEl = icon(mic ? "i-mic" : "i-mic-off");
-  micEl.classList.add("p-mic", mic ? "on" : "off");
-  const camEl = icon(camera ? "i-cam" : "i-cam-off");
-  camEl.classList.add("p-camera", camera ? "on" : "off");
+  const handEl = stateIcon("i-hand", "p-hand", hand ? t("handRaised") : null);
+  const micEl = stateIcon(mic ? "i-mic" : "i-mic-off", "p-mic", t(mic ? "micIsOn" : "micIsOff"));
+  micEl.classList.add(mic ? "on" : "off");
+  const camEl = stateIcon(camera ? "i-cam" : "i-cam-off", "p-camera", t(camera ? "camIsOn" : "camIsOff"));
+  camEl.classList.add(camera ? "on" : "off");
   states.append(handEl, micEl, camEl);
   li.append(states);
   if (session.role === "host" && !self) {

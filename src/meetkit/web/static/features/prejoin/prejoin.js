@@ -7,7 +7,8 @@ import { $ } from "../../dom.js";
 import { LocalMedia } from "../../media.js";
 import { CAMERA_SET, DEVICES_CHECKED, MIC_SET } from "../media/state.js";
 import { syncTracks } from "../media/tracks.js";
-import { showLocalVideo, switchCamera, switchMic, toggleCamera, toggleMic } from "../media/local.js";
+import { retryDevices, showLocalVideo, switchCamera, switchMic, toggleCamera, toggleMic } from "../media/local.js";
+import { deviceNotice, drawMicToggle, drawCameraToggle } from "../media/devices.js";
 import { join, savedName } from "../session/actions.js";
 
 /** Asks for the devices; resolves when they answered (Join waits for it). */
@@ -22,9 +23,10 @@ export function startPrejoin() {
   dispatch({ type: MIC_SET, on: micOn });
   runtime.local.setMicEnabled(micOn);
 
-  const acquiring = runtime.local.acquire({ audio: true, video: true }).then((problem) => {
+  const acquiring = runtime.local.acquire({ audio: true, video: true }).then((problems) => {
     const { local } = runtime;
-    dispatch({ type: DEVICES_CHECKED, mic: local.audioTrack ? null : problem, camera: local.videoTrack ? null : problem });
+    dispatch({ type: DEVICES_CHECKED, mic: local.audioTrack ? null : problems.mic,
+      camera: local.videoTrack ? null : problems.camera });
     syncTracks();
     if (!local.videoTrack) dispatch({ type: CAMERA_SET, on: false });
     if (local.audioTrack) runtime.detector.attach(local.audioTrack);
@@ -34,6 +36,7 @@ export function startPrejoin() {
 
   $("#prejoin-mic").addEventListener("click", toggleMic);
   $("#prejoin-camera").addEventListener("click", toggleCamera);
+  $("#prejoin-retry").addEventListener("click", retryDevices);
   $("#camera-select").addEventListener("change", (e) => switchCamera(e.target.value));
   $("#mic-select").addEventListener("change", (e) => switchMic(e.target.value));
   $("#prejoin-form").addEventListener("submit", (e) => { e.preventDefault(); join(); });
@@ -60,26 +63,18 @@ function fillSelect(select, devices, current, labelKey) {
 }
 
 export function drawPrejoin() {
-  watch(store, ["media", "session"], ({ media, session }) => {
-    const mic = $("#prejoin-mic");
-    const cam = $("#prejoin-camera");
-    const cameraOn = media.cameraOn && media.hasVideo;
-    mic.setAttribute("aria-pressed", String(media.micOn));
-    mic.classList.toggle("off", !media.micOn);
-    mic.title = t(media.micOn ? "mute" : "unmute");
-    mic.setAttribute("aria-label", mic.title);
-    cam.setAttribute("aria-pressed", String(media.cameraOn));
-    cam.classList.toggle("off", !media.cameraOn);
-    cam.title = t(media.cameraOn ? "cameraOff" : "cameraOn");
-    cam.setAttribute("aria-label", cam.title);
+  watch(store, ["media", "session"], (state) => {
+    const { media, session } = state;
+    drawMicToggle($("#prejoin-mic"), state);
+    drawCameraToggle($("#prejoin-camera"), state);
     const preview = $("#preview");
     if (session.state === "prejoin" || session.state === "connecting") showLocalVideo(preview);
     else preview.srcObject = null;
-    $("#preview-off").hidden = cameraOn;
-    const problem = media.micProblem || media.cameraProblem;
-    const el = $("#prejoin-message");
-    el.textContent = problem ? t(problem === "blocked" ? "devicesBlocked" : "noDevices") : "";
-    el.hidden = !problem;
+    $("#preview-off").hidden = media.cameraOn && media.hasVideo;
+    const notice = deviceNotice(state, true);
+    $("#prejoin-message").textContent = notice ? notice.text : "";
+    $("#prejoin-retry").hidden = !notice?.retry;
+    $("#prejoin-notice").hidden = !notice;
   });
 }
 
