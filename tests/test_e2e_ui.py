@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -158,3 +159,254 @@ async def test_participant_list_shows_mic_and_camera_off(media_server: Server, a
     finally:
         await guest_ctx.close()
         await host_ctx.close()
+
+
+# ------------------------------------------------------------------ 3. blocked devices
+
+async def test_blocked_microphone_is_shown_with_retry(media_server: Server, api: MeetingsClient,
+                                                      chromium: Browser) -> None:
+    _, guest_url, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url, permissions=["camera"])
+    await ctx.add_init_script(ui.blocking_script("audio"))
+    try:
+        page = await ui.enter(ctx, guest_url, "Mo Blocked")
+        await expect(page.locator("#btn-mic")).to_have_accessible_name(re.compile("blocked", re.I))
+        await ui.shown(page, r"microphone|mic\b", exclude="#btn-mic")
+        await ui.shown(page, r"blocked|allow|permission", exclude="#btn-mic")
+        await expect(page.get_by_role("button", name=re.compile(r"^Retry", re.I)).first).to_be_visible()
+        own = page.locator("#grid .tile.self")
+        await expect(own).to_have_class(re.compile(r"\bmuted\b"))
+        await expect(own.locator(".tile-mic")).to_be_visible()
+    finally:
+        await ctx.close()
+
+
+async def test_blocked_camera_alone_has_a_notice(media_server: Server, api: MeetingsClient,
+                                                 chromium: Browser) -> None:
+    _, guest_url, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url, permissions=["microphone"])
+    await ctx.add_init_script(ui.blocking_script("video"))
+    try:
+        page = await ui.prejoin(ctx, guest_url)
+        text = await ui.shown(page, r"camera.*(blocked|allow|permission)|(blocked|allow|permission).*camera")
+        assert "microphone" not in text.lower() or "camera" in text.lower(), text
+    finally:
+        await ctx.close()
+
+
+# ------------------------------------------------------------------ 4. toggles, contrast, axe-core
+
+async def assert_mic_toggle(loc: Any, live: bool) -> None:
+    """Live: "Microphone" pressed, or "Mute microphone" as a plain button; muted: "Microphone" not
+    pressed, or "Unmute microphone" as a plain button. Never "Mute" announced as pressed."""
+    pressed = await loc.get_attribute("aria-pressed")
+    name = await ui.accessible_name(loc)
+    if live:
+        ok = (pressed == "true" and name == "Microphone") or (pressed is None and name == "Mute microphone")
+    else:
+        ok = (pressed == "false" and name == "Microphone") or (pressed is None and name == "Unmute microphone")
+    assert ok, f"mic {'live' if live else 'muted'} is announced as {name!r}, aria-pressed={pressed}"
+
+
+async def test_mic_toggles_are_announced_as_they_are(media_server: Server, api: MeetingsClient,
+                                                     chromium: Browser) -> None:
+    _, guest_url, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.prejoin(ctx, guest_url)
+        await assert_mic_toggle(page.locator("#prejoin-mic"), live=True)
+        await page.fill("#name", "Tia Toggle")
+        await page.click("#join")
+        await b.wait_state(page, "joined")
+        mic = page.locator("#btn-mic")
+        await assert_mic_toggle(mic, live=True)
+        await mic.click()
+        await expect(page.locator("#grid .tile.self")).to_have_class(re.compile(r"\bmuted\b"))
+        await assert_mic_toggle(mic, live=False)
+    finally:
+        await ctx.close()
+
+
+async def test_leave_end_and_accent_labels_have_aa_contrast(media_server: Server, api: MeetingsClient,
+                                                            chromium: Browser) -> None:
+    host_url, _, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.enter(ctx, host_url, "Hana Host")
+        await page.click("#btn-chat")
+        await expect(page.locator("#chat-export")).to_be_visible()
+        await page.mouse.move(2, 2)  # the colours at rest, not under the pointer
+        low = []
+        for sel in ("#btn-leave", "#btn-end", "#btn-chat", "#chat-export"):
+            ratio, colours = await ui.label_contrast(page.locator(sel))
+            if ratio < 4.5:
+                low.append(f"{sel} {colours['text']!r}: {ratio:.2f}:1 ({colours['fg']} on {colours['bg']})")
+        assert not low, "below WCAG AA 4.5:1: " + "; ".join(low)
+    finally:
+        await ctx.close()
+
+
+def axe_report(screen: str, violations: list[dict[str, Any]]) -> str:
+    lines = [f"axe-core on the {screen} screen:"]
+    for v in violations:
+        lines.append(f"  [{v['impact']}] {v['id']}: {v['help']}")
+        lines += [f"      {n['target']}: {(n['summary'] or '').splitlines()[-1].strip()}" for n in v["nodes"]]
+    return "\n".join(lines)
+
+
+async def test_axe_prejoin(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    _, guest_url, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.prejoin(ctx, guest_url)
+        found = await ui.axe_violations(page)
+        assert not found, axe_report("pre-join", found)
+    finally:
+        await ctx.close()
+
+
+async def test_axe_lobby(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    _, guest_url, _ = urls(api, join_approval_level="explicit_approval")
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.enter(ctx, guest_url, "Gus Guest", state="lobby")
+        found = await ui.axe_violations(page)
+        assert not found, axe_report("lobby", found)
+    finally:
+        await ctx.close()
+
+
+async def test_axe_meeting(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    host_url, _, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.enter(ctx, host_url, "Hana Host")
+        await expect(page.locator("#grid .tile.self")).to_be_visible()
+        found = await ui.axe_violations(page)
+        assert not found, axe_report("meeting", found)
+    finally:
+        await ctx.close()
+
+
+# ------------------------------------------------------------------ 5. initials
+
+async def test_initials_of_names_with_numbers(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    _, guest_url, _ = urls(api)
+    wanted = {"Ada Lovelace": "AL", "Bot 10": "BO", "zoë": "ZO"}
+    contexts = [await ui.context(chromium, media_server.base_url) for _ in wanted]
+    try:
+        ids = {}
+        for ctx, name in zip(contexts, wanted, strict=True):
+            page = await ui.enter(ctx, guest_url, name, camera=False)
+            ids[name] = await ui.participant_id(page)
+        shown = {}
+        for name, pid in ids.items():  # the last one to join sees everyone's tile
+            avatar = page.locator(f'#grid .tile[data-participant-id="{pid}"] .avatar')
+            await expect(avatar).to_be_visible(timeout=10000)
+            shown[name] = (await avatar.inner_text()).strip()
+        assert shown == wanted
+    finally:
+        for ctx in contexts:
+            await ctx.close()
+
+
+# ------------------------------------------------------------------ 6. speaking detection
+
+async def test_someone_already_talking_is_flagged(
+        media_server: Server, api: MeetingsClient, playwright: Playwright, chromium: Browser,
+        tmp_path: Path) -> None:
+    """Talking when admitted (someone is already there), and talking when a newcomer arrives."""
+    _, guest_url, _ = urls(api)
+    # The talker's browser hears speech-like sound instead of Chromium's short beep once a second.
+    sound = ui.speech_wav(tmp_path / "talking.wav")
+    talker_browser = await playwright.chromium.launch(
+        executable_path=b.CHROMIUM, headless=True, args=[*b.FLAGS, f"--use-file-for-fake-audio-capture={sound}"])
+    early_ctx = await ui.context(chromium, media_server.base_url)
+    late_ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        early = await ui.enter(early_ctx, guest_url, "Eve Early", mic=False)
+        talker_ctx = await ui.context(talker_browser, media_server.base_url)
+        talker = await ui.prejoin(talker_ctx, guest_url)
+        # Precondition: the sound reaches the page (the pre-join level meter moves).
+        await talker.wait_for_function("() => parseFloat(document.querySelector('#preview-level span').style.width)"
+                                       " > 20", timeout=10000)
+        await talker.fill("#name", "Tom Talker")
+        await talker.click("#join")
+        await b.wait_state(talker, "joined")
+        talker_id = await ui.participant_id(talker)
+        late = await ui.enter(late_ctx, guest_url, "Nia Newcomer", mic=False)
+        problems = []
+        for who, page in (("own page", talker), ("already there when the talker was admitted", early),
+                          ("joining later", late)):
+            tile = page.locator(f'#grid .tile[data-participant-id="{talker_id}"]')
+            await expect(tile).to_be_visible(timeout=10000)
+            try:
+                await expect(tile).to_have_class(re.compile(r"\bspeaking\b"), timeout=10000)
+            except AssertionError:
+                problems.append(f"the talker is not flagged as talking: {who}")
+        assert not problems, "; ".join(problems)
+    finally:
+        await late_ctx.close()
+        await early_ctx.close()
+        await talker_browser.close()
+
+
+# ------------------------------------------------------------------ 7. round pre-join toggles
+
+ROUND_JS = """el => {
+  const s = getComputedStyle(el), r = el.getBoundingClientRect();
+  const corner = v => v.endsWith('%') ? parseFloat(v) / 100 * Math.min(r.width, r.height) : parseFloat(v);
+  const radii = [s.borderTopLeftRadius, s.borderTopRightRadius, s.borderBottomLeftRadius, s.borderBottomRightRadius];
+  return {radii, smallest: Math.min(...radii.map(corner)), width: r.width, height: r.height};
+}"""
+
+
+async def test_prejoin_toggles_are_round(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    _, guest_url, _ = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.prejoin(ctx, guest_url)
+        for sel in ("#prejoin-mic", "#prejoin-camera"):
+            await expect(page.locator(sel)).to_be_visible()
+            box = await page.locator(sel).evaluate(ROUND_JS)
+            assert box["smallest"] >= min(box["width"], box["height"]) / 2 - 0.5, f"{sel} is not round: {box}"
+    finally:
+        await ctx.close()
+
+
+# ------------------------------------------------------------------ 8. inviting people
+
+async def open_invite(page: Page) -> None:
+    """The host's Invite button: in the bar, or a menu item of More."""
+    bar = page.locator("#controls").get_by_role("button", name=re.compile(r"^Invite", re.I))
+    if await bar.count() and await bar.first.is_visible():
+        await bar.first.click()
+        return
+    more = page.get_by_role("button", name=re.compile(r"^More\b", re.I))
+    assert await more.count() == 1, "no Invite button in the control bar and no More menu"
+    await more.click()
+    await page.get_by_role("menuitem", name=re.compile(r"^Invite", re.I)).click()
+
+
+async def test_host_invites_from_the_meeting(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    host_url, guest_url, room = urls(api)
+    ctx = await ui.context(chromium, media_server.base_url,
+                           permissions=["camera", "microphone", "clipboard-read", "clipboard-write"])
+    try:
+        page = await ui.enter(ctx, host_url, "Hana Host")
+        # Alone in the room: an empty state with an Invite action of its own, outside the bar.
+        empty = page.locator("#meeting").get_by_role("button", name=re.compile(r"^Invite", re.I)).or_(
+            page.locator("#meeting").get_by_role("link", name=re.compile(r"^Invite", re.I)))
+        await expect(empty.first).to_be_attached(timeout=10000)
+        outside = [await el.evaluate("el => !el.closest('#controls') && el.checkVisibility()")
+                   for el in await empty.all()]
+        assert any(outside), "alone in the room, no visible Invite action outside the control bar"
+        await open_invite(page)
+        await ui.shown(page, re.escape(guest_url))
+        code = room["meeting_code"]
+        await ui.shown(page, r"[\s\-]?".join(re.escape(c) for c in code))
+        await page.get_by_role("button", name=re.compile(r"^Copy", re.I)).first.click()
+        await page.wait_for_function("u => navigator.clipboard.readText().then(t => t === u)", arg=guest_url,
+                                     timeout=5000)
+    finally:
+        await ctx.close()

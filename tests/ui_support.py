@@ -29,11 +29,20 @@ def ensure_axe() -> Path:
     return AXE_JS
 
 
-def tone_wav(path: Path, seconds: float = 2.0, rate: int = 48000) -> Path:
-    """A steady 440 Hz tone at about -13 dBFS RMS: someone who keeps talking (Chromium loops the file)."""
+def speech_wav(path: Path, rate: int = 48000) -> Path:
+    """Someone who keeps talking: voiced syllables (a buzz of harmonics, 0.18-0.3 s, short pauses) at
+    about -20 dBFS. A steady tone would not do: the browser's noise suppression fades it out."""
     frames = bytearray()
-    for i in range(int(seconds * rate)):
-        frames += struct.pack("<h", int(0.3 * 32767 * math.sin(2 * math.pi * 440 * i / rate)))
+    t = 0
+    for syllable in range(36):  # about 12 s, which Chromium loops
+        f0 = (140, 200, 170, 260, 230, 185)[syllable % 6]
+        n = int(rate * (0.18 + 0.04 * (syllable % 4)))
+        for i in range(n):
+            envelope = math.sin(math.pi * i / n)
+            x = sum(math.sin(2 * math.pi * f0 * k * (t + i) / rate) / k for k in range(1, 6)) / 2.3
+            frames += struct.pack("<h", int(0.25 * 32767 * envelope * x))
+        t += n
+        frames += bytes(2 * int(rate * (0.05 + 0.02 * (syllable % 3))))
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
