@@ -78,7 +78,11 @@ export async function retryDevices() {
   sendMediaState();
   if ((audio && !local.audioTrack) || (video && !local.videoTrack)) toast(t("stillBlocked"));
 }
-export const toggleCamera = () => setCamera(!cameraLive(store.state));
+export function toggleCamera() {
+  const { media } = store.state;
+  if (!media.hasVideo && media.cameraProblem === "blocked") return retryDevices();
+  return setCamera(!cameraLive(store.state));
+}
 
 export async function switchCamera(deviceId) {
   const { local } = runtime;
