@@ -168,6 +168,8 @@ function start() {
   $("#grid").dataset.title = roomName;
 
   runtime.detector = new TalkingDetector(onLocalTalking, showLevel);
+  // The devices first: getUserMedia takes a while, and the views can be set up meanwhile.
+  session.prepare(startPrejoin(), onMessage);
   postEmbedEvents();
   drawSession();
   drawLobby();
@@ -181,7 +183,6 @@ function start() {
   watchSubscriptions();
   watchTalking();
   startInvite();
-  session.prepare(startPrejoin(), onMessage);
   document.addEventListener("pointerdown", () => runtime.detector.resume());
   window.addEventListener("pagehide", () => {
     if (isIn(store.state, "joined", "lobby")) send({ type: "leave" });
