@@ -52,3 +52,24 @@ def test_modules_stay_small() -> None:
     assert sizes[ENTRY] < 300, f"the entry module has {sizes[ENTRY]} lines"
     big = {name: n for name, n in sizes.items() if n > 320}
     assert not big, f"modules over ~300 lines: {big}"
+
+
+async def test_static_assets_are_served_from_memory_with_etags() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from meetkit.web.pages import STATIC_PREFIX, StaticAssets
+
+    app = Starlette(routes=[Mount(STATIC_PREFIX.rstrip("/"), StaticAssets(static_dir()))])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ui") as client:
+        first = await client.get(f"{STATIC_PREFIX}features/session/state.js")
+        assert first.status_code == 200
+        assert "javascript" in first.headers["content-type"]
+        assert first.text == (static_dir() / "features/session/state.js").read_text(encoding="utf-8")
+        again = await client.get(f"{STATIC_PREFIX}features/session/state.js",
+                                 headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        assert (await client.get(f"{STATIC_PREFIX}nope.js")).status_code == 404
+        assert (await client.get(f"{STATIC_PREFIX}../pages.py")).status_code == 404
+        assert (await client.post(f"{STATIC_PREFIX}meeting.js")).status_code == 405
