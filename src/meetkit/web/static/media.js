@@ -42,7 +42,16 @@ function constraint(deviceId) {
 
 const problemOf = (err) => (err && (err.name === "NotAllowedError" || err.name === "SecurityError") ? "blocked" : "none");
 
+// Also in meeting.html's early getUserMedia: keep the two the same.
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+
+/** The page's early getUserMedia promise (meeting.html), once, for the first full acquisition. */
+function takeEarlyMedia(fits) {
+  const early = window.__meetkitEarlyMedia;
+  window.__meetkitEarlyMedia = null;
+  if (early && !fits) early.then((s) => s.getTracks().forEach((track) => track.stop()), () => {});
+  return fits ? early : null;
+}
 
 /** The participant's microphone and camera. The microphone track is kept while muted (enabled=false). */
 export class LocalMedia {
@@ -64,10 +73,11 @@ export class LocalMedia {
     this.problems = { mic: audio ? null : this.problems.mic, camera: video ? null : this.problems.camera };
     if (!navigator.mediaDevices?.getUserMedia) return { mic: "none", camera: "none" };
     try {
-      const s = await navigator.mediaDevices.getUserMedia({
+      const early = takeEarlyMedia(audio && video && !this.micId && !this.camId);
+      const s = await (early || navigator.mediaDevices.getUserMedia({
         audio: audio ? constraint(this.micId) : false,
         video: video ? { ...VIDEO, ...(this.camId ? { deviceId: { exact: this.camId } } : {}) } : false,
-      });
+      }));
       for (const track of s.getTracks()) this.setTrack(track);
       return { ...this.problems };
     } catch {
