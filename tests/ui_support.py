@@ -162,7 +162,7 @@ SHOWN_JS = """([source, flags, exclude]) => {
 async def shown(page: Page, pattern: str, exclude: str | None = None, timeout: float = 10.0) -> str:
     """Waits (bounded) until the page shows text matching `pattern` (case-insensitive) outside `exclude`."""
     try:
-        handle = await page.wait_for_function(SHOWN_JS, arg=[pattern, "i", exclude], timeout=timeout * 1000)
+        handle = await page.wait_for_function(SHOWN_JS, arg=[pattern, "is", exclude], timeout=timeout * 1000)
     except PlaywrightTimeout:
         raise AssertionError(f"nothing visible matches /{pattern}/i within {timeout}s") from None
     return str(await handle.json_value())
