@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
-from playwright.async_api import TimeoutError as PlaywrightTimeout
+from playwright.async_api import Browser, Playwright, async_playwright, expect
 
 from meetkit.client import MeetingsClient
 
@@ -63,49 +62,6 @@ def urls(api: MeetingsClient, **options: Any) -> tuple[str, str, dict[str, Any]]
 
 # ------------------------------------------------------------------ 1. the control bar
 
-CONTROLS_FIT_JS = """() => {
-  const root = document.documentElement, vw = root.clientWidth, vh = root.clientHeight;
-  const bad = [];
-  if (root.scrollWidth > vw) bad.push(`the page scrolls sideways: ${root.scrollWidth} > ${vw}`);
-  for (const el of document.querySelectorAll('#controls button')) {
-    if (!el.checkVisibility({visibilityProperty: true})) continue;
-    const r = el.getBoundingClientRect();
-    if (r.left < -0.5 || r.top < -0.5 || r.right > vw + 0.5 || r.bottom > vh + 0.5)
-      bad.push(`${el.id || el.getAttribute('aria-label')} at ${Math.round(r.left)}..${Math.round(r.right)} of ${vw}`);
-  }
-  return bad.length ? bad : null;
-}"""
-
-
-async def controls_fit(page: Page, width: int) -> None:
-    """Waits (bounded) until no visible control is outside the viewport and nothing scrolls sideways."""
-    try:
-        await page.wait_for_function(f"() => !({CONTROLS_FIT_JS})()", timeout=3000)
-    except PlaywrightTimeout:
-        raise AssertionError(f"{width}px: {await page.evaluate(CONTROLS_FIT_JS)}") from None
-
-
-async def reach_end(page: Page, names: dict[str, str], width: int) -> None:
-    """End for all is in the bar, inside the viewport, or a menu item of More."""
-    bar = page.locator("#controls")
-    end = bar.get_by_role("button", name=names["end"], exact=True)
-    if await end.count() and await end.first.is_visible():
-        await expect(end.first).to_be_in_viewport(ratio=1.0)
-        return
-    more = page.get_by_role("button", name=re.compile(names["more"], re.I))
-    assert await more.count() == 1, f"{width}px: {names['end']!r} is not in the bar and there is no More button"
-    if await more.get_attribute("aria-expanded") != "true":
-        await more.click()
-    await expect(more).to_have_attribute("aria-expanded", "true")
-    item = page.get_by_role("menuitem", name=names["end"], exact=True)
-    await expect(item).to_be_visible()
-    await expect(item).to_be_in_viewport(ratio=1.0)
-    await page.keyboard.press("Escape")
-    if await more.get_attribute("aria-expanded") == "true":
-        await more.click()
-    await expect(more).to_have_attribute("aria-expanded", "false")
-
-
 @pytest.mark.parametrize("lang", ["en", "de"])
 async def test_control_bar_fits_every_width(lang: str, media_server: Server, api: MeetingsClient,
                                             chromium: Browser) -> None:
@@ -122,9 +78,9 @@ async def test_control_bar_fits_every_width(lang: str, media_server: Server, api
                 await expect(leave, f"{width}px: Leave visible").to_be_visible(timeout=3000)
                 await expect(leave, f"{width}px: Leave inside the viewport").to_be_in_viewport(ratio=1.0,
                                                                                               timeout=3000)
-                await controls_fit(page, width)
+                await ui.controls_fit(page, width)
                 if width >= 500:  # a host can end the meeting wherever the bar has room for it today
-                    await reach_end(page, names, width)
+                    await ui.reach_end(page, names, width)
             except AssertionError as err:
                 problems.append(f"{width}px: " + " / ".join(str(err).splitlines()[:2]))
                 await page.keyboard.press("Escape")  # a menu left open must not spoil the next width
@@ -134,11 +90,6 @@ async def test_control_bar_fits_every_width(lang: str, media_server: Server, api
 
 
 # ------------------------------------------------------------------ 2. the participant list
-
-def state_icon(row: Any, name: str) -> Any:
-    return (row.get_by_role("img", name=name, exact=True)
-            .or_(row.get_by_label(name, exact=True)).or_(row.get_by_title(name, exact=True)).first)
-
 
 async def test_participant_list_shows_mic_and_camera_off(media_server: Server, api: MeetingsClient,
                                                          chromium: Browser) -> None:
@@ -153,8 +104,8 @@ async def test_participant_list_shows_mic_and_camera_off(media_server: Server, a
         row = host.locator(f'#participant-list [data-participant-id="{guest_id}"]')
         await expect(row).to_have_attribute("data-mic", "off", timeout=10000)
         await expect(row).to_have_attribute("data-camera", "off", timeout=10000)
-        await expect(state_icon(row, "Microphone off")).to_be_visible()
-        await expect(state_icon(row, "Camera off")).to_be_visible()
+        await expect(ui.state_icon(row, "Microphone off")).to_be_visible()
+        await expect(ui.state_icon(row, "Camera off")).to_be_visible()
         mine = host.locator(f'#participant-list [data-participant-id="{await ui.participant_id(host)}"]')
         await expect(mine).to_have_attribute("data-mic", "on")
         await expect(mine.get_by_label("Microphone off", exact=True)).to_have_count(0)
@@ -201,33 +152,21 @@ async def test_blocked_camera_alone_has_a_notice(media_server: Server, api: Meet
 
 # ------------------------------------------------------------------ 4. toggles, contrast, axe-core
 
-async def assert_mic_toggle(loc: Any, live: bool) -> None:
-    """Live: "Microphone" pressed, or "Mute microphone" as a plain button; muted: "Microphone" not
-    pressed, or "Unmute microphone" as a plain button. Never "Mute" announced as pressed."""
-    pressed = await loc.get_attribute("aria-pressed")
-    name = await ui.accessible_name(loc)
-    if live:
-        ok = (pressed == "true" and name == "Microphone") or (pressed is None and name == "Mute microphone")
-    else:
-        ok = (pressed == "false" and name == "Microphone") or (pressed is None and name == "Unmute microphone")
-    assert ok, f"mic {'live' if live else 'muted'} is announced as {name!r}, aria-pressed={pressed}"
-
-
 async def test_mic_toggles_are_announced_as_they_are(media_server: Server, api: MeetingsClient,
                                                      chromium: Browser) -> None:
     _, guest_url, _ = urls(api)
     ctx = await ui.context(chromium, media_server.base_url)
     try:
         page = await ui.prejoin(ctx, guest_url)
-        await assert_mic_toggle(page.locator("#prejoin-mic"), live=True)
+        await ui.assert_mic_toggle(page.locator("#prejoin-mic"), live=True)
         await page.fill("#name", "Tia Toggle")
         await page.click("#join")
         await b.wait_state(page, "joined")
         mic = page.locator("#btn-mic")
-        await assert_mic_toggle(mic, live=True)
+        await ui.assert_mic_toggle(mic, live=True)
         await mic.click()
         await expect(page.locator("#grid .tile.self")).to_have_class(re.compile(r"\bmuted\b"))
-        await assert_mic_toggle(mic, live=False)
+        await ui.assert_mic_toggle(mic, live=False)
     finally:
         await ctx.close()
 
@@ -251,21 +190,13 @@ async def test_leave_end_and_accent_labels_have_aa_contrast(media_server: Server
         await ctx.close()
 
 
-def axe_report(screen: str, violations: list[dict[str, Any]]) -> str:
-    lines = [f"axe-core on the {screen} screen:"]
-    for v in violations:
-        lines.append(f"  [{v['impact']}] {v['id']}: {v['help']}")
-        lines += [f"      {n['target']}: {(n['summary'] or '').splitlines()[-1].strip()}" for n in v["nodes"]]
-    return "\n".join(lines)
-
-
 async def test_axe_prejoin(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
     _, guest_url, _ = urls(api)
     ctx = await ui.context(chromium, media_server.base_url)
     try:
         page = await ui.prejoin(ctx, guest_url)
         found = await ui.axe_violations(page)
-        assert not found, axe_report("pre-join", found)
+        assert not found, ui.axe_report("pre-join", found)
     finally:
         await ctx.close()
 
@@ -276,7 +207,7 @@ async def test_axe_lobby(media_server: Server, api: MeetingsClient, chromium: Br
     try:
         page = await ui.enter(ctx, guest_url, "Gus Guest", state="lobby")
         found = await ui.axe_violations(page)
-        assert not found, axe_report("lobby", found)
+        assert not found, ui.axe_report("lobby", found)
     finally:
         await ctx.close()
 
@@ -288,7 +219,7 @@ async def test_axe_meeting(media_server: Server, api: MeetingsClient, chromium: 
         page = await ui.enter(ctx, host_url, "Hana Host")
         await expect(page.locator("#grid .tile.self")).to_be_visible()
         found = await ui.axe_violations(page)
-        assert not found, axe_report("meeting", found)
+        assert not found, ui.axe_report("meeting", found)
     finally:
         await ctx.close()
 
@@ -358,14 +289,6 @@ async def test_someone_already_talking_is_flagged(
 
 # ------------------------------------------------------------------ 7. round pre-join toggles
 
-ROUND_JS = """el => {
-  const s = getComputedStyle(el), r = el.getBoundingClientRect();
-  const corner = v => v.endsWith('%') ? parseFloat(v) / 100 * Math.min(r.width, r.height) : parseFloat(v);
-  const radii = [s.borderTopLeftRadius, s.borderTopRightRadius, s.borderBottomLeftRadius, s.borderBottomRightRadius];
-  return {radii, smallest: Math.min(...radii.map(corner)), width: r.width, height: r.height};
-}"""
-
-
 async def test_prejoin_toggles_are_round(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
     _, guest_url, _ = urls(api)
     ctx = await ui.context(chromium, media_server.base_url)
@@ -373,25 +296,13 @@ async def test_prejoin_toggles_are_round(media_server: Server, api: MeetingsClie
         page = await ui.prejoin(ctx, guest_url)
         for sel in ("#prejoin-mic", "#prejoin-camera"):
             await expect(page.locator(sel)).to_be_visible()
-            box = await page.locator(sel).evaluate(ROUND_JS)
+            box = await page.locator(sel).evaluate(ui.ROUND_JS)
             assert box["smallest"] >= min(box["width"], box["height"]) / 2 - 0.5, f"{sel} is not round: {box}"
     finally:
         await ctx.close()
 
 
 # ------------------------------------------------------------------ 8. inviting people
-
-async def open_invite(page: Page) -> None:
-    """The host's Invite button: in the bar, or a menu item of More."""
-    bar = page.locator("#controls").get_by_role("button", name=re.compile(r"^Invite", re.I))
-    if await bar.count() and await bar.first.is_visible():
-        await bar.first.click()
-        return
-    more = page.get_by_role("button", name=re.compile(r"^More\b", re.I))
-    assert await more.count() == 1, "no Invite button in the control bar and no More menu"
-    await more.click()
-    await page.get_by_role("menuitem", name=re.compile(r"^Invite", re.I)).click()
-
 
 async def test_host_invites_from_the_meeting(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
     host_url, guest_url, room = urls(api)
@@ -406,7 +317,7 @@ async def test_host_invites_from_the_meeting(media_server: Server, api: Meetings
         outside = [await el.evaluate("el => !el.closest('#controls') && el.checkVisibility()")
                    for el in await empty.all()]
         assert any(outside), "alone in the room, no visible Invite action outside the control bar"
-        await open_invite(page)
+        await ui.open_invite(page)
         await ui.shown(page, re.escape(guest_url))
         code = room["meeting_code"]
         # The code on its own (grouped or not), not only as the end of the link.
