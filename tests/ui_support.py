@@ -51,6 +51,27 @@ def speech_wav(path: Path, rate: int = 48000) -> Path:
     return path
 
 
+# The loudest RMS level of the microphone over a second, with the browser's usual audio processing.
+LOUDEST_JS = """async () => {
+  const stream = await navigator.mediaDevices.getUserMedia({audio: true});
+  const ctx = new AudioContext();
+  await ctx.resume();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 1024;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const buf = new Float32Array(1024);
+  let loudest = 0;
+  for (let i = 0; i < 10; i++) {
+    await new Promise(r => setTimeout(r, 100));
+    analyser.getFloatTimeDomainData(buf);
+    loudest = Math.max(loudest, Math.sqrt(buf.reduce((sum, v) => sum + v * v, 0) / buf.length));
+  }
+  stream.getTracks().forEach(t => t.stop());
+  await ctx.close();
+  return loudest;
+}"""
+
+
 def blocking_script(kind: str) -> str:
     """An init script: getUserMedia refuses `kind` ("audio" or "video") as a browser whose permission
     is blocked does (NotAllowedError), and hands everything else to the real function."""
