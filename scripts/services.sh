@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite needs are installed and running: PostgreSQL (with a
-# `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test, Chromium
+# `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test and axe-core, Chromium
 # for the browser tests, the loopback media link, and a one-node Ceph RGW as the S3-compatible server.
 # Idempotent; runs as root (CI does) or with sudo available.
 set -euo pipefail

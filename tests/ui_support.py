@@ -13,7 +13,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Locator, Page
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from . import browser as b
@@ -49,6 +49,27 @@ def speech_wav(path: Path, rate: int = 48000) -> Path:
         w.setframerate(rate)
         w.writeframes(bytes(frames))
     return path
+
+
+# The loudest RMS level of the microphone over a second, with the browser's usual audio processing.
+LOUDEST_JS = """async () => {
+  const stream = await navigator.mediaDevices.getUserMedia({audio: true});
+  const ctx = new AudioContext();
+  await ctx.resume();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 1024;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  const buf = new Float32Array(1024);
+  let loudest = 0;
+  for (let i = 0; i < 10; i++) {
+    await new Promise(r => setTimeout(r, 100));
+    analyser.getFloatTimeDomainData(buf);
+    loudest = Math.max(loudest, Math.sqrt(buf.reduce((sum, v) => sum + v * v, 0) / buf.length));
+  }
+  stream.getTracks().forEach(t => t.stop());
+  await ctx.close();
+  return loudest;
+}"""
 
 
 def blocking_script(kind: str) -> str:
@@ -162,7 +183,7 @@ SHOWN_JS = """([source, flags, exclude]) => {
 async def shown(page: Page, pattern: str, exclude: str | None = None, timeout: float = 10.0) -> str:
     """Waits (bounded) until the page shows text matching `pattern` (case-insensitive) outside `exclude`."""
     try:
-        handle = await page.wait_for_function(SHOWN_JS, arg=[pattern, "i", exclude], timeout=timeout * 1000)
+        handle = await page.wait_for_function(SHOWN_JS, arg=[pattern, "is", exclude], timeout=timeout * 1000)
     except PlaywrightTimeout:
         raise AssertionError(f"nothing visible matches /{pattern}/i within {timeout}s") from None
     return str(await handle.json_value())
@@ -177,3 +198,94 @@ async def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "cri
         nodes: v.nodes.slice(0, 6).map(n => ({target: n.target.join(' '), summary: n.failureSummary}))}));
     }""")
     return [v for v in found if v["impact"] in impacts]
+
+
+# ------------------------------------------------------------------ what the tests look at
+
+CONTROLS_FIT_JS = """() => {
+  const root = document.documentElement, vw = root.clientWidth, vh = root.clientHeight;
+  const bad = [];
+  if (root.scrollWidth > vw) bad.push(`the page scrolls sideways: ${root.scrollWidth} > ${vw}`);
+  for (const el of document.querySelectorAll('#controls button')) {
+    if (!el.checkVisibility({visibilityProperty: true})) continue;
+    const r = el.getBoundingClientRect();
+    if (r.left < -0.5 || r.top < -0.5 || r.right > vw + 0.5 || r.bottom > vh + 0.5)
+      bad.push(`${el.id || el.getAttribute('aria-label')} at ${Math.round(r.left)}..${Math.round(r.right)} of ${vw}`);
+  }
+  return bad.length ? bad : null;
+}"""
+
+
+async def controls_fit(page: Page, width: int) -> None:
+    """Waits (bounded) until no visible control is outside the viewport and nothing scrolls sideways."""
+    try:
+        await page.wait_for_function(f"() => !({CONTROLS_FIT_JS})()", timeout=3000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"{width}px: {await page.evaluate(CONTROLS_FIT_JS)}") from None
+
+
+async def reach_end(page: Page, names: dict[str, str], width: int) -> None:
+    """End for all is in the bar, inside the viewport, or a menu item of More."""
+    bar = page.locator("#controls")
+    end = bar.get_by_role("button", name=names["end"], exact=True)
+    if await end.count() and await end.first.is_visible():
+        await expect(end.first).to_be_in_viewport(ratio=1.0)
+        return
+    more = page.get_by_role("button", name=re.compile(names["more"], re.I))
+    assert await more.count() == 1, f"{width}px: {names['end']!r} is not in the bar and there is no More button"
+    if await more.get_attribute("aria-expanded") != "true":
+        await more.click()
+    await expect(more).to_have_attribute("aria-expanded", "true")
+    item = page.get_by_role("menuitem", name=names["end"], exact=True)
+    await expect(item).to_be_visible()
+    await expect(item).to_be_in_viewport(ratio=1.0)
+    await page.keyboard.press("Escape")
+    if await more.get_attribute("aria-expanded") == "true":
+        await more.click()
+    await expect(more).to_have_attribute("aria-expanded", "false")
+
+
+def state_icon(row: Locator, name: str) -> Locator:
+    """An icon of a participant row, by the name a screen reader gives it."""
+    return (row.get_by_role("img", name=name, exact=True)
+            .or_(row.get_by_label(name, exact=True)).or_(row.get_by_title(name, exact=True)).first)
+
+
+async def assert_mic_toggle(loc: Locator, live: bool) -> None:
+    """Live: "Microphone" pressed, or "Mute microphone" as a plain button; muted: "Microphone" not
+    pressed, or "Unmute microphone" as a plain button. Never "Mute" announced as pressed."""
+    pressed = await loc.get_attribute("aria-pressed")
+    name = await accessible_name(loc)
+    if live:
+        ok = (pressed == "true" and name == "Microphone") or (pressed is None and name == "Mute microphone")
+    else:
+        ok = (pressed == "false" and name == "Microphone") or (pressed is None and name == "Unmute microphone")
+    assert ok, f"mic {'live' if live else 'muted'} is announced as {name!r}, aria-pressed={pressed}"
+
+
+def axe_report(screen: str, violations: list[dict[str, Any]]) -> str:
+    lines = [f"axe-core on the {screen} screen:"]
+    for v in violations:
+        lines.append(f"  [{v['impact']}] {v['id']}: {v['help']}")
+        lines += [f"      {n['target']}: {(n['summary'] or '').splitlines()[-1].strip()}" for n in v["nodes"]]
+    return "\n".join(lines)
+
+
+ROUND_JS = """el => {
+  const s = getComputedStyle(el), r = el.getBoundingClientRect();
+  const corner = v => v.endsWith('%') ? parseFloat(v) / 100 * Math.min(r.width, r.height) : parseFloat(v);
+  const radii = [s.borderTopLeftRadius, s.borderTopRightRadius, s.borderBottomLeftRadius, s.borderBottomRightRadius];
+  return {radii, smallest: Math.min(...radii.map(corner)), width: r.width, height: r.height};
+}"""
+
+
+async def open_invite(page: Page) -> None:
+    """The host's Invite button: in the bar, or a menu item of More."""
+    bar = page.locator("#controls").get_by_role("button", name=re.compile(r"^Invite", re.I))
+    if await bar.count() and await bar.first.is_visible():
+        await bar.first.click()
+        return
+    more = page.get_by_role("button", name=re.compile(r"^More\b", re.I))
+    assert await more.count() == 1, "no Invite button in the control bar and no More menu"
+    await more.click()
+    await page.get_by_role("menuitem", name=re.compile(r"^Invite", re.I)).click()
