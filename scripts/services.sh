@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite needs are installed and running: PostgreSQL (with a
-# `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test, Chromium
+# `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test and axe-core, Chromium
 # for the browser tests, the loopback media link, and a one-node Ceph RGW as the S3-compatible server.
 # Idempotent; runs as root (CI does) or with sudo available.
 set -euo pipefail
@@ -22,6 +22,11 @@ command -v pg_ctlcluster >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || a
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 # The browser of the end-to-end tests (driven by Playwright with executable_path, never downloaded).
 command -v chromium >/dev/null 2>&1 || apt_install chromium
+# axe-core for the accessibility check of tests/test_e2e_ui.py, from its lock file (once).
+ui_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/ui"
+if [ ! -f "$ui_tests/node_modules/axe-core/axe.min.js" ]; then
+  (cd "$ui_tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # The loopback-range link Janus offers ICE candidates on (docs/media.md); needs root.
 if [ "$(id -u)" -eq 0 ]; then bash "$(dirname "$0")/media-net.sh"; else $SUDO bash "$(dirname "$0")/media-net.sh"; fi
 # The S3-compatible server of tests/storage/test_s3_store.py (Ceph RGW on 127.0.0.1:17480); needs root.

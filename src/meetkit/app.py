@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .actions.meetings import do_close_orphaned_sessions
@@ -162,6 +161,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)
-    app.mount(pages.STATIC_PREFIX.rstrip("/"), StaticFiles(directory=pages.static_dir()), name="static")
+    app.mount(pages.STATIC_PREFIX.rstrip("/"), pages.StaticAssets(pages.static_dir()), name="static")
     app.add_middleware(TargetGuard)
     return app

@@ -40,7 +40,18 @@ function constraint(deviceId) {
   return deviceId ? { deviceId: { exact: deviceId } } : true;
 }
 
+const problemOf = (err) => (err && (err.name === "NotAllowedError" || err.name === "SecurityError") ? "blocked" : "none");
+
+// Also in meeting.html's early getUserMedia: keep the two the same.
 const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+
+/** The page's early getUserMedia promise (meeting.html), once, for the first full acquisition. */
+function takeEarlyMedia(fits) {
+  const early = window.__meetkitEarlyMedia;
+  window.__meetkitEarlyMedia = null;
+  if (early && !fits) early.then((s) => s.getTracks().forEach((track) => track.stop()), () => {});
+  return fits ? early : null;
+}
 
 /** The participant's microphone and camera. The microphone track is kept while muted (enabled=false). */
 export class LocalMedia {
@@ -51,26 +62,30 @@ export class LocalMedia {
     this.camId = "";
     this.stream = new MediaStream();
     this.micEnabled = true;
+    this.problems = { mic: null, camera: null };  // why the last start of each failed
   }
 
-  /** First acquisition, at the pre-join screen. Returns null or "blocked" | "none". */
+  /**
+   * First acquisition, at the pre-join screen, and the Retry of a blocked device. Returns what is
+   * wrong per device: {mic, camera}, each null or "blocked" | "none".
+   */
   async acquire({ audio, video }) {
-    if (!navigator.mediaDevices?.getUserMedia) return "none";
-    let problem = null;
+    this.problems = { mic: audio ? null : this.problems.mic, camera: video ? null : this.problems.camera };
+    if (!navigator.mediaDevices?.getUserMedia) return { mic: "none", camera: "none" };
     try {
-      const s = await navigator.mediaDevices.getUserMedia({
+      const early = takeEarlyMedia(audio && video && !this.micId && !this.camId);
+      const s = await (early || navigator.mediaDevices.getUserMedia({
         audio: audio ? constraint(this.micId) : false,
         video: video ? { ...VIDEO, ...(this.camId ? { deviceId: { exact: this.camId } } : {}) } : false,
-      });
+      }));
       for (const track of s.getTracks()) this.setTrack(track);
-      return null;
-    } catch (err) {
-      problem = err && err.name === "NotAllowedError" ? "blocked" : "none";
+      return { ...this.problems };
+    } catch {
+      // One of the two may still work (a laptop without a camera, a site allowed the microphone only).
     }
-    // One of the two may still work (a laptop without a camera, say).
-    if (audio && (await this.startMic())) problem = null;
-    if (video && (await this.startCamera())) problem = null;
-    return problem;
+    if (audio) await this.startMic();
+    if (video) await this.startCamera();
+    return { ...this.problems };
   }
 
   setTrack(track) {
@@ -96,8 +111,10 @@ export class LocalMedia {
     try {
       const s = await navigator.mediaDevices.getUserMedia({ audio: constraint(deviceId) });
       this.setTrack(s.getAudioTracks()[0]);
+      this.problems.mic = null;
       return this.audioTrack;
-    } catch {
+    } catch (err) {
+      this.problems.mic = problemOf(err);
       return null;
     }
   }
@@ -108,8 +125,10 @@ export class LocalMedia {
         video: { ...VIDEO, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) },
       });
       this.setTrack(s.getVideoTracks()[0]);
+      this.problems.camera = null;
       return this.videoTrack;
-    } catch {
+    } catch (err) {
+      this.problems.camera = problemOf(err);
       return null;
     }
   }

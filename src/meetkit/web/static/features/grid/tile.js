@@ -1,0 +1,115 @@
+// One participant's tile: video (or avatar), name, muted and hand badges.
+import { store, dispatch } from "../../core.js";
+import { t } from "../../i18n.js";
+import { $$, icon, newVideo, toast } from "../../dom.js";
+import { SOUND_BLOCKED, feedId } from "../media/state.js";
+import { showLocalVideo } from "../media/local.js";
+
+export function createTile(id) {
+  const el = document.createElement("div");
+  el.className = "tile";
+  el.dataset.participantId = id;
+  const avatar = document.createElement("div");
+  avatar.className = "avatar";
+  avatar.append(document.createElement("span"));
+  const bar = document.createElement("div");
+  bar.className = "tile-bar";
+  const mic = document.createElement("span");
+  mic.className = "tile-mic";
+  mic.setAttribute("role", "img");
+  mic.append(icon("i-mic-off"));
+  const name = document.createElement("span");
+  name.className = "tile-name";
+  const hand = document.createElement("span");
+  hand.className = "tile-hand";
+  hand.append(icon("i-hand"));
+  bar.append(mic, name, hand);
+  el.append(avatar, bar);
+  let hue = 0;
+  for (const c of id) hue = (hue * 31 + c.charCodeAt(0)) % 360;
+  el.style.setProperty("--hue", hue);
+  return el;
+}
+
+/**
+ * Two characters for the avatar (docs/ui.md "Initials"): the first letters of the first and the last
+ * word when both words start with a letter ("Ada Lovelace" → "AL"); otherwise the first two
+ * characters of the first word ("Bot 10" → "BO", "Ada" → "AD", "10" → "10").
+ */
+export function initials(name) {
+  const words = String(name || "").trim().split(/\s+/).filter(Boolean).map((w) => [...w]);
+  if (!words.length) return "?";
+  const first = words[0];
+  const last = words[words.length - 1];
+  const letter = (c) => /\p{L}/u.test(c || "");
+  const pair = words.length > 1 && letter(first[0]) && letter(last[0]) ? first[0] + last[0] : first.slice(0, 2).join("");
+  return pair.toLocaleUpperCase();
+}
+
+export function updateTile(el, p, state) {
+  if (!p) return;
+  const { session, media, participants } = state;
+  const self = p.participant_id === session.participantId;
+  const cameraOn = self ? media.cameraOn && media.hasVideo : !!p.camera;
+  const micOn = self ? media.micOn && media.hasAudio : !!p.mic;
+  const hand = self ? participants.hand : !!p.hand;
+  const feed = self ? null : feedId(p.feeds?.camera);
+  let video = el.querySelector("video");
+  if (self) {
+    if (!video || video.dataset.local !== "camera") {
+      video?.remove();
+      video = newVideo();
+      video.muted = true;
+      video.dataset.local = "camera";
+      video.classList.add("mirror");
+      el.prepend(video);
+    }
+    showLocalVideo(video);
+  } else if (feed !== null) {
+    if (!video || video.dataset.feed !== String(feed)) {
+      video?.remove();
+      video = newVideo();
+      video.dataset.feed = String(feed);
+      el.prepend(video);
+    }
+    attachStream(video, media.streams.get(feed));
+  } else if (video) {
+    video.remove();
+  }
+  el.classList.toggle("self", self);
+  el.classList.toggle("no-video", !cameraOn);
+  el.classList.toggle("muted", !micOn);
+  el.classList.toggle("hand", hand);
+  el.classList.toggle("speaking", participants.talking.has(p.participant_id));
+  el.querySelector(".avatar span").textContent = initials(p.name);
+  el.querySelector(".tile-name").textContent = self ? `${p.name || session.name} ${t("you")}` : p.name || "";
+  const micBadge = el.querySelector(".tile-mic");
+  micBadge.title = micOn ? "" : t("micIsOff");
+  if (micOn) micBadge.removeAttribute("aria-label"); else micBadge.setAttribute("aria-label", t("micIsOff"));
+  micBadge.setAttribute("aria-hidden", String(micOn));
+  el.querySelector(".tile-hand").title = hand ? t("handRaised") : "";
+}
+
+export function attachStream(video, stream) {
+  if (!stream || video.srcObject === stream) return;
+  video.srcObject = stream;
+  if (store.state.media.soundBlocked) video.muted = true;
+  video.play().catch((err) => {
+    if (err && err.name === "NotAllowedError") soundBlocked();
+  });
+}
+
+// The browser refused to play remote sound before the page got a click: play muted, offer a button.
+function soundBlocked() {
+  if (store.state.media.soundBlocked) return;
+  dispatch({ type: SOUND_BLOCKED, blocked: true });
+  for (const v of $$("video[data-feed]")) { v.muted = true; v.play().catch(() => {}); }
+  toast(t("enableSound"), {
+    sticky: true,
+    action: t("enableSound"),
+    onAction: () => {
+      dispatch({ type: SOUND_BLOCKED, blocked: false });
+      for (const v of $$("video[data-feed]")) { v.muted = false; v.play().catch(() => {}); }
+    },
+  });
+}

@@ -1,0 +1,52 @@
+// The host's tools: the waiting room (admit / deny), admit all, mute all, the lock.
+import { store, dispatch, send } from "../../core.js";
+import { watch } from "../../store.js";
+import { t } from "../../i18n.js";
+import { $, button, toast } from "../../dom.js";
+import { LOCK_CHANGED, WAITING_CHANGED } from "./state.js";
+
+export function onLobbyUpdate(msg) {
+  const before = new Set(store.state.host.waiting.map((w) => w.participant_id));
+  const waiting = Array.isArray(msg.waiting) ? msg.waiting : [];
+  dispatch({ type: WAITING_CHANGED, waiting });
+  for (const w of waiting) if (!before.has(w.participant_id)) toast(t("someoneWaiting", { name: w.name || "" }));
+}
+
+export function onLocked(msg) {
+  const locked = !!msg.locked;
+  if (locked === store.state.host.locked) return;
+  dispatch({ type: LOCK_CHANGED, locked });
+  if (store.state.session.state === "joined") toast(t(locked ? "meetingLocked" : "meetingUnlocked"));
+}
+
+function drawWaiting({ host, session }) {
+  const rows = host.waiting.map((w) => {
+    const li = document.createElement("li");
+    li.dataset.participantId = w.participant_id;
+    const name = document.createElement("span");
+    name.className = "w-name";
+    name.textContent = w.name || "";
+    const admit = button("admit primary small", t("admit"));
+    admit.addEventListener("click", () => send({ type: "host.admit", participant_id: w.participant_id }));
+    const deny = button("deny small", t("deny"));
+    deny.addEventListener("click", () => send({ type: "host.deny", participant_id: w.participant_id }));
+    li.append(name, admit, deny);
+    return li;
+  });
+  $("#waiting-list").replaceChildren(...rows);
+  $("#waiting-title").textContent = t("waitingN", { n: host.waiting.length });
+  $("#waiting").hidden = session.role !== "host" || host.waiting.length === 0 || session.state !== "joined";
+}
+
+export function drawHost() {
+  let drawn = null;
+  watch(store, ["host", "session"], (state) => {
+    if (drawn && drawn.host.waiting === state.host.waiting && drawn.session.role === state.session.role
+      && drawn.session.state === state.session.state) return;
+    drawn = state;
+    drawWaiting(state);
+  });
+  $("#mute-all").addEventListener("click", () => send({ type: "host.mute_all" }));
+  $("#btn-lock").addEventListener("click", () => send({ type: "host.lock", locked: !store.state.host.locked }));
+  $("#admit-all").addEventListener("click", () => send({ type: "host.admit_all" }));
+}

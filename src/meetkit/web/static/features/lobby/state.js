@@ -1,0 +1,9 @@
+// The waiting screen of someone who knocked: why they wait.
+import { SCREEN_SHOWN } from "../session/state.js";
+
+export function lobbyReducer(s = { reason: "approval" }, action) {
+  if (action.type === SCREEN_SHOWN && action.state === "lobby") {
+    return { reason: action.reason === "host_absent" ? "host_absent" : "approval" };
+  }
+  return s;
+}

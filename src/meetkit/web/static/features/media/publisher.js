@@ -1,0 +1,246 @@
+// Publishing our camera (with the microphone) and our screen: one RTCPeerConnection per kind,
+// offers after ICE gathering, `media.publish` → `media.answer`. Each kind's publishes are queued,
+// so an answer always meets the offer it answers (docs/ui.md "Media").
+import { store, dispatch, runtime, send, rtcConfig } from "../../core.js";
+import { makeOffer, closePeer } from "../../media.js";
+import { t } from "../../i18n.js";
+import { toast } from "../../dom.js";
+import { CAMERA_SET, SCREEN_SET, VIDEO_ALLOWED, feedId } from "./state.js";
+import { joined, syncTracks, sendMediaState } from "./tracks.js";
+
+const PUBLISH_ANSWER_LIMIT_MS = 20000;
+
+export const pub = {
+  publisher: null,         // RTCPeerConnection for kind "camera"
+  publisherFeed: null,
+  published: false,        // the camera publisher has its answer
+  cameraGen: 0,
+  screenPublisher: null,
+  screenStream: null,
+  screenFeed: null,
+  screenGen: 0,
+  chain: { camera: Promise.resolve(), screen: Promise.resolve() },
+  waiters: { camera: null, screen: null },
+  retries: { camera: 0, screen: 0 },
+  unavailableShown: false,
+};
+
+const fail = (code, message) => Object.assign(new Error(message || code), { code, message });
+
+/** Swaps the track of the publisher's sender of this kind; false when it has no such sender. */
+export async function replaceSenderTrack(kind, track) {
+  const pc = pub.publisher;
+  if (!pc || pc.connectionState === "closed") return false;
+  const tr = pc.getTransceivers().find((x) => x.receiver.track?.kind === kind && x.sender);
+  if (!tr) return false;
+  try {
+    await tr.sender.replaceTrack(track);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Publishes again from scratch. */
+export function schedulePublishCamera(replace = false) {
+  const gen = ++pub.cameraGen;
+  pub.chain.camera = pub.chain.camera
+    .then(() => publishCamera(gen, replace))
+    .catch((err) => console.error("meetkit: publish camera", err));
+}
+
+async function publishCamera(gen, replace) {
+  if (gen !== pub.cameraGen || !joined()) return;
+  if (replace && pub.published) send({ type: "media.unpublish", kind: "camera" });
+  closePeer(pub.publisher);
+  pub.publisher = null;
+  pub.published = false;
+  pub.publisherFeed = null;
+  const { media } = store.state;
+  const audio = runtime.local.audioTrack;
+  const video = media.videoAllowed && media.cameraOn ? runtime.local.videoTrack : null;
+  if (!audio && !video) return;
+  const pc = new RTCPeerConnection(rtcConfig());
+  pub.publisher = pc;
+  const stream = new MediaStream([audio, video].filter(Boolean));
+  if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+  if (video) pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
+  watchPublisher(pc, "camera");
+  const offer = await makeOffer(pc);
+  if (gen !== pub.cameraGen || pub.publisher !== pc) return;
+  let answer;
+  try {
+    answer = await requestPublish("camera", offer);
+  } catch (err) {
+    if (pub.publisher !== pc) return;
+    closePeer(pc);
+    pub.publisher = null;
+    if (err.code === "video_limit") {
+      dispatch({ type: VIDEO_ALLOWED, allowed: false });
+      dispatch({ type: CAMERA_SET, on: false });
+      runtime.local.stopCamera();
+      syncTracks();
+      toast(err.message || t("videoLimit"));
+      sendMediaState();
+      if (audio) schedulePublishCamera();
+    } else if (!["disconnected", "superseded", "media_unavailable"].includes(err.code)) {
+      // (media_unavailable was already said when the meeting was entered)
+      toast(t("mediaFailed", { message: err.message || err.code }));
+    }
+    return;
+  }
+  if (pub.publisher !== pc) return;
+  await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+  pub.published = true;
+  pub.publisherFeed = feedId(answer.feed);
+}
+
+export function schedulePublishScreen() {
+  const gen = ++pub.screenGen;
+  pub.chain.screen = pub.chain.screen
+    .then(() => publishScreen(gen))
+    .catch((err) => console.error("meetkit: publish screen", err));
+}
+
+async function publishScreen(gen) {
+  if (gen !== pub.screenGen || !pub.screenStream || !joined()) return;
+  closePeer(pub.screenPublisher);
+  const track = pub.screenStream.getVideoTracks()[0];
+  if (!track) return;
+  const pc = new RTCPeerConnection(rtcConfig());
+  pub.screenPublisher = pc;
+  pub.screenFeed = null;
+  pc.addTransceiver(track, { direction: "sendonly", streams: [pub.screenStream] });
+  watchPublisher(pc, "screen");
+  const offer = await makeOffer(pc);
+  if (gen !== pub.screenGen || pub.screenPublisher !== pc) return;
+  let answer;
+  try {
+    answer = await requestPublish("screen", offer);
+  } catch (err) {
+    if (pub.screenPublisher !== pc || err.code === "disconnected" || err.code === "superseded") return;
+    toast(err.code === "video_limit" ? err.message || t("screenFailed") : t("screenFailed"));
+    stopScreen();
+    return;
+  }
+  if (pub.screenPublisher !== pc) return;
+  await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+  pub.screenFeed = feedId(answer.feed) ?? -1;
+}
+
+export async function startScreen() {
+  if (pub.screenStream || !joined()) return;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+  } catch (err) {
+    if (err && err.name !== "NotAllowedError" && err.name !== "AbortError") toast(t("screenFailed"));
+    return;
+  }
+  pub.screenStream = stream;
+  const track = stream.getVideoTracks()[0];
+  if (track) track.addEventListener("ended", () => stopScreen());
+  dispatch({ type: SCREEN_SET, on: true });
+  schedulePublishScreen();
+}
+
+export function stopScreen() {
+  if (!pub.screenStream) return;
+  for (const track of pub.screenStream.getTracks()) track.stop();
+  pub.screenStream = null;
+  pub.screenGen += 1;
+  const wasPublishing = !!pub.screenPublisher || pub.screenFeed !== null;
+  closePeer(pub.screenPublisher);
+  pub.screenPublisher = null;
+  if (wasPublishing) send({ type: "media.unpublish", kind: "screen" });
+  pub.screenFeed = null;
+  dispatch({ type: SCREEN_SET, on: false });
+}
+
+function watchPublisher(pc, kind) {
+  pc.addEventListener("connectionstatechange", () => {
+    if (pc.connectionState !== "failed") return;
+    // ICE failed for good (network change): publish again if this is still the live connection.
+    setTimeout(() => {
+      if (kind === "camera" && pub.publisher === pc) schedulePublishCamera(true);
+      if (kind === "screen" && pub.screenPublisher === pc) republishScreen();
+    }, 1000);
+  });
+}
+
+function republishScreen() {
+  send({ type: "media.unpublish", kind: "screen" });
+  schedulePublishScreen();
+}
+
+function requestPublish(kind, sdp) {
+  return new Promise((resolve, reject) => {
+    const previous = pub.waiters[kind];
+    if (previous) previous.reject(fail("superseded"));
+    const waiter = {
+      resolve: (v) => { clearTimeout(waiter.timer); pub.waiters[kind] = null; resolve(v); },
+      reject: (e) => { clearTimeout(waiter.timer); pub.waiters[kind] = null; reject(e); },
+      timer: setTimeout(() => waiter.reject(fail("timeout")), PUBLISH_ANSWER_LIMIT_MS),
+    };
+    pub.waiters[kind] = waiter;
+    if (!send({ type: "media.publish", kind, sdp })) waiter.reject(fail("disconnected"));
+  });
+}
+
+export function failPublishWaiters(code) {
+  for (const kind of ["camera", "screen"]) pub.waiters[kind]?.reject(fail(code));
+}
+
+export function onPublishAnswer(msg) {
+  pub.waiters[msg.kind]?.resolve(msg);
+}
+
+/** A `media.error` about a publish (not a feed); true when it was one. */
+export function onPublishError(msg) {
+  if (msg.kind && pub.waiters[msg.kind] && (msg.feed === undefined || msg.feed === null)) {
+    pub.waiters[msg.kind].reject(fail(msg.code, msg.message));
+    return true;
+  }
+  if (feedId(msg.feed) !== null) return false;
+  if (msg.code === "publish_failed" && (msg.kind === "camera" || msg.kind === "screen")) {
+    // The answer came, but the media never reached the server: publish again, a few times at most.
+    const tries = (pub.retries[msg.kind] = (pub.retries[msg.kind] || 0) + 1);
+    if (tries <= 3) {
+      setTimeout(() => {
+        if (msg.kind === "camera") schedulePublishCamera(true);
+        else if (pub.screenStream) republishScreen();
+      }, 1000 * tries);
+      return true;
+    }
+  }
+  if (msg.code === "video_limit") toast(msg.message || t("videoLimit"));
+  else if (msg.code !== "media_unavailable" || !pub.unavailableShown) {
+    pub.unavailableShown = msg.code === "media_unavailable";
+    toast(t("mediaFailed", { message: msg.message || msg.code }));
+  }
+  return true;
+}
+
+/** Our own participant was announced with feeds: the retries start over. */
+export function ownFeedsAnnounced(p) {
+  for (const kind of ["camera", "screen"]) if (feedId(p.feeds?.[kind]) !== null) pub.retries[kind] = 0;
+}
+
+/** Closes both publishers (the media server restarted, or the meeting is over for us). */
+export function closePublishers({ stopScreenTracks = false } = {}) {
+  failPublishWaiters("superseded");
+  closePeer(pub.publisher);
+  pub.publisher = null;
+  pub.published = false;
+  pub.publisherFeed = null;
+  closePeer(pub.screenPublisher);
+  pub.screenPublisher = null;
+  pub.screenFeed = null;
+  if (stopScreenTracks) {
+    pub.cameraGen += 1;
+    pub.screenGen += 1;
+    if (pub.screenStream) for (const track of pub.screenStream.getTracks()) track.stop();
+    pub.screenStream = null;
+    dispatch({ type: SCREEN_SET, on: false });
+  }
+}
