@@ -24,7 +24,7 @@ from meetkit.errors import NotFound
 from meetkit.storage import migrate
 from meetkit.storage import tables as t
 
-from .support import create_pg_database, drop_pg_database, run
+from ..support import create_pg_database, drop_pg_database, run
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -30,7 +30,7 @@ from meetkit.errors import Conflict, Forbidden, NotFound
 from meetkit.recording.compose import ComposeError
 from meetkit.worker.recordings import RecordingWorker
 
-from .support import create_pg_database, drop_pg_database, run
+from ..support import create_pg_database, drop_pg_database, run
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

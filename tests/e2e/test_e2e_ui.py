@@ -15,9 +15,9 @@ from playwright.async_api import Browser, Playwright, async_playwright, expect
 
 from meetkit.client import MeetingsClient
 
-from . import browser as b
-from . import ui_support as ui
-from .support import Server, create_application, media_env, media_net, start_server, stop_server
+from .. import browser as b
+from .. import ui_support as ui
+from ..support import Server, create_application, media_env, media_net, start_server, stop_server
 
 WIDTHS = [360, 480, 600, 700, 830, 1010, 1280]
 NAMES = {
