@@ -13,6 +13,10 @@ import { RECORDING_CHANGED } from "../recording/state.js";
 
 const NAME_KEY = "meetkit.name";
 let acquiring = Promise.resolve();
+// Resolved once the pre-join devices are settled (and a camera turned off before Join is stopped):
+// publishing waits for it, the socket and admission do not.
+let devicesReady = Promise.resolve();
+let devicesSettled = false;
 let onMessage = () => {};
 
 /** The pre-join getUserMedia promise, which Join waits for; and the handler of server messages. */
@@ -28,11 +32,15 @@ export async function join() {
   try { localStorage.setItem(NAME_KEY, name); } catch { /* storage blocked */ }
   dispatch({ type: SCREEN_SHOWN, state: "connecting" });
   runtime.detector.resume();
-  await acquiring;
-  if (!store.state.media.cameraOn) {
-    runtime.local.stopCamera();
-    syncTracks();
-  }
+  devicesReady = Promise.resolve(acquiring).catch((err) => console.warn("meetkit: devices", err)).then(() => {
+    devicesSettled = true;
+    if (!store.state.media.cameraOn) {
+      runtime.local.stopCamera();
+      syncTracks();
+    }
+  });
+  // The socket opens and admission runs while the devices are still being acquired (a quick Join
+  // does not wait for getUserMedia): subscribing to others needs no devices of ours.
   runtime.sig = new Signalling(socketUrl(config.ws_url || ""), {
     hello: helloMessage,
     message: (msg) => {
@@ -45,6 +53,7 @@ export async function join() {
     status: onSocketStatus,
   });
   runtime.sig.connect();
+  await devicesReady;
 }
 
 export function savedName() {
@@ -57,8 +66,9 @@ function helloMessage() {
     type: "hello",
     v: 1,
     name: session.name,
-    mic: media.micOn && media.hasAudio,
-    camera: media.cameraOn && media.hasVideo,
+    // Before the devices are settled, what the participant chose; media.state corrects it after.
+    mic: media.micOn && (media.hasAudio || !devicesSettled),
+    camera: media.cameraOn && (media.hasVideo || !devicesSettled),
   };
   if (config.host_token) hello.host_token = config.host_token;
   if (session.participantId && session.resumeToken) {
@@ -148,10 +158,13 @@ export function onAdmitted(msg) {
   }
   dispatch({ type: ADMITTED, msg });
   if (typeof msg.recording === "boolean") dispatch({ type: RECORDING_CHANGED, active: msg.recording });
-  if (!pub.published) schedulePublishCamera();
-  if (pub.screenStream && !pub.screenFeed) schedulePublishScreen();
-  sendMediaState();
   reconcileSubscriptions();
+  devicesReady.then(() => {
+    if (!isIn(store.state, "joined")) return;
+    if (!pub.published) schedulePublishCamera();
+    if (pub.screenStream && !pub.screenFeed) schedulePublishScreen();
+    sendMediaState();
+  });
 }
 
 export function onDenied(msg) {
