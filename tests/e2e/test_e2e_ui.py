@@ -82,7 +82,8 @@ async def test_control_bar_fits_every_width(lang: str, media_server: Server, api
                 if width >= 500:  # a host can end the meeting wherever the bar has room for it today
                     await ui.reach_end(page, names, width)
             except AssertionError as err:
-                problems.append(f"{width}px: " + " / ".join(str(err).splitlines()[:2]))
+                text = " / ".join(str(err).splitlines()[:2])
+                problems.append(text if text.startswith(f"{width}px") else f"{width}px: {text}")
                 await page.keyboard.press("Escape")  # a menu left open must not spoil the next width
         assert not problems, "\n".join(problems)
     finally:
