@@ -24,10 +24,43 @@ export async function makeOffer(pc) {
   return pc.localDescription.sdp;
 }
 
+// Chromium gathers in phases 50 ms apart (UDP, then relay, then TCP), so "complete" comes ~100 ms
+// after the UDP candidates that carry the media. An answer to Janus's offer goes once candidates
+// stop arriving for this long: Janus (full ICE, the offerer) has all its own candidates in the
+// offer, and learns any address of ours the answer lacks from our connectivity checks (peer
+// reflexive), so nothing is lost by not waiting for the last phase.
+const ANSWER_QUIET_MS = 30;
+
+/** Resolves when gathering is complete, or once a candidate is in and none followed for `quietMs`. */
+export function iceCandidatesSettled(pc, quietMs = ANSWER_QUIET_MS, limitMs = ICE_GATHERING_LIMIT_MS) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    let quiet = null;
+    const done = () => {
+      clearTimeout(timer);
+      clearTimeout(quiet);
+      pc.removeEventListener("icegatheringstatechange", check);
+      pc.removeEventListener("icecandidate", onCandidate);
+      resolve();
+    };
+    const check = () => { if (pc.iceGatheringState === "complete") done(); };
+    const onCandidate = (event) => {
+      if (!event.candidate) return;
+      clearTimeout(quiet);
+      quiet = setTimeout(done, quietMs);
+    };
+    const timer = setTimeout(done, limitMs);
+    pc.addEventListener("icegatheringstatechange", check);
+    pc.addEventListener("icecandidate", onCandidate);
+  });
+}
+
 export async function answerOffer(pc, sdp) {
   await pc.setRemoteDescription({ type: "offer", sdp });
-  await pc.setLocalDescription(await pc.createAnswer());
-  await iceGatheringComplete(pc);
+  const answer = await pc.createAnswer();
+  const settled = iceCandidatesSettled(pc);  // listening before the first candidate can come
+  await pc.setLocalDescription(answer);
+  await settled;
   return pc.localDescription.sdp;
 }
 
