@@ -22,7 +22,7 @@ command -v pg_ctlcluster >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || a
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 # The browser of the end-to-end tests (driven by Playwright with executable_path, never downloaded).
 command -v chromium >/dev/null 2>&1 || apt_install chromium
-# axe-core for the accessibility check of tests/test_e2e_ui.py, from its lock file (once).
+# axe-core for the accessibility check of tests/e2e/test_e2e_ui.py, from its lock file (once).
 ui_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/ui"
 if [ ! -f "$ui_tests/node_modules/axe-core/axe.min.js" ]; then
   (cd "$ui_tests" && npm ci --no-audit --no-fund --loglevel=error)

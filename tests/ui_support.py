@@ -1,4 +1,4 @@
-"""Helpers of tests/test_e2e_ui.py: what a person sees and hears, read from Debian's Chromium.
+"""Helpers of tests/e2e/test_e2e_ui.py: what a person sees and hears, read from Debian's Chromium.
 
 Colours are composited and compared by the WCAG 2 formula here in Python; accessible names come from
 Playwright's ARIA snapshot; axe-core is installed from tests/ui/package-lock.json (scripts/services.sh)."""
