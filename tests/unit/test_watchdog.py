@@ -2,7 +2,7 @@
 stable run, stopping in every state. Nothing sleeps real time: the clock is moved.
 
 The supervised thing is a fake standing where a process or a connection would be (the process boundary);
-the real Janus process and connection under the same watchdog are tests/test_media_janus.py's."""
+the real Janus process and connection under the same watchdog are tests/media/test_media_janus.py's."""
 
 from __future__ import annotations
 
