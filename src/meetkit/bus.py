@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+
+from .storage.on_commit import on_commit
 
 log = logging.getLogger("meetkit.bus")
 
@@ -89,25 +89,6 @@ class InProcessBus:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
-_PENDING = "meetkit.bus.pending"
-
-
 def publish_on_commit(db: AsyncSession, bus: Bus, event: RoomEvent) -> None:
     """Publishes ``event`` once ``db``'s transaction commits; forgotten if it rolls back."""
-    session = db.sync_session
-    if not session.in_transaction():  # the event belongs to a transaction: begin it (no I/O yet)
-        session.begin()
-    session.info.setdefault(_PENDING, []).append((bus, event))
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    for bus, room_event in session.info.pop(_PENDING, []):
-        bus.publish_soon(room_event)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
-    # Only the outer transaction's end: a savepoint rolled back leaves the outer transaction's events.
-    if previous.parent is None:
-        session.info.pop(_PENDING, None)
+    on_commit(db, lambda: bus.publish_soon(event))

@@ -11,15 +11,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from ..container import Container
 from ..domain import webhooks as hooks
 from ..domain.delivery import DeliveryStatus, can_move
 from ..errors import BadRequest, NotFound
 from ..storage import tables as t
+from ..storage.on_commit import on_commit
 
 STATUSES = tuple(status.value for status in DeliveryStatus)
 
@@ -33,7 +33,6 @@ _APP_URL = {
     hooks.Channel.SESSIONS: "session_changed_url",
     hooks.Channel.RECORDINGS: "recording_changed_url",
 }
-_ENQUEUED = "meetkit.webhooks.enqueued"
 
 
 class Doorbell:
@@ -57,17 +56,6 @@ class Doorbell:
 
 
 doorbell = Doorbell()
-
-
-@event.listens_for(Session, "after_commit")
-def _ring_after_commit(session: Session) -> None:
-    if session.info.pop(_ENQUEUED, False):
-        doorbell.ring()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_ENQUEUED, None)
 
 
 def target_url(application: t.Application, room: t.Room | None, event_name: str) -> str | None:
@@ -126,7 +114,7 @@ async def enqueue_event(
         queued_at=now,
     )
     db.add(row)
-    db.sync_session.info[_ENQUEUED] = True
+    on_commit(db, doorbell.ring)
     return [row]
 
 
@@ -153,7 +141,7 @@ async def do_replay_delivery(c: Container, delivery_id: int) -> t.WebhookDeliver
             update(t.WebhookDelivery).where(t.WebhookDelivery.id == delivery_id).values(
                 status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, queued_at=now, last_error=None,
                 delivered_at=None))
-        db.sync_session.info[_ENQUEUED] = True
+        on_commit(db, doorbell.ring)
     async with c.sessions() as db:
         fresh = await db.get(t.WebhookDelivery, delivery_id)
         assert fresh is not None
