@@ -788,7 +788,14 @@ if (env.MEETKIT_RECORDING_ID) {
       for (const r of recs) assert.equal(r.sessionId, env.MEETKIT_SESSION_ID);
       const mine = recs.filter((r) => r.id === recId);
       assert.equal(mine.length, 1, 'the recording is listed once');
-      assert.deepEqual(mine[0], recording);
+      // The download link is signed until now + its lifetime, so two reads a second apart differ in
+      // expires/signature: the same recording, the same download path, and the listed link works.
+      const { url: listedUrl, ...listed } = mine[0];
+      const { url: readUrl, ...read } = recording;
+      assert.deepEqual(listed, read);
+      const path = (href) => { const u = absoluteUrl(href, 'recording url'); return u.origin + u.pathname; };
+      assert.equal(path(listedUrl), path(readUrl));
+      if (sameHost(listedUrl)) assert.equal((await fetch(listedUrl)).status, 200, `GET ${listedUrl}`);
     });
   }
   await step('deleteRecording', async () => {
