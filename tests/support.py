@@ -255,7 +255,7 @@ async def server_container(server: Server) -> AsyncIterator[Container]:
     try:
         yield c
     finally:
-        await c.engine.dispose()
+        await c.dispose()
 
 
 def create_application(server: Server, key_dir: Path, name: str = "test") -> tuple[str, str]:

@@ -15,6 +15,7 @@ from .actions.recordings import do_stop_orphaned_recordings
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads, usage
+from .api.fairness import TenantGate
 from .api.guard import TargetGuard
 from .bus import InProcessBus
 from .clock import Clock, SystemClock
@@ -25,7 +26,7 @@ from .media.supervisor import JanusSupervisor
 from .media.videoroom import MediaServer
 from .signalling.rooms import Rooms
 from .storage import migrate
-from .storage.db import make_engine, make_sessionmaker
+from .storage.db import make_engine, make_reader_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore, ObjectStore
 from .storage.s3 import S3ObjectStore
 from .storage.tokens import TokenLedger
@@ -49,12 +50,15 @@ def _object_store(s: Settings) -> ObjectStore:
 def build_container(settings: Settings, clock: Clock | None = None) -> Container:
     settings.ensure_dirs()
     engine = make_engine(settings.resolved_database_url)
+    reader_engine = make_reader_engine(settings.resolved_database_url, settings.sqlite_readers)
     clock = clock or SystemClock()
     return Container(
         settings=settings,
         clock=clock,
         engine=engine,
         sessions=make_sessionmaker(engine),
+        readers=make_sessionmaker(reader_engine) if reader_engine is not None else None,
+        reader_engine=reader_engine,
         objects=_object_store(settings),
         secret=settings.resolved_secret_key(),
         tokens=TokenLedger(engine, clock),
@@ -142,7 +146,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     log.exception("worker %s failed", task.get_name())
             await live_rooms.close()
             await _stop_media(supervisor, media)
-            await c.engine.dispose()
+            await c.dispose()
 
     app = FastAPI(
         title="meetkit Meetings API",
@@ -156,6 +160,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.container = c
     live_rooms = Rooms(c)  # the meetings of this process; hears RoomEnded / RoomUpdated on c.bus
     app.state.rooms = live_rooms
+    app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
     api_errors.install(app)
     api_openapi.install(app)
     for router in API_ROUTERS:

@@ -66,7 +66,7 @@ async def _with_container(settings: Settings, fn):  # type: ignore[no-untyped-de
         await migrate.upgrade(c.engine)
         return await fn(c)
     finally:
-        await c.engine.dispose()
+        await c.dispose()
 
 
 def _app_create(args: argparse.Namespace, settings: Settings) -> int:

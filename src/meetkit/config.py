@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy async URL; default: SQLite file meetkit.db in the data folder.",
     )
+    sqlite_readers: int = Field(
+        default=4, ge=1, le=64, description="SQLite: read-only connections beside the one writer (WAL readers never "
+        "wait for the writer). PostgreSQL is the production database; see docs/configuration.md.")
     public_url: str = Field(
         default="http://127.0.0.1:8080",
         description="Base URL of this server as browsers reach it; host and guest links start with it.",
@@ -42,6 +45,13 @@ class Settings(BaseSettings):
     max_rooms_per_application: int = 1000
     max_themes_per_application: int = 1000
     max_page_size: int = 1000
+
+    # Fair shares between applications (api/fairness.py). See docs/security.md.
+    api_requests_per_application: int = Field(
+        default=8, ge=1, description="Units of REST work of one application in progress at once (a request is 1, a "
+        "listing 1 per 125 items asked for); more wait their turn.")
+    api_queue_per_application: int = Field(
+        default=1000, ge=0, description="Requests of one application waiting for a turn; past it, 429.")
 
     # Room lifecycle windows (seconds).
     instant_room_join_window: int = Field(default=600, ge=1, description="An instant room nobody joins expires.")

@@ -24,5 +24,23 @@ class Container:
     secret: bytes
     tokens: TokenLedger
     bus: Bus  # room events, published after commit (bus.py)
+    # Sessions for reads only: on SQLite read-only connections beside the one writer (storage/db.py),
+    # on PostgreSQL the same pool as ``sessions``.
+    readers: async_sessionmaker[AsyncSession] | None = None
+    reader_engine: AsyncEngine | None = None
     # application_id -> its loaded public key; keys never change once an application exists.
     public_keys: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.readers is None:
+            self.readers = self.sessions
+
+    def read_sessions(self) -> AsyncSession:
+        """A session for a request that only reads (listings, gets)."""
+        assert self.readers is not None
+        return self.readers()
+
+    async def dispose(self) -> None:
+        if self.reader_engine is not None:
+            await self.reader_engine.dispose()
+        await self.engine.dispose()

@@ -110,7 +110,7 @@ async def do_create_room(c: Container, application_id: str, body: CreateRoomIn) 
 
 
 async def get_room(c: Container, application_id: str, room_id: str) -> t.Room:
-    async with c.sessions() as db:
+    async with c.read_sessions() as db:
         room = await repo.get_room(db, application_id, room_id)
     if room is None:
         raise NotFound(f"could not find room {room_id}")

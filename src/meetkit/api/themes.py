@@ -24,7 +24,7 @@ from . import render
 from . import schemas as s
 from .auth import Caller, authenticate, container
 from .responses import json
-from .rooms import PageSize, Serial, list_page
+from .rooms import ListingAuth, PageSize, Serial, list_page
 
 router = APIRouter(tags=["themes"])
 Auth = Annotated[Caller, Depends(authenticate)]
@@ -131,7 +131,7 @@ async def delete_theme(request: Request, caller: Auth, theme_id: str,
 
 @router.get("/themes/{theme_id}/rooms", response_model=s.RoomPageOut, summary="List the rooms using a theme",
             responses={404: {"model": s.ErrorOut}})
-async def theme_rooms(request: Request, caller: Auth, theme_id: str, page_size: PageSize = 20,
+async def theme_rooms(request: Request, caller: ListingAuth, theme_id: str, page_size: PageSize = 20,
                       start_id: Serial = None, end_id: Serial = None) -> JSONResponse:
     c = container(request)
     async with c.sessions() as db:

@@ -33,5 +33,24 @@ def make_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def make_reader_engine(url: str, connections: int) -> AsyncEngine | None:
+    """SQLite only: a few read-only connections beside the one writer. In WAL mode a reader never
+    waits for the writer (it reads the last commit), so a listing does not queue behind writes and
+    writes do not queue behind listings. None for PostgreSQL, whose pool already reads concurrently."""
+    if not url.startswith("sqlite"):
+        return None
+    engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": 30}, pool_size=connections,
+                                 max_overflow=0, pool_timeout=60, pool_reset_on_return=None)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _reader_pragmas(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA query_only=ON")  # a write through a reader is a bug: fail, never take the lock
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    return engine
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
