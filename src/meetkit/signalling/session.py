@@ -96,6 +96,9 @@ async def _hello(ws: Socket, conn: Connection) -> protocol.Hello | None:
 
 async def _read(room: Room, m: Participant, conn: Connection, limits: flow.SocketFlow) -> None:
     while True:
+        # Frames already buffered are read without a pause: yield once per frame, so one socket's
+        # burst does not hold up the other sockets (nor this socket's own send pump).
+        await asyncio.sleep(0)
         raw = await receive_frame(conn.ws)
         try:
             if raw is None:
@@ -134,7 +137,7 @@ def _within_limits(conn: Connection, limits: flow.SocketFlow, message_type: str 
         return True
     if verdict == "abusive":
         log.warning("a meeting socket sent too many rate-limited frames; closing it")
-        conn.abort(protocol.CLOSE_RATE_LIMITED)  # what it has not read is its own
+        conn.close(protocol.CLOSE_RATE_LIMITED)  # after the errors already queued for it
     else:
         conn.send(limits.refusal(kind))
     return False
