@@ -123,7 +123,7 @@ async def admit_all(room: Room, host: Participant, msg: protocol.HostAdmitAll) -
 def _mute(room: Room, host: Participant, target: Participant) -> None:
     target.mic = False
     target.send(protocol.Muted(by=host.id))
-    room.broadcast(protocol.ParticipantUpdated(participant=target.view()))
+    room.updates.changed(target)  # coalesced: host.mute_all repeated does not flood every queue
 
 
 async def mute(room: Room, host: Participant, msg: protocol.HostMute) -> None:
