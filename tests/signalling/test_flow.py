@@ -98,9 +98,10 @@ async def test_a_guest_flooding_hand_frames_ejects_nobody_else(flow_server: Serv
     assert await flooder.closed(timeout=10) == protocol.CLOSE_RATE_LIMITED
     await still_connected(host, guest)
     for member in (host, guest):
-        # Coalesced: a handful of updates about the flooder, not one per frame (the burst allows 50).
-        assert 1 <= len(updates_about(member, flooder.id)) <= 5, len(updates_about(member, flooder.id))
-        assert len(member.frames) < 40
+        # Coalesced: a few updates about the flooder (one per 0.2 s while its frames were accepted),
+        # not one per frame; before, 5,000 of them closed every member's socket.
+        assert 1 <= len(updates_about(member, flooder.id)) <= 20, len(updates_about(member, flooder.id))
+        assert len(member.frames) < 60
     # The flooder's participant stays for its resume grace: nobody saw it leave.
     assert not [f for f in host.frames if f["type"] == "participant.left"]
     await leave(guest, host)
@@ -109,10 +110,11 @@ async def test_a_guest_flooding_hand_frames_ejects_nobody_else(flow_server: Serv
 async def test_state_changes_are_coalesced_and_the_latest_wins(flow_server: Server, api: MeetingsClient) -> None:
     _, code, token = make_room(api)
     host, guest = await host_and_guest(flow_server.base_url, code, token)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
     for i in range(40):  # within the burst (50): every frame is accepted, few are fanned out
         await guest.send({"type": "media.state", "mic": i % 2 == 0, "camera": i % 3 == 0})
     await guest.send({"type": "media.state", "mic": False, "camera": True})
-    loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
     while True:
         seen = updates_about(host, guest.id)
@@ -120,7 +122,8 @@ async def test_state_changes_are_coalesced_and_the_latest_wins(flow_server: Serv
             break
         assert loop.time() < deadline, seen
         await host.expect("participant.updated", timeout=deadline - loop.time())
-    assert len(updates_about(host, guest.id)) <= 3
+    # The first change at once, then one per interval (0.2 s) at most: 41 changes, a few frames.
+    assert len(updates_about(host, guest.id)) <= min(20, 2 + (loop.time() - started) / 0.2)
     assert not [f for f in guest.frames if f["type"] == "error"]
     await host.send({"type": "talking", "talking": True})
     assert (await guest.expect("talking"))["participant_id"] == host.id
@@ -131,17 +134,23 @@ async def test_a_class_over_its_limit_is_answered_rate_limited(flow_server: Serv
     _, code, token = make_room(api)
     host = await Peer.open(flow_server.base_url, code, "Hana", host_token=token)
     await host.expect("admitted")
-    for _ in range(12):  # ping: a burst of 10, then 1 per second
+    for _ in range(15):  # ping: a burst of 10, then 1 per second
         await host.send({"type": "ping"})
     error = await host.expect("error", code="rate_limited")
     assert error["limit"] == "ping" and 0 < error["retry_after_ms"] <= 1000
-    assert "retry_after_ms" in error and set(error) == {"type", "code", "message", "limit", "retry_after_ms"}
-    await host.expect("error", code="rate_limited")
-    assert len([f for f in host.frames if f["type"] == "pong"]) == 10
+    assert set(error) == {"type", "code", "message", "limit", "retry_after_ms"}
+    async with asyncio.timeout(5):  # every ping is answered: a pong, or rate_limited
+        while len([f for f in host.frames if f["type"] in ("pong", "error")]) < 15:
+            await asyncio.sleep(0.01)
+    pongs = len([f for f in host.frames if f["type"] == "pong"])
+    assert 10 <= pongs < 15
     # The bucket refills at its rate: after the time the server named, a ping is answered again.
-    await asyncio.sleep(error["retry_after_ms"] / 1000 + 0.05)
+    await asyncio.sleep(1.05)  # one token at 1 per second, whatever was refilled meanwhile
     await host.send({"type": "ping"})
-    await host.expect("pong")
+    async with asyncio.timeout(5):
+        while len([f for f in host.frames if f["type"] == "pong"]) == pongs:
+            await asyncio.sleep(0.01)
+    assert [f["type"] for f in host.frames][-1] == "pong"
     # Other classes have their own buckets: chat still goes through.
     await host.send({"type": "chat.send", "text": "still here"})
     await host.expect("chat.message", text="still here")
