@@ -110,5 +110,11 @@ class Connection:
         return len(self._queue)
 
     async def drain(self) -> None:
+        """Wait (2 s at most) for what is queued and the close to go out; then give up on the pump,
+        so a peer that never reads holds neither a task nor its queue after the session ends."""
         with contextlib.suppress(Exception):
             await asyncio.wait_for(asyncio.shield(self._pump), 2.0)
+        if not self._pump.done():
+            self._pump.cancel()
+            self._queue.clear()
+            self._bytes = 0

@@ -125,7 +125,6 @@ async def _read(room: Room, m: Participant, conn: Connection, limits: flow.Socke
             return
 
 
-
 def _within_limits(conn: Connection, limits: flow.SocketFlow, message_type: str | None) -> bool:
     """Whether this frame may be acted on. Over its class's limit it is answered ``rate_limited``;
     past the strikes allowed the sender's socket alone is closed 4429."""
