@@ -212,6 +212,13 @@ async def test_the_lobby_is_capped_and_hosts_get_coalesced_deltas(flow_server: S
     assert len(updates) < PLACES - 1
     lobby = [k for _, k in waiting]
     await still_connected(host, *lobby)
+    # A host who resumes gets the whole lobby again, once.
+    await host.drop()
+    host = await Peer.open(flow_server.base_url, code, "Hana", host_token=token, resume={
+        "participant_id": host.id, "resume_token": host.welcome["resume_token"]})
+    assert len(await host.lobby_until(lambda shown: len(shown) == PLACES - 1)) == PLACES - 1
+    first_update = next(f for f in host.frames if f["type"] == "lobby.update")
+    assert host.welcome["resumed"] is True and len(first_update["waiting"]) == PLACES - 1
     await host.send({"type": "host.admit_all"})
     for peer in lobby:
         await peer.expect("admitted", timeout=10)
