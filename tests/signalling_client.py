@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import websockets
@@ -20,12 +21,15 @@ class Peer:
         self._reader = asyncio.create_task(self._read())
         self.close_code: int | None = None
         self.welcome: dict[str, Any] = {}
+        self.waiting: dict[str, dict[str, Any]] = {}  # the lobby as this host was told (lobby_until)
 
     @classmethod
     async def open(cls, base_url: str, code: str, name: str = "Ann", *, host_token: str | None = None,
-                   resume: dict[str, str] | None = None, hello: dict[str, Any] | None = None) -> Peer:
+                   resume: dict[str, str] | None = None, hello: dict[str, Any] | None = None,
+                   **connect: Any) -> Peer:
+        """``connect`` goes to ``websockets.connect`` (e.g. ``local_addr=("127.0.0.7", 0)``)."""
         url = base_url.replace("http", "ws", 1) + f"/_meetkit/ws/{code}"
-        ws = await asyncio.wait_for(websockets.connect(url, max_size=2**20), 10)
+        ws = await asyncio.wait_for(websockets.connect(url, max_size=2**20, **connect), 10)
         peer = cls(ws)
         if hello is None:
             hello = {"type": "hello", "v": 1, "name": name, "mic": True, "camera": True}
@@ -71,6 +75,22 @@ class Peer:
                 self.welcome = frame
             if frame["type"] == type_ and all(frame.get(k) == v for k, v in match.items()):
                 return frame
+
+    async def lobby_until(self, done: Callable[[list[str]], bool], timeout: float = 5.0) -> list[str]:
+        """The names in the lobby as this host's ``lobby.update`` frames tell it (a full list, then
+        added/removed deltas), read until ``done`` holds them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done(names := [w["name"] for w in self.waiting.values()]):
+            frame = await self.expect("lobby.update", timeout=max(0.0, deadline - loop.time()))
+            if "waiting" in frame:
+                self.waiting = {w["participant_id"]: w for w in frame["waiting"]}
+            for w in frame["added"]:
+                self.waiting[w["participant_id"]] = w
+            for key in frame["removed"]:
+                self.waiting.pop(key, None)
+            assert frame["count"] == len(self.waiting), frame
+        return names
 
     async def closed(self, timeout: float = 5.0) -> int | None:
         await asyncio.wait_for(asyncio.shield(self._reader), timeout)

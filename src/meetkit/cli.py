@@ -41,6 +41,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level=settings.log_level,
         # A chat line fans out to up to 250 sockets: compressing each copy separately costs more than it saves.
         ws_per_message_deflate=False,
+        ws_max_size=settings.socket_max_frame_bytes,  # a bigger frame is refused before it is buffered (1009)
         access_log=args.access_log,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",

@@ -90,6 +90,40 @@ class Settings(BaseSettings):
     resume_grace: float = Field(default=20.0, ge=0, description="A dropped socket may resume within (seconds).")
     max_chat_length: int = Field(default=2000, ge=1)
 
+    # The meeting socket's flow control (signalling/flow.py, coalesce.py). See docs/signalling.md, "Flow control".
+    socket_max_frame_bytes: int = Field(default=128 * 1024, ge=70 * 1024, le=16 * 1024 * 1024,
+                                        description="The largest frame a browser may send (bytes).")
+    socket_send_queue_frames: int = Field(default=2000, ge=16, le=100_000, description="Frames queued for one "
+                                          "socket before it counts as a slow reader and is closed (4408).")
+    socket_send_queue_bytes: int = Field(default=8 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024,
+                                         description="Bytes queued for one socket before it is closed (4408).")
+    socket_chat_rate: float = Field(default=5.0, gt=0, le=10_000, description="chat.send per second per socket.")
+    socket_chat_burst: int = Field(default=20, ge=1, le=100_000)
+    socket_state_rate: float = Field(default=10.0, gt=0, le=10_000,
+                                     description="hand, media.state and talking per second per socket.")
+    socket_state_burst: int = Field(default=50, ge=1, le=100_000)
+    socket_media_rate: float = Field(default=20.0, gt=0, le=10_000,
+                                     description="media.publish/unpublish/subscribe/answer/unsubscribe per second.")
+    socket_media_burst: int = Field(default=200, ge=1, le=100_000)
+    socket_host_rate: float = Field(default=10.0, gt=0, le=10_000, description="host.* per second per socket.")
+    socket_host_burst: int = Field(default=50, ge=1, le=100_000)
+    socket_ping_rate: float = Field(default=1.0, gt=0, le=10_000, description="ping per second per socket.")
+    socket_ping_burst: int = Field(default=10, ge=1, le=100_000)
+    socket_other_rate: float = Field(default=5.0, gt=0, le=10_000, description="Frames that are not a valid "
+                                     "message (bad JSON, binary, unknown type, a second hello) per second.")
+    socket_other_burst: int = Field(default=20, ge=1, le=100_000)
+    socket_abuse_strikes: int = Field(default=100, ge=1, le=100_000, description="Rate-limited frames allowed "
+                                      "within socket_abuse_window; one more closes the socket (4429).")
+    socket_abuse_window: float = Field(default=10.0, gt=0, le=3600, description="seconds")
+    max_sockets_per_address: int = Field(default=100, ge=1, le=1_000_000, description="Meeting sockets open at "
+                                         "once from one client IP address; the next is closed 4430.")
+    state_update_interval: float = Field(default=0.2, gt=0, le=10, description="A participant's participant."
+                                         "updated and talking reach others at most once per interval (seconds).")
+    lobby_update_interval: float = Field(default=0.5, gt=0, le=10, description="lobby.update deltas reach "
+                                         "hosts at most once per interval (seconds).")
+    max_lobby: int | None = Field(default=None, ge=0, le=100_000, description="People waiting in one room's "
+                                  "lobby at once; unset: the room's free places (max_participants - joined).")
+
     # Recording. See docs/recording.md.
     recording_max_attempts: int = Field(default=5, ge=1, description="Compositions tried before giving up.")
     recording_retry_backoff: float = Field(default=30.0, gt=0, description="First retry delay (seconds), doubled "

@@ -176,10 +176,7 @@ async def test_explicit_approval_admit_and_deny(meet_server: Server, app_client:
     await host.expect("admitted")
     guest = await Peer.open(meet_server.base_url, code, "Gus")
     assert (await guest.expect("lobby"))["reason"] == "approval"
-    update = await host.expect("lobby.update", waiting=[])  # none yet, or the knock below
-    if not update["waiting"]:
-        update = await host.expect("lobby.update")
-    assert [w["name"] for w in update["waiting"]] == ["Gus"]
+    assert await host.lobby_until(bool) == ["Gus"]
     # A waiting guest can do nothing in the meeting.
     await guest.send({"type": "chat.send", "text": "let me in"})
     assert (await guest.expect("error"))["code"] == "not_joined"
@@ -189,10 +186,8 @@ async def test_explicit_approval_admit_and_deny(meet_server: Server, app_client:
     other = await Peer.open(meet_server.base_url, code, "Eve", host_token="forged-token")
     await other.expect("lobby")
     assert other.welcome["role"] == "guest"
-    knock = await host.expect("lobby.update")
-    while [w["name"] for w in knock["waiting"]] != ["Eve"]:
-        knock = await host.expect("lobby.update")
-    await host.send({"type": "host.deny", "participant_id": knock["waiting"][0]["participant_id"]})
+    assert await host.lobby_until(lambda names: names == ["Eve"]) == ["Eve"]
+    await host.send({"type": "host.deny", "participant_id": next(iter(host.waiting))})
     assert (await other.expect("denied"))["reason"] == "host_denied"
     assert await other.closed() == protocol.CLOSE_DENIED
     for peer in (guest, host):
@@ -340,13 +335,11 @@ async def test_admit_all_and_mute_all(meet_server: Server, app_client: MeetingsC
     waiting = [await Peer.open(meet_server.base_url, code, name) for name in ("Ann", "Bob")]
     for peer in waiting:
         await peer.expect("lobby")
-    update = await host.expect("lobby.update")
-    while len(update["waiting"]) < 2:
-        update = await host.expect("lobby.update")
+    assert sorted(await host.lobby_until(lambda names: len(names) == 2)) == ["Ann", "Bob"]
     await host.send({"type": "host.admit_all"})
     for peer in waiting:
         await peer.expect("admitted")
-    assert (await host.expect("lobby.update", waiting=[]))["waiting"] == []
+    assert await host.lobby_until(lambda names: not names) == []
     await host.send({"type": "host.mute_all"})
     for peer in waiting:
         assert (await peer.expect("muted"))["by"] == host.id

@@ -8,7 +8,7 @@ from typing import Literal
 from .rooms import JoinApprovalLevel
 
 LobbyReason = Literal["approval", "host_absent"]
-Refusal = Literal["host_denied", "locked", "full", "ended"]
+Refusal = Literal["host_denied", "locked", "full", "ended", "lobby_full"]
 
 
 def refusal_on_arrival(*, is_host: bool, locked: bool) -> Refusal | None:
@@ -35,6 +35,13 @@ def released_by_host(reason: LobbyReason) -> bool:
 
 def room_is_full(joined: int, max_participants: int) -> bool:
     return joined >= max_participants
+
+
+def lobby_is_full(*, waiting: int, joined: int, max_participants: int, max_lobby: int | None) -> bool:
+    """Whether the next knock is refused (``lobby_full``): by default no more people wait than the room
+    has free places, so a flood of knocks cannot grow the lobby (and every host's list) without bound."""
+    cap = max(0, max_participants - joined) if max_lobby is None else max_lobby
+    return waiting >= cap
 
 
 def may_send_video(*, video_senders: int, max_video_senders: int, already_sending: bool = False) -> bool:

@@ -67,18 +67,19 @@ async def chat(room: Room, m: Participant, msg: protocol.ChatSend) -> None:
                                            sent_at=row.sent_at))
 
 
+# State changes reach others coalesced (signalling/coalesce.py): a burst of them costs nobody's queue.
 async def hand(room: Room, m: Participant, msg: protocol.Hand) -> None:
     m.hand = msg.raised
-    room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+    room.updates.changed(m)
 
 
 async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
-    room.broadcast(protocol.TalkingOut(participant_id=m.id, talking=msg.talking), exclude=m)
+    room.updates.talking(m, msg.talking)
 
 
 async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> None:
     m.mic, m.camera = msg.mic, msg.camera
-    room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+    room.updates.changed(m)
 
 
 async def publish(room: Room, m: Participant, msg: protocol.MediaPublish) -> None:
@@ -122,7 +123,7 @@ async def admit_all(room: Room, host: Participant, msg: protocol.HostAdmitAll) -
 def _mute(room: Room, host: Participant, target: Participant) -> None:
     target.mic = False
     target.send(protocol.Muted(by=host.id))
-    room.broadcast(protocol.ParticipantUpdated(participant=target.view()))
+    room.updates.changed(target)  # coalesced: host.mute_all repeated does not flood every queue
 
 
 async def mute(room: Room, host: Participant, msg: protocol.HostMute) -> None:

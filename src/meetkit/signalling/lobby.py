@@ -42,6 +42,10 @@ class Lobby:
             conn.close(protocol.CLOSE_DENIED)
             return None
         wait = rules.lobby_reason(is_host=is_host, approval=room.approval, host_present=room.hosts_present())
+        if wait is not None and self._full():
+            conn.send(protocol.Denied(reason="lobby_full"))
+            conn.close(protocol.CLOSE_DENIED)
+            return None
         room.participants[m.id] = m
         if wait is not None:
             self._knock(m, wait)
@@ -49,8 +53,15 @@ class Lobby:
         conn.send(room.welcome(m, resumed=False, entering=True))  # admitted (or denied) follows
         await room.enter(m)
         if m.state == "joined" and is_host:
+            room.lobby_feed.full_list(m)
             await self._host_arrived()
         return m if m.present() else None
+
+    def _full(self) -> bool:
+        room = self.room
+        s = room.node.c.settings
+        return rules.lobby_is_full(waiting=len(room.waiting()), joined=len(room.joined()),
+                                   max_participants=s.max_participants, max_lobby=s.max_lobby)
 
     async def _resume(self, old: Participant, conn: Connection) -> None:
         """The same participant on a new socket, within the grace period: nobody else notices."""
@@ -67,6 +78,8 @@ class Lobby:
                                                  max_video_senders=room.node.c.settings.max_video_senders,
                                                  already_sending=bool(old.video_kinds))
             conn.send(await room.admitted(old, video_allowed=video_allowed))
+            if old.is_host:
+                room.lobby_feed.full_list(old)
         else:
             conn.send(protocol.Lobby(reason=old.lobby_reason))
 

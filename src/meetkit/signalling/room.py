@@ -17,6 +17,7 @@ from ..actions import meetings
 from ..domain import lobby as rules
 from ..storage import tables as t
 from . import protocol
+from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
 from .lobby import Lobby
 from .node import Node
@@ -49,6 +50,9 @@ class Room:
         self.lobby = Lobby(self)
         self.relay = Relay(self)
         self.recording = Recording(self)
+        s = self.node.c.settings
+        self.updates = ParticipantUpdates(self, s.state_update_interval)
+        self.lobby_feed = LobbyFeed(self, s.lobby_update_interval)
 
     @classmethod
     def of(cls, node: Node, row: t.Room, on_empty: Callable[[Room], None]) -> Room:
@@ -102,8 +106,8 @@ class Room:
                 x.send(frame)
 
     def tell_hosts_lobby(self) -> None:
-        self.tell_hosts(protocol.LobbyUpdate(waiting=[
-            protocol.Waiting(participant_id=x.id, name=x.name, since=x.since) for x in self.waiting()]))
+        """The lobby changed: hosts get a coalesced delta (signalling/coalesce.py)."""
+        self.lobby_feed.changed()
 
     def room_view(self) -> protocol.RoomView:
         return protocol.RoomView(id=self.room_id, display_name=self.display_name, meeting_code=self.meeting_code,
@@ -238,6 +242,8 @@ class Room:
 
     def forget_if_empty(self) -> None:
         if not self.participants:
+            self.updates.throttle.cancel()
+            self.lobby_feed.throttle.cancel()
             self.on_empty(self)
 
 

@@ -15,6 +15,7 @@ from ..storage import repositories
 from ..storage import tables as t
 from . import protocol
 from .connection import Connection
+from .flow import AddressSockets, FlowLimits
 from .node import MediaPort, Node
 from .participant import Participant
 from .room import Room
@@ -26,6 +27,8 @@ class Rooms:
     def __init__(self, c: Container, media: MediaPort | None = None) -> None:
         self.node = Node.of(c, media)
         self.rooms: dict[str, Room] = {}
+        self.addresses = AddressSockets(c.settings.max_sockets_per_address)
+        self.flow_limits = FlowLimits.of(c.settings)
         self._unsubscribe = c.bus.subscribe(self.on_room_event)
 
     @property

@@ -11,8 +11,8 @@ from typing import Protocol
 from fastapi import WebSocketDisconnect
 
 from ..storage import repositories
-from . import handlers, protocol
-from .connection import Connection, Socket
+from . import flow, handlers, protocol
+from .connection import Connection, Socket, receive_frame
 from .participant import Participant
 from .room import Room
 from .rooms import Rooms
@@ -27,13 +27,28 @@ class Accepting(Socket, Protocol):
 
 
 async def serve(rooms: Rooms, ws: Accepting, code: str) -> None:
+    """One meeting socket, counted against its client address's cap (``max_sockets_per_address``)."""
+    client = getattr(ws, "client", None)
+    address = str(getattr(client, "host", None) or "unknown")
+    if not rooms.addresses.claim(address):
+        await ws.accept()  # a close code needs an accepted socket (before it, only HTTP 403 exists)
+        await ws.close(protocol.CLOSE_TOO_MANY_SOCKETS)
+        return
+    try:
+        await _meeting(rooms, ws, code)
+    finally:
+        rooms.addresses.release(address)
+
+
+async def _meeting(rooms: Rooms, ws: Accepting, code: str) -> None:
     await ws.accept()
     async with rooms.node.c.sessions() as db:
         row = await repositories.live_room_by_code(db, code)
     if row is None:
         await ws.close(protocol.CLOSE_NOT_FOUND)
         return
-    conn = Connection(ws)
+    s = rooms.node.c.settings
+    conn = Connection(ws, max_frames=s.socket_send_queue_frames, max_bytes=s.socket_send_queue_bytes)
     m: Participant | None = None
     room: Room | None = None
     try:
@@ -43,7 +58,7 @@ async def serve(rooms: Rooms, ws: Accepting, code: str) -> None:
         room, m = await rooms.join(row, conn, hello)
         if m is None:
             return
-        await _read(room, m, conn)
+        await _read(room, m, conn, flow.SocketFlow(rooms.flow_limits))
     except WebSocketDisconnect:
         pass
     except Exception as exc:  # the type only: a traceback could carry names or chat text
@@ -61,7 +76,10 @@ async def serve(rooms: Rooms, ws: Accepting, code: str) -> None:
 async def _hello(ws: Socket, conn: Connection) -> protocol.Hello | None:
     """The first message, which must be a hello; None (the browser told, the socket closing) if not."""
     try:
-        first = protocol.parse_client(await asyncio.wait_for(ws.receive_text(), HELLO_TIMEOUT))
+        raw = await asyncio.wait_for(receive_frame(ws), HELLO_TIMEOUT)
+        if raw is None:
+            raise protocol.ProtocolError("bad_message", "frames are JSON text, not binary")
+        first = protocol.parse_client(raw)
     except protocol.ProtocolError as exc:
         conn.send(protocol.Error(code=exc.code, message=exc.message))
         conn.close(protocol.CLOSE_PROTOCOL)
@@ -76,13 +94,25 @@ async def _hello(ws: Socket, conn: Connection) -> protocol.Hello | None:
     return first
 
 
-async def _read(room: Room, m: Participant, conn: Connection) -> None:
+async def _read(room: Room, m: Participant, conn: Connection, limits: flow.SocketFlow) -> None:
     while True:
-        raw = await conn.ws.receive_text()
+        # Frames already buffered are read without a pause: yield once per frame, so one socket's
+        # burst does not hold up the other sockets (nor this socket's own send pump).
+        await asyncio.sleep(0)
+        raw = await receive_frame(conn.ws)
         try:
-            msg = protocol.parse_client(raw)
+            if raw is None:
+                raise protocol.ProtocolError("bad_message", "frames are JSON text, not binary")
+            msg: protocol.AnyClientMessage | None = protocol.parse_client(raw)
+            refused = None
         except protocol.ProtocolError as exc:
-            conn.send(protocol.Error(code=exc.code, message=exc.message))
+            msg, refused = None, protocol.Error(code=exc.code, message=exc.message)
+        if not _within_limits(conn, limits, None if msg is None else msg.type):
+            if conn.closed:
+                return
+            continue
+        if msg is None:
+            conn.send(refused or protocol.Error(code="bad_message", message="not a message"))
             continue
         if m.conn is not conn or not m.present():
             return
@@ -94,3 +124,19 @@ async def _read(room: Room, m: Participant, conn: Connection) -> None:
         if not m.present():
             return
 
+
+def _within_limits(conn: Connection, limits: flow.SocketFlow, message_type: str | None) -> bool:
+    """Whether this frame may be acted on. Over its class's limit it is answered ``rate_limited``;
+    past the strikes allowed the sender's socket alone is closed 4429."""
+    kind = flow.class_of(message_type)
+    if kind is None:
+        return True
+    verdict = limits.check(kind)
+    if verdict == "ok":
+        return True
+    if verdict == "abusive":
+        log.warning("a meeting socket sent too many rate-limited frames; closing it")
+        conn.close(protocol.CLOSE_RATE_LIMITED)  # after the errors already queued for it
+    else:
+        conn.send(limits.refusal(kind))
+    return False

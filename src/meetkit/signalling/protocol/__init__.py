@@ -140,6 +140,9 @@ from .server import (
     Feeds as Feeds,
 )
 from .server import (
+    LimitClass as LimitClass,
+)
+from .server import (
     Limits as Limits,
 )
 from .server import (
@@ -209,3 +212,6 @@ from .server import (
 # Close codes (docs/signalling.md).
 CLOSE_PROTOCOL, CLOSE_REMOVED, CLOSE_DENIED, CLOSE_NOT_FOUND, CLOSE_REPLACED, CLOSE_ENDED = (
     4400, 4401, 4403, 4404, 4409, 4410)
+# Flow control (signalling/flow.py): a slow reader resumes (the UI reconnects with its resume token);
+# an abusive sender and a client address over its socket cap do not.
+CLOSE_SLOW_READER, CLOSE_RATE_LIMITED, CLOSE_TOO_MANY_SOCKETS = 4408, 4429, 4430

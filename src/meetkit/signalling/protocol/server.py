@@ -88,7 +88,7 @@ class Admitted(ServerMessage):
 
 class Denied(ServerMessage):
     type: Literal["denied"] = "denied"
-    reason: Literal["host_denied", "locked", "full", "ended"]
+    reason: Literal["host_denied", "locked", "full", "ended", "lobby_full"]
 
 
 class Waiting(BaseModel):
@@ -99,8 +99,13 @@ class Waiting(BaseModel):
 
 
 class LobbyUpdate(ServerMessage):
+    """To hosts: the whole lobby (``waiting``) when a host joins or resumes, then coalesced deltas
+    (``added`` upserts, ``removed`` ids); ``count`` is how many wait after this update."""
     type: Literal["lobby.update"] = "lobby.update"
-    waiting: list[Waiting]
+    waiting: list[Waiting] | None = None
+    added: list[Waiting] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    count: int
 
 
 class ParticipantJoined(ServerMessage):
@@ -191,10 +196,15 @@ class Pong(ServerMessage):
     type: Literal["pong"] = "pong"
 
 
+LimitClass = Literal["chat", "state", "media", "host", "ping", "other"]
+
+
 class Error(ServerMessage):
     type: Literal["error"] = "error"
     code: str
     message: str
+    limit: LimitClass | None = None  # code rate_limited: the message class whose limit was hit
+    retry_after_ms: int | None = None  # code rate_limited: when the next message of that class is accepted
 
 
 AnyServerMessage = Annotated[

@@ -61,7 +61,8 @@ function onMediaError(msg) {
 
 function onError(msg) {
   console.warn("meetkit: server error", msg.code, msg.message);
-  if (msg.code !== "unknown_type") toast(t("errorMessage", { message: msg.message || msg.code }));
+  // rate_limited: the server dropped one message of a class we sent too fast; nothing to tell the person.
+  if (msg.code !== "unknown_type" && msg.code !== "rate_limited") toast(t("errorMessage", { message: msg.message || msg.code }));
 }
 
 const handlers = {

@@ -1,7 +1,8 @@
 // The meeting's one WebSocket (docs/signalling.md): hello first, JSON frames, resume after a drop.
 
-// Close codes after which reconnecting cannot help (docs/signalling.md, "Close codes").
-export const TERMINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409, 4410]);
+// Close codes after which reconnecting cannot help (docs/signalling.md, "Close codes"). Not 4408: a
+// socket that fell behind is closed for itself only, and reconnecting resumes with the resume token.
+export const TERMINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409, 4410, 4429, 4430]);
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const RECONNECT_BUDGET_MS = 60000;

@@ -5,11 +5,21 @@ import { t } from "../../i18n.js";
 import { $, button, toast } from "../../dom.js";
 import { LOCK_CHANGED, WAITING_CHANGED } from "./state.js";
 
+const MAX_KNOCK_TOASTS = 3;  // more newcomers at once get one toast with their number
+
+/** `lobby.update`: the whole list (`waiting`, when we joined or resumed), or coalesced deltas: `added`
+ * replaces or adds by participant_id, `removed` drops ids (unknown ones are ignored). */
 export function onLobbyUpdate(msg) {
+  const byId = new Map(Array.isArray(msg.waiting) ? [] : store.state.host.waiting.map((w) => [w.participant_id, w]));
   const before = new Set(store.state.host.waiting.map((w) => w.participant_id));
-  const waiting = Array.isArray(msg.waiting) ? msg.waiting : [];
+  const incoming = [...(Array.isArray(msg.waiting) ? msg.waiting : []), ...(Array.isArray(msg.added) ? msg.added : [])];
+  for (const w of incoming) if (w && w.participant_id) byId.set(w.participant_id, w);
+  for (const id of Array.isArray(msg.removed) ? msg.removed : []) byId.delete(id);
+  const waiting = [...byId.values()];
   dispatch({ type: WAITING_CHANGED, waiting });
-  for (const w of waiting) if (!before.has(w.participant_id)) toast(t("someoneWaiting", { name: w.name || "" }));
+  const fresh = waiting.filter((w) => !before.has(w.participant_id));
+  if (fresh.length > MAX_KNOCK_TOASTS) toast(t("severalWaiting", { n: fresh.length }));
+  else for (const w of fresh) toast(t("someoneWaiting", { name: w.name || "" }));
 }
 
 export function onLocked(msg) {

@@ -109,6 +109,9 @@ function onSocketStatus(status, detail) {
   } else if (code === 4409) {
     stopEverything(false);
     showLeft(t("leftReplaced"));
+  } else if (code === 4429 || code === 4430) {
+    stopEverything();
+    showLeft(t(code === 4429 ? "leftRateLimited" : "leftTooManySockets"), "connection_lost");
   } else {
     stopEverything();
     showLeft(t("errorMessage", { message: detail.reason || String(code) }));

@@ -6,7 +6,8 @@ import { $, $$ } from "../../dom.js";
 
 const SCREENS = { prejoin: "prejoin", connecting: "connecting", lobby: "lobby", joined: "meeting",
   denied: "denied", removed: "removed", ended: "ended", left: "left" };
-const DENIED = { host_denied: "deniedHostDenied", locked: "deniedLocked", full: "deniedFull", ended: "deniedEnded" };
+const DENIED = { host_denied: "deniedHostDenied", locked: "deniedLocked", full: "deniedFull", ended: "deniedEnded",
+  lobby_full: "deniedLobbyFull" };
 
 export function drawSession() {
   watch(store, ["session"], ({ session }) => {
