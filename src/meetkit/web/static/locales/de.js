@@ -58,6 +58,7 @@ export default {
   typeMessage: "Nachricht eingeben",
   send: "Senden",
   exportChat: "Chat exportieren",
+  exportChatJson: "Als JSON exportieren",
   chatExportHeader: "Chat von {title}",
   close: "Schließen",
   muteAll: "Alle stummschalten",

@@ -58,6 +58,7 @@ export default {
   typeMessage: "Type a message",
   send: "Send",
   exportChat: "Export chat",
+  exportChatJson: "Export as JSON",
   chatExportHeader: "Chat of {title}",
   close: "Close",
   muteAll: "Mute all",

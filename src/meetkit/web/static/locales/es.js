@@ -58,6 +58,7 @@ export default {
   typeMessage: "Escribe un mensaje",
   send: "Enviar",
   exportChat: "Exportar chat",
+  exportChatJson: "Exportar como JSON",
   chatExportHeader: "Chat de {title}",
   close: "Cerrar",
   muteAll: "Silenciar a todos",

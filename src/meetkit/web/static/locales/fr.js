@@ -58,6 +58,7 @@ export default {
   typeMessage: "Écrire un message",
   send: "Envoyer",
   exportChat: "Exporter la discussion",
+  exportChatJson: "Exporter en JSON",
   chatExportHeader: "Discussion de {title}",
   close: "Fermer",
   muteAll: "Couper tous les micros",
