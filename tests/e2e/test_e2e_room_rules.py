@@ -114,6 +114,10 @@ async def test_a_removed_guest_reloading_the_page_waits_in_the_lobby(
         await guest.close()
         again = await ui.enter(guest_ctx, guest_url, "Gus", mic=False, camera=False, state="lobby")
         await expect(host.locator("#waiting")).to_be_visible(timeout=10000)
+        note = host.locator("#waiting-list .w-removed")
+        await expect(note).to_have_text("Removed earlier")  # the host decides knowing it
+        ratio, colours = await ui.label_contrast(note)
+        assert ratio >= 4.5, f"removed-earlier note {ratio:.2f}:1 ({colours['fg']} on {colours['bg']})"
         # Another browser (a new context: its own storage) walks straight in, as the room allows.
         other_ctx = await ui.context(chromium, media_server.base_url)
         try:

@@ -28,6 +28,7 @@ export default {
   deniedEnded: "Die Besprechung ist beendet.",
   removedTitle: "Sie wurden aus der Besprechung entfernt",
   removedText: "Der Gastgeber hat Sie aus dieser Besprechung entfernt.",
+  removedBefore: "Zuvor entfernt",
   endedTitle: "Die Besprechung ist beendet",
   endedText: "Der Gastgeber hat die Besprechung für alle beendet.",
   notFoundTitle: "Diese Besprechung ist nicht verfügbar",

@@ -28,6 +28,7 @@ export default {
   deniedEnded: "The meeting has ended.",
   removedTitle: "You were removed from the meeting",
   removedText: "The host removed you from this meeting.",
+  removedBefore: "Removed earlier",
   endedTitle: "The meeting has ended",
   endedText: "The host ended the meeting for everyone.",
   notFoundTitle: "This meeting is not available",

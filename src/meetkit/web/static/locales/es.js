@@ -28,6 +28,7 @@ export default {
   deniedEnded: "La reunión ha terminado.",
   removedTitle: "Te han expulsado de la reunión",
   removedText: "El anfitrión te ha expulsado de esta reunión.",
+  removedBefore: "Expulsado antes",
   endedTitle: "La reunión ha terminado",
   endedText: "El anfitrión finalizó la reunión para todos.",
   notFoundTitle: "Esta reunión no está disponible",

@@ -28,6 +28,7 @@ export default {
   deniedEnded: "La réunion est terminée.",
   removedTitle: "Vous avez été retiré de la réunion",
   removedText: "L’organisateur vous a retiré de cette réunion.",
+  removedBefore: "Retiré plus tôt",
   endedTitle: "La réunion est terminée",
   endedText: "L’organisateur a mis fin à la réunion pour tous.",
   notFoundTitle: "Cette réunion n’est pas disponible",
