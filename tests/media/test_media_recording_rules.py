@@ -69,6 +69,20 @@ async def feeds_of(peer: Peer, participant_id: str, kinds: set[str], timeout: fl
     raise AssertionError(f"the feeds {kinds} were never announced")
 
 
+async def answer_to(peer: Peer, message: dict[str, Any], *types: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The first frame of ``types`` after sending ``message`` (frames seen before it do not count)."""
+    seen = len(peer.frames)
+    await peer.send(message)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for frame in peer.frames[seen:]:
+            if frame["type"] in types:
+                return frame
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"none of {types} within {timeout}s")
+
+
 def host_token(room: dict[str, Any]) -> str:
     return str(room["_links"]["host_url"]["href"].split("participant_token=")[1])
 
@@ -88,12 +102,10 @@ async def test_recording_unavailable_is_refused_until_a_patch_offers_it(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 10
         while True:  # the update travels on the bus: bounded wait until the meeting follows it
-            seen = len(host.frames)
-            await host.send({"type": "host.record", "active": True})
-            reply = await next_of(host, "recording", "error")
+            reply = await answer_to(host, {"type": "host.record", "active": True}, "recording", "error")
             if reply["type"] == "recording":
                 break
-            assert host.frames.index(reply) >= seen and loop.time() < deadline, "the PATCH never arrived"
+            assert loop.time() < deadline, "the PATCH never reached the meeting"
             await asyncio.sleep(0.1)
         await host.send({"type": "host.record", "active": False})
         await host.expect("recording", active=False)

@@ -69,8 +69,7 @@ async def test_chat_off_is_refused_by_the_server_and_a_patch_reaches_the_meeting
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
     while True:  # the update travels on the bus: bounded wait for the meeting to follow it
-        await guest.send({"type": "chat.send", "text": "now it works"})
-        frame = await _chat_or_error(guest)
+        frame = await answer_to(guest, {"type": "chat.send", "text": "now it works"})
         if frame["type"] == "chat.message":
             break
         assert loop.time() < deadline, "the PATCH never reached the meeting"
@@ -81,8 +80,7 @@ async def test_chat_off_is_refused_by_the_server_and_a_patch_reaches_the_meeting
     app_client.update_room(room_id, {"available_features": {"is_chat_available": False}})
     deadline = loop.time() + 5
     while True:
-        await late.send({"type": "chat.send", "text": "and off again"})
-        frame = await _chat_or_error(late)
+        frame = await answer_to(late, {"type": "chat.send", "text": "and off again"})
         if frame["type"] == "error":
             assert frame["code"] == "chat_unavailable"
             break
@@ -91,8 +89,10 @@ async def test_chat_off_is_refused_by_the_server_and_a_patch_reaches_the_meeting
     await leave_all(late, guest, host)
 
 
-async def _chat_or_error(peer: Peer) -> dict[str, Any]:
+async def answer_to(peer: Peer, message: dict[str, Any]) -> dict[str, Any]:
+    """The chat.message or error that answers ``message`` (frames from before it do not count)."""
     seen = len(peer.frames)
+    await peer.send(message)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
     while loop.time() < deadline:
