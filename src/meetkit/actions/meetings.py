@@ -55,11 +55,12 @@ async def running_session(db: AsyncSession, room_id: str) -> t.Session | None:
     return await db.scalar(select(t.Session).where(t.Session.room_id == room_id, t.Session.ended_at.is_(None)))
 
 
-async def do_join(c: Container, room_id: str, participant_id: str, name: str, is_host: bool) -> Joined:
+async def do_join(c: Container, room_id: str, participant_id: str, name: str, is_host: bool,
+                  browser_id: str | None = None) -> Joined:
     """The participant enters the meeting: starts the room's session if none runs."""
     for attempt in range(3):
         try:
-            return await _join_once(c, room_id, participant_id, name, is_host)
+            return await _join_once(c, room_id, participant_id, name, is_host, browser_id)
         except IntegrityError:
             # Another process started the session at the same moment: join that one.
             if attempt == 2:
@@ -67,7 +68,8 @@ async def do_join(c: Container, room_id: str, participant_id: str, name: str, is
     raise AssertionError("unreachable")
 
 
-async def _join_once(c: Container, room_id: str, participant_id: str, name: str, is_host: bool) -> Joined:
+async def _join_once(c: Container, room_id: str, participant_id: str, name: str, is_host: bool,
+                     browser_id: str | None) -> Joined:
     now = c.clock.now()
     async with c.sessions.begin() as db:
         room = await repo.room_by_id(db, room_id)
@@ -87,7 +89,8 @@ async def _join_once(c: Container, room_id: str, participant_id: str, name: str,
                                     hooks.SessionStarted(session_id=session.id, room_id=room.id, started_at=now),
                                     now=now)
         p = t.Participant(id=participant_id, session_id=session.id, room_id=room.id,
-                          application_id=room.application_id, name=name, is_host=is_host, joined_at=now)
+                          application_id=room.application_id, name=name, is_host=is_host, joined_at=now,
+                          browser_id=browser_id)
         db.add(p)
         await db.flush()
         if app is not None:
@@ -164,19 +167,47 @@ async def do_close_orphaned_sessions(c: Container) -> int:
     return len(ids)
 
 
-async def do_post_chat(c: Container, session_id: str, participant_id: str, name: str, text: str) -> t.ChatMessage:
+async def was_removed(c: Container, room_id: str, browser_id: str) -> bool:
+    """Whether a host removed a participant of this browser from the room's running session."""
+    async with c.sessions() as db:
+        found = await db.scalar(
+            select(t.Participant.id).join(t.Session, t.Session.id == t.Participant.session_id)
+            .where(t.Participant.room_id == room_id, t.Participant.browser_id == browser_id,
+                   t.Participant.left_reason == "removed", t.Session.ended_at.is_(None)).limit(1))
+    return found is not None
+
+
+@dataclass(frozen=True)
+class ChatLine:
+    """A chat message with its sender's role. The role is read from the sender's participants row
+    (is_host, fixed at join) rather than stored again with every message."""
+
+    id: int
+    participant_id: str
+    name: str
+    is_host: bool
+    text: str
+    sent_at: datetime
+
+
+async def do_post_chat(c: Container, session_id: str, participant_id: str, name: str, text: str,
+                       *, is_host: bool) -> ChatLine:
     async with c.sessions.begin() as db:
         msg = t.ChatMessage(session_id=session_id, participant_id=participant_id, name=name, text=text,
                             sent_at=c.clock.now())
         db.add(msg)
         await db.flush()
-        return msg
+        return ChatLine(id=msg.id, participant_id=participant_id, name=name, is_host=is_host, text=text,
+                        sent_at=msg.sent_at)
 
 
-async def chat_of_session(c: Container, session_id: str, limit: int = 500) -> list[t.ChatMessage]:
-    """The latest ``limit`` messages, oldest first."""
+async def chat_of_session(c: Container, session_id: str, limit: int = 500) -> list[ChatLine]:
+    """The latest ``limit`` messages, oldest first, each with its sender's role."""
     async with c.sessions() as db:
-        rows = (await db.scalars(select(t.ChatMessage).where(t.ChatMessage.session_id == session_id)
-                                 .order_by(t.ChatMessage.id.desc()).limit(limit))).all()
-    return list(reversed(rows))
-
+        rows = (await db.execute(
+            select(t.ChatMessage, t.Participant.is_host)
+            .outerjoin(t.Participant, t.Participant.id == t.ChatMessage.participant_id)
+            .where(t.ChatMessage.session_id == session_id)
+            .order_by(t.ChatMessage.id.desc()).limit(limit))).all()
+    return [ChatLine(id=m.id, participant_id=m.participant_id, name=m.name, is_host=bool(is_host), text=m.text,
+                     sent_at=m.sent_at) for m, is_host in reversed(rows)]

@@ -7,7 +7,7 @@ from typing import Literal
 
 from .rooms import JoinApprovalLevel
 
-LobbyReason = Literal["approval", "host_absent"]
+LobbyReason = Literal["approval", "host_absent", "removed_before"]
 Refusal = Literal["host_denied", "locked", "full", "ended", "lobby_full"]
 
 
@@ -16,11 +16,15 @@ def refusal_on_arrival(*, is_host: bool, locked: bool) -> Refusal | None:
     return "locked" if locked and not is_host else None
 
 
-def lobby_reason(*, is_host: bool, approval: str, host_present: bool) -> LobbyReason | None:
+def lobby_reason(*, is_host: bool, approval: str, host_present: bool,
+                 removed_before: bool = False) -> LobbyReason | None:
     """Why a newcomer waits in the lobby, or None when they enter at once (see docs/signalling.md,
-    "Waiting room")."""
+    "Waiting room"). A guest whose browser was removed earlier in the session waits for a host's
+    decision whatever the room's approval level."""
     if is_host:
         return None
+    if removed_before:
+        return "removed_before"
     if approval == JoinApprovalLevel.EXPLICIT_APPROVAL:
         return "approval"
     if approval == JoinApprovalLevel.AFTER_OWNER_ONLY and not host_present:

@@ -99,7 +99,8 @@ class LobbyFeed:
         self.throttle = Throttle(room.node.c.clock, interval, self._flush)
 
     def _now_waiting(self) -> dict[str, protocol.Waiting]:
-        return {x.id: protocol.Waiting(participant_id=x.id, name=x.name, since=x.since) for x in self.room.waiting()}
+        return {x.id: protocol.Waiting(participant_id=x.id, name=x.name, since=x.since, reason=x.lobby_reason)
+                for x in self.room.waiting()}
 
     def changed(self) -> None:
         self.throttle.poke()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..actions import meetings
+from ..domain.chat_export import ExportedMessage, export_text
 from . import protocol
 from .participant import Participant
 from .room import Room, chat_view
@@ -58,13 +59,18 @@ async def leave(room: Room, m: Participant) -> None:
 
 
 async def chat(room: Room, m: Participant, msg: protocol.ChatSend) -> None:
+    # The room's live value (a PATCH of available_features reaches it through RoomUpdated): the UI
+    # hides the chat too, but only this refusal keeps a hand-made chat.send out.
+    if not room.chat_available:
+        m.send(protocol.Error(code="chat_unavailable", message="this room has no chat"))
+        return
     limit = room.node.c.settings.max_chat_length
     if len(msg.text) > limit or room.session_id is None:
         m.send(protocol.Error(code="bad_message", message=f"chat text is at most {limit} characters"))
         return
-    row = await meetings.do_post_chat(room.node.c, room.session_id, m.id, m.name, msg.text)
-    room.broadcast(protocol.ChatMessageOut(id=row.id, participant_id=m.id, name=m.name, text=row.text,
-                                           sent_at=row.sent_at))
+    line = await meetings.do_post_chat(room.node.c, room.session_id, m.id, m.name, msg.text, is_host=m.is_host)
+    view = chat_view(line)
+    room.broadcast(protocol.ChatMessageOut(**view.model_dump()))
 
 
 # State changes reach others coalesced (signalling/coalesce.py): a burst of them costs nobody's queue.
@@ -163,8 +169,10 @@ async def end(room: Room, host: Participant, msg: protocol.HostEnd) -> None:
 
 async def chat_export(room: Room, host: Participant, msg: protocol.HostChatExport) -> None:
     c = room.node.c
-    chat_rows = await meetings.chat_of_session(c, room.session_id, limit=100_000) if room.session_id else []
-    host.send(protocol.ChatExport(messages=[chat_view(x) for x in chat_rows]))
+    lines = await meetings.chat_of_session(c, room.session_id, limit=100_000) if room.session_id else []
+    views = [chat_view(x) for x in lines]
+    text = export_text(ExportedMessage(sent_at=x.sent_at, role=x.role, name=x.name, text=x.text) for x in views)
+    host.send(protocol.ChatExport(messages=views, text=text))
 
 
 async def record(room: Room, host: Participant, msg: protocol.HostRecord) -> None:

@@ -9,6 +9,8 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
+from ..actions import meetings
+from ..domain import browsers
 from ..domain import lobby as rules
 from . import protocol
 from .connection import Connection
@@ -41,7 +43,9 @@ class Lobby:
             conn.send(protocol.Denied(reason=refusal))
             conn.close(protocol.CLOSE_DENIED)
             return None
-        wait = rules.lobby_reason(is_host=is_host, approval=room.approval, host_present=room.hosts_present())
+        removed_before = await self._identify_browser(m, hello.browser_id)
+        wait = rules.lobby_reason(is_host=is_host, approval=room.approval, host_present=room.hosts_present(),
+                                  removed_before=removed_before)
         if wait is not None and self._full():
             conn.send(protocol.Denied(reason="lobby_full"))
             conn.close(protocol.CLOSE_DENIED)
@@ -62,6 +66,17 @@ class Lobby:
         s = room.node.c.settings
         return rules.lobby_is_full(waiting=len(room.waiting()), joined=len(room.joined()),
                                    max_participants=s.max_participants, max_lobby=s.max_lobby)
+
+    async def _identify_browser(self, m: Participant, signed: str | None) -> bool:
+        """Give ``m`` its browser's id (the one it brought, if this server signed it, else a new one);
+        True when a host removed a guest of that browser earlier in the room's running session."""
+        secret = self.room.node.c.secret
+        key = browsers.verified_browser_key(secret, signed)
+        if key is None:
+            m.browser, m.browser_token = browsers.new_browser_id(secret)
+            return False  # a fresh id has no past
+        m.browser, m.browser_token = key, signed or ""
+        return not m.is_host and await meetings.was_removed(self.room.node.c, self.room.room_id, key)
 
     async def _resume(self, old: Participant, conn: Connection) -> None:
         """The same participant on a new socket, within the grace period: nobody else notices."""

@@ -30,6 +30,8 @@ class Participant:
     hand: bool = False
     joined_at: datetime | None = None
     conn: Connection | None = None
+    browser: str | None = None  # the per-browser id's random part (domain/browsers.py), stored with the row
+    browser_token: str = ""  # the signed per-browser id, given back in welcome
     grace: asyncio.Task[None] | None = None  # the resume grace period after a dropped socket
     media: MediaParticipantPort | None = None
     media_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))

@@ -26,7 +26,7 @@ class Recording:
         self.room = room
         self.available = True
         self.auto_record = False
-        self.only_owner = False  # record_only_owner: only hosts' feeds are recorded
+        self.only_owner = False  # record_only_owner: hosts' feeds and screen shares only (see recorded)
         self.recording_id: str | None = None
         self._dir: str | None = None
         self._seq = 0
@@ -38,8 +38,26 @@ class Recording:
         """A new session started: a recording of an earlier one is not this session's."""
         self.recording_id = None
 
-    def recorded(self, m: Participant) -> bool:
-        return m.state == "joined" and (m.is_host or not self.only_owner)
+    def recorded(self, m: Participant, kind: str) -> bool:
+        """Whether the ``kind`` feed of ``m`` is written. The contract's ``record_only_owner``: "Record
+        only the owner screen or any share screen of the video": the hosts' camera and screen, and a
+        screen shared by anyone (what a meeting shows to all); never a guest's camera or microphone."""
+        return m.state == "joined" and (m.is_host or not self.only_owner or kind == "screen")
+
+    async def follow_only_owner(self, was_only_owner: bool) -> None:
+        """``record_only_owner`` changed (a room update) while recording: feeds it now excludes stop being
+        written at once, feeds it now includes start."""
+        if was_only_owner == self.only_owner or not self.active():
+            return
+        for m in self.room.joined():
+            for kind in list(m.feeds):
+                was = m.is_host or not was_only_owner or kind == "screen"
+                now = self.recorded(m, kind)
+                if was and not now and m.media is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(m.media.record(kind, None), MEDIA_TIMEOUT)
+                elif now and not was:
+                    await self.record_feed(m, kind)
 
     async def switch(self, host: Participant, active: bool) -> None:
         """``host.record``. A recording running when the room stopped offering recording (an update)
@@ -72,14 +90,14 @@ class Recording:
         self.recording_id = rec.id
         self._dir = rec.record_dir
         for m in room.joined():
-            if self.recorded(m):
-                for kind in list(m.feeds):
+            for kind in list(m.feeds):
+                if self.recorded(m, kind):
                     await self.record_feed(m, kind)
         room.broadcast(protocol.Recording(active=True))
 
     async def feed_announced(self, m: Participant, kind: str) -> None:
         """A feed came up while recording: it is recorded from now on (if its sender is)."""
-        if self.active() and self.recorded(m):
+        if self.active() and self.recorded(m, kind):
             await self.record_feed(m, kind)
 
     async def record_feed(self, m: Participant, kind: str) -> None:

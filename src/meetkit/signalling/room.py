@@ -43,6 +43,7 @@ class Room:
     participants: dict[str, Participant] = field(default_factory=dict)
     session_id: str | None = None
     locked: bool = False
+    chat_available: bool = True  # available_features.is_chat_available, live (apply_options)
     janus_room: int | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -69,7 +70,9 @@ class Room:
         options = row.recording_options or {}
         self.recording.auto_record = bool(options.get("auto_record"))
         self.recording.only_owner = bool(options.get("record_only_owner"))
-        self.recording.available = bool((row.available_features or {}).get("is_recording_available", True))
+        features = row.available_features or {}
+        self.recording.available = bool(features.get("is_recording_available", True))
+        self.chat_available = bool(features.get("is_chat_available", True))
 
     # --- who is here -------------------------------------------------------------------------------
 
@@ -120,11 +123,11 @@ class Room:
             participant_id=m.id, resume_token=m.resume_token, role="host" if m.is_host else "guest",
             state="joined" if joined else "lobby", resumed=resumed, room=self.room_view(),
             limits=protocol.Limits(participants=s.max_participants, video_senders=s.max_video_senders),
-            locked=self.locked)
+            locked=self.locked, browser_id=m.browser_token)
 
     async def admitted(self, m: Participant, *, video_allowed: bool) -> protocol.Admitted:
         c = self.node.c
-        chat = await meetings.chat_of_session(c, self.session_id) if self.session_id else []
+        chat = await meetings.chat_of_session(c, self.session_id) if self.session_id and self.chat_available else []
         message = None if video_allowed else (
             f"{c.settings.max_video_senders} people are already sending video: you join with your camera off.")
         return protocol.Admitted(session_id=self.session_id or "", participants=[x.view() for x in self.joined()],
@@ -140,7 +143,7 @@ class Room:
             self.refuse(m, "full")
             return
         try:
-            joined = await meetings.do_join(self.node.c, self.room_id, m.id, m.name, m.is_host)
+            joined = await meetings.do_join(self.node.c, self.room_id, m.id, m.name, m.is_host, m.browser)
         except LookupError:
             self.refuse(m, "ended")
             return
@@ -247,6 +250,6 @@ class Room:
             self.on_empty(self)
 
 
-def chat_view(row: t.ChatMessage) -> protocol.ChatView:
-    return protocol.ChatView(id=row.id, participant_id=row.participant_id, name=row.name, text=row.text,
-                             sent_at=row.sent_at)
+def chat_view(line: meetings.ChatLine) -> protocol.ChatView:
+    return protocol.ChatView(id=line.id, participant_id=line.participant_id, name=line.name,
+                             role="host" if line.is_host else "guest", text=line.text, sent_at=line.sent_at)

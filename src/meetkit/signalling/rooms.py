@@ -92,7 +92,9 @@ class Rooms:
         if row is None:
             return
         async with room.lock:
+            was_only_owner = room.recording.only_owner
             room.apply_options(row)
+            await room.recording.follow_only_owner(was_only_owner)
 
     async def media_restarted(self) -> None:
         """Janus came back empty: every participant's media session is gone. The media server has

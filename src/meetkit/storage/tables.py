@@ -123,7 +123,8 @@ class Participant(Base):
     ``left_at`` is NULL while the participant is in the meeting. A resumed connection keeps its row."""
 
     __tablename__ = "participants"
-    __table_args__ = (Index("ix_participants_session_left", "session_id", "left_at"),)
+    __table_args__ = (Index("ix_participants_session_left", "session_id", "left_at"),
+                      Index("ix_participants_room_browser", "room_id", "browser_id"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"))
@@ -134,6 +135,9 @@ class Participant(Base):
     joined_at: Mapped[datetime]
     left_at: Mapped[datetime | None] = mapped_column(default=None)
     left_reason: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The random part of the signed per-browser id (domain/browsers.py): a participant removed with
+    # ``host.remove`` (left_reason "removed") keeps its browser out of this session's meeting.
+    browser_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ChatMessage(Base):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter, ValidationError, field_validator
 
 from ...domain.dates import format_date
+from ...domain.names import normalize_name
 
 VERSION = 1
 Date = Annotated[datetime, PlainSerializer(format_date, return_type=str, when_used="json")]
@@ -46,16 +47,17 @@ class Hello(ClientMessage):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     host_token: Annotated[str, Field(max_length=128)] | None = None
     resume: Resume | None = None
+    # The signed per-browser id meetkit gave this browser in an earlier ``welcome`` (kept in
+    # localStorage): how a removed participant is known when coming back (docs/signalling.md).
+    browser_id: Annotated[str, Field(max_length=128)] | None = None
     mic: bool = True
     camera: bool = True
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = _clean(v).strip()
-        if not v:
-            raise ValueError("name must not be blank")
-        return v
+        # What others will see (domain/names.py); nothing visible left → bad_message, and hello fails.
+        return normalize_name(_clean(v))
 
 
 class Ping(ClientMessage):

@@ -35,11 +35,16 @@ class ParticipantView(BaseModel):
     joined_at: Date
 
 
+Role = Literal["host", "guest"]
+LobbyReason = Literal["approval", "host_absent", "removed_before"]
+
+
 class ChatView(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: int
     participant_id: str
     name: str
+    role: Role  # the sender's role, so a guest named "Host" is still shown as a guest
     text: str
     sent_at: Date
 
@@ -69,11 +74,12 @@ class Welcome(ServerMessage):
     room: RoomView
     limits: Limits
     locked: bool
+    browser_id: str  # signed; the browser keeps it and sends it in every later hello
 
 
 class Lobby(ServerMessage):
     type: Literal["lobby"] = "lobby"
-    reason: Literal["approval", "host_absent"]
+    reason: LobbyReason
 
 
 class Admitted(ServerMessage):
@@ -96,6 +102,7 @@ class Waiting(BaseModel):
     participant_id: str
     name: str
     since: Date
+    reason: LobbyReason = "approval"  # removed_before: the host removed this browser earlier in the session
 
 
 class LobbyUpdate(ServerMessage):
@@ -135,6 +142,7 @@ class ChatMessageOut(ServerMessage):
     id: int
     participant_id: str
     name: str
+    role: Role
     text: str
     sent_at: Date
 
@@ -142,6 +150,7 @@ class ChatMessageOut(ServerMessage):
 class ChatExport(ServerMessage):
     type: Literal["chat.export"] = "chat.export"
     messages: list[ChatView]
+    text: str  # the same as lines of text, one line per message, newlines escaped (domain/chat_export.py)
 
 
 class MediaAnswerOut(ServerMessage):

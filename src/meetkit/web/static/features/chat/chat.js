@@ -1,5 +1,7 @@
 // The chat panel: messages drawn from the chat slice (appended as they come), sending with a
-// greyed copy until the server's echo, and the host's export.
+// greyed copy until the server's echo, and the host's export (text or JSON).
+// A host's message carries a "Host" badge from the server's `role`, never from the name: a guest
+// can call itself "Host" but cannot get the badge.
 import { store, dispatch, send, config, chatAvailable } from "../../core.js";
 import { watch } from "../../store.js";
 import { t, language } from "../../i18n.js";
@@ -7,6 +9,7 @@ import { $ } from "../../dom.js";
 import { CHAT_RECEIVED, CHAT_SENT } from "./state.js";
 
 let pendingKey = 0;
+let exportFormat = "text";  // which button asked for the chat.export that comes back
 
 export function onChatMessage(msg) {
   if (chatAvailable) dispatch({ type: CHAT_RECEIVED, message: msg, history: false });
@@ -17,6 +20,7 @@ function chatItem(m, mine, pending = false) {
   li.className = "msg";
   li.classList.toggle("mine", mine);
   li.classList.toggle("pending", pending);
+  li.classList.toggle("from-host", m.role === "host");
   if (m.id !== undefined) li.dataset.messageId = String(m.id);
   if (m.participant_id) li.dataset.participantId = m.participant_id;
   const head = document.createElement("div");
@@ -31,7 +35,14 @@ function chatItem(m, mine, pending = false) {
     time.dateTime = when.toISOString();
     time.textContent = when.toLocaleTimeString(language(), { hour: "2-digit", minute: "2-digit" });
   }
-  head.append(name, time);
+  head.append(name);
+  if (m.role === "host") {
+    const badge = document.createElement("span");
+    badge.className = "msg-role";
+    badge.textContent = t("host");
+    head.append(badge);
+  }
+  head.append(time);
   const text = document.createElement("div");
   text.className = "msg-text";
   text.textContent = m.text;
@@ -61,7 +72,8 @@ function drawChat() {
     }
     for (const p of chat.pending) {
       if (pendingEls.has(p.key)) continue;
-      const el = chatItem({ participant_id: session.participantId, name: session.name, text: p.text }, true, true);
+      const el = chatItem({ participant_id: session.participantId, name: session.name, role: session.role,
+        text: p.text }, true, true);
       pendingEls.set(p.key, el);
       list.append(el);
       mine = true;
@@ -79,28 +91,43 @@ function sendChat() {
   dispatch({ type: CHAT_SENT, key: ++pendingKey, text });
 }
 
+/** One line, whatever the room's name holds (the export's own lines are escaped by the server). */
+const oneLine = (value) => String(value || "").replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+
 export function downloadChat(msg) {
-  const messages = msg.messages || [];
-  const title = config.room?.display_name || config.room?.meeting_code || "";
-  const lines = [t("chatExportHeader", { title }), ""];
-  for (const m of messages) {
-    const when = m.sent_at ? String(m.sent_at).replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") : "";
-    lines.push(`[${when}] ${String(m.name || "").replace(/[\r\n]+/g, " ")}: ${String(m.text || "")}`);
+  const title = oneLine(config.room?.display_name || config.room?.meeting_code || "");
+  const day = new Date().toISOString().slice(0, 10);
+  const base = `chat-${config.room?.meeting_code || "meeting"}-${day}`;
+  if (exportFormat === "json") {
+    const body = JSON.stringify({ room: config.room?.display_name || "", meeting_code: config.room?.meeting_code || "",
+      messages: msg.messages || [] }, null, 2);
+    save(new Blob([body + "\n"], { type: "application/json" }), `${base}.json`);
+    return;
   }
-  const blob = new Blob([lines.join("\n") + "\n"], { type: "text/plain;charset=utf-8" });
+  // The server's text form: one line per message, `[time] [role] name: text`, newlines escaped.
+  const text = `${t("chatExportHeader", { title })}\n\n${typeof msg.text === "string" ? msg.text : ""}`;
+  save(new Blob([text], { type: "text/plain;charset=utf-8" }), `${base}.txt`);
+}
+
+function save(blob, filename) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  const day = new Date().toISOString().slice(0, 10);
-  a.download = `chat-${config.room?.meeting_code || "meeting"}-${day}.txt`;
+  a.download = filename;
   document.body.append(a);
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+function askExport(format) {
+  exportFormat = format;
+  send({ type: "host.chat_export" });
+}
+
 export function startChat() {
   drawChat();
   $("#chat-form").addEventListener("submit", (e) => { e.preventDefault(); sendChat(); });
-  $("#chat-export").addEventListener("click", () => send({ type: "host.chat_export" }));
+  $("#chat-export").addEventListener("click", () => askExport("text"));
+  $("#chat-export-json").addEventListener("click", () => askExport("json"));
 }

@@ -40,7 +40,15 @@ function drawWaiting({ host, session }) {
     admit.addEventListener("click", () => send({ type: "host.admit", participant_id: w.participant_id }));
     const deny = button("deny small", t("deny"));
     deny.addEventListener("click", () => send({ type: "host.deny", participant_id: w.participant_id }));
-    li.append(name, admit, deny);
+    li.append(name);
+    if (w.reason === "removed_before") {
+      // A host removed this browser earlier in the session: the host decides knowing it.
+      const note = document.createElement("span");
+      note.className = "w-removed";
+      note.textContent = t("removedBefore");
+      li.append(note);
+    }
+    li.append(admit, deny);
     return li;
   });
   $("#waiting-list").replaceChildren(...rows);

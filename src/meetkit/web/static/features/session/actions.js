@@ -12,6 +12,9 @@ import { stopTalking } from "../media/talking.js";
 import { RECORDING_CHANGED } from "../recording/state.js";
 
 const NAME_KEY = "meetkit.name";
+// The signed per-browser id from `welcome`, sent back in every hello: a participant the host removed
+// comes back to the waiting room (docs/signalling.md). Best effort: storage may be blocked or cleared.
+const BROWSER_KEY = "meetkit.browser_id";
 let acquiring = Promise.resolve();
 // Resolved once the pre-join devices are settled (and a camera turned off before Join is stopped):
 // publishing waits for it, the socket and admission do not.
@@ -71,6 +74,9 @@ function helloMessage() {
     camera: media.cameraOn && (media.hasVideo || !devicesSettled),
   };
   if (config.host_token) hello.host_token = config.host_token;
+  let browserId = "";
+  try { browserId = localStorage.getItem(BROWSER_KEY) || ""; } catch { /* storage blocked */ }
+  if (browserId) hello.browser_id = browserId.slice(0, 128);
   if (session.participantId && session.resumeToken) {
     hello.resume = { participant_id: session.participantId, resume_token: session.resumeToken };
   }
@@ -124,6 +130,9 @@ function showLeft(text, leftReason = null) {
 }
 
 export function onWelcome(msg) {
+  if (typeof msg.browser_id === "string") {
+    try { localStorage.setItem(BROWSER_KEY, msg.browser_id); } catch { /* storage blocked */ }
+  }
   const before = store.state.session;
   if (before.participantId && !msg.resumed) {
     // The resume token was too old: this is a new participant; what we had belongs to the old one.
