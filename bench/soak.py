@@ -41,7 +41,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import websockets
-
 from bench.join import cpu_seconds, make_room, pct, server
 from tests.support import Server
 
