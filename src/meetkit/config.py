@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     upload_policy_ttl: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="How long a signed upload "
                                    "policy is valid (seconds); an upload never finalized is swept this long after.")
     max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="The "
-                                  "largest file an upload policy admits; the /uploads body may be 64 KiB more.")
+                                  "largest file an upload policy admits; the /uploads body may be 1 MiB more.")
     max_logo_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="The largest "
                                 "logo finalize accepts.")
 

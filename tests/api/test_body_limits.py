@@ -106,7 +106,7 @@ def test_upload_route_has_its_own_larger_cap(server: Server) -> None:
     """/uploads admits the policy's largest file plus its form; past that, 413 before the form is read."""
     url = f"{server.base_url}/v1/meetings/uploads"
     ctype = {"Content-Type": "multipart/form-data; boundary=b0"}
-    over = httpx.post(url, content=b"x" * (MB + 64 * 1024 + 1), headers=ctype, verify=server.ssl, timeout=20)
+    over = httpx.post(url, content=b"x" * (2 * MB + 1), headers=ctype, verify=server.ssl, timeout=20)
     assert_error(over, 413, "PayloadTooLargeError")
     # Larger than the JSON cap but within the upload cap: the upload endpoint itself answers (S3 XML).
     within = httpx.post(url, content=b"x" * (2 * CAP), headers=ctype, verify=server.ssl, timeout=20)

@@ -19,8 +19,11 @@ from ..domain.links import API_PREFIX
 
 log = logging.getLogger("meetkit.api")
 
-# Room for the S3 policy fields that precede the file in an upload form, and the multipart framing.
-UPLOAD_FORM_OVERHEAD = 64 * 1024
+# The upload endpoint refuses fields over 64 KiB and a file over its policy's limit itself (in S3's
+# XML); its cap here is a backstop with room for those fields, the framing and one network read, so
+# the endpoint's own, more precise answer comes first.
+UPLOAD_FORM_OVERHEAD = 1024 * 1024
+UPLOAD_FIELDS_LIMIT = 64 * 1024
 
 
 def upload_route_limits(settings: Settings) -> dict[str, int]:
