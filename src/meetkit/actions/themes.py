@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +34,10 @@ async def _unique_conflict(db: AsyncSession, application_id: str, name: str | No
         if found is not None and found != exclude_id:
             raise Conflict("theme_name already exists in application")
     if short is not None:
-        found = await db.scalar(select(t.Theme.id).where(t.Theme.short_company_url == short))
+        # Unique without regard to case (a unique index on lower(short_company_url) backs this up):
+        # XSS-CO and xss-co would be two brands that read the same.
+        q = select(t.Theme.id).where(func.lower(t.Theme.short_company_url) == short.lower())
+        found = await db.scalar(q)
         if found is not None and found != exclude_id:
             raise Conflict("short_company_url already exists")
 
