@@ -72,7 +72,10 @@ ShortCompanyUrl = Annotated[
     str,
     StringConstraints(max_length=128),
     AfterValidator(_short_url),
-    WithJsonSchema({"type": "string", "maxLength": 128, "pattern": SHORT_COMPANY_URL_RE.pattern}),
+    WithJsonSchema({"type": "string", "maxLength": 128, "pattern": SHORT_COMPANY_URL_RE.pattern,
+                    "description": "Unique without regard to case; not one of meetkit's own paths "
+                    "(meetings, v1, beta, _meetkit, static, assets, uploads, docs, health, metrics, ...; "
+                    "any case): those are refused with 400."}),
 ]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
 Metadata = Annotated[str, BeforeValidator(_metadata), StringConstraints(max_length=500)]
