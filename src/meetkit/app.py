@@ -15,6 +15,7 @@ from .actions.recordings import do_stop_orphaned_recordings
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api import recordings, rooms, themes, uploads, usage
+from .api.bodylimit import BodyLimit, upload_route_limits
 from .api.fairness import TenantGate
 from .api.guard import TargetGuard
 from .bus import InProcessBus
@@ -167,5 +168,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.mount(pages.STATIC_PREFIX.rstrip("/"), pages.StaticAssets(pages.static_dir()), name="static")
+    app.add_middleware(BodyLimit, limit=c.settings.max_request_body_bytes, route_limits=upload_route_limits(c.settings))
     app.add_middleware(TargetGuard)
     return app

@@ -61,9 +61,17 @@ class Settings(BaseSettings):
     lifecycle_poll_interval: float = Field(default=1.0, gt=0)
 
     # Logo uploads.
-    upload_policy_ttl: int = 3600
-    max_upload_bytes: int = 5 * 1024 * 1024
-    max_logo_bytes: int = 1024 * 1024
+    upload_policy_ttl: int = Field(default=3600, ge=1, le=7 * 24 * 3600, description="How long a signed upload "
+                                   "policy is valid (seconds); an upload never finalized is swept this long after.")
+    max_upload_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="The "
+                                  "largest file an upload policy admits; the /uploads body may be 1 MiB more.")
+    max_logo_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="The largest "
+                                "logo finalize accepts.")
+
+    # Request bodies. See docs/security.md.
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="The largest request body of any route "
+        "but /uploads, refused with 413 before routing and authentication.")
 
     # Signed download links for recordings (seconds).
     download_link_ttl: int = 3600

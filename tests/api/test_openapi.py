@@ -27,6 +27,8 @@ def test_openapi_description_is_valid_and_true(server: Server, client: MeetingsC
             assert ("security" in op) is not public, (method, path)
             if not public:
                 assert "401" in op["responses"], (method, path)
+            if "requestBody" in op or path.endswith("/uploads"):
+                assert "413" in op["responses"], (method, path)  # the body-size cap (issue 10)
     # What it promises for invalid input is what comes back.
     resp = client.request("GET", "/rooms", params={"page_size": 0})
     assert resp.status_code == 400 and "400" in paths["/v1/meetings/rooms"]["get"]["responses"]

@@ -538,7 +538,7 @@ async def test_https_targets_are_verified_and_pinned_to_the_checked_address(
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
 
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", resolve)
-    monkeypatch.setattr(webhook_targets, "is_public", lambda _address: True)  # as if 127.0.0.1 were public
+    monkeypatch.setattr(webhook_targets, "non_public_reason", lambda _address: None)  # as if 127.0.0.1 were public
     async with ScriptedReceiver(tls=server_tls) as rx:
         url = f"https://localhost:{rx.port}/hook?x=1"
         trusting = worker_factory(allow_private=False, tls=ssl.create_default_context(cafile=str(cert)))

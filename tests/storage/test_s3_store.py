@@ -331,6 +331,7 @@ def test_server_logo_goes_through_s3(s3_server: Server, s3_client: MeetingsClien
     url = s3_client.get_theme(theme["theme_id"])["brand_image_colored_url"]
     first = httpx.get(url, verify=s3_server.ssl, timeout=30)
     assert first.status_code == 307 and first.headers["cache-control"] == "no-store"
+    assert first.headers["x-content-type-options"] == "nosniff"
     assert first.headers["location"].startswith(s3_env["MEETKIT_TEST_S3_ENDPOINT_URL"] + f"/{bucket}/served/logos/")
     got = httpx.get(url, verify=s3_server.ssl, follow_redirects=True, timeout=30)
     assert got.status_code == 200 and got.content == data and got.headers["content-type"] == "image/png"
@@ -352,6 +353,7 @@ def test_server_recording_download_through_s3(s3_server: Server, s3_client: Meet
     assert href.startswith(s3_server.base_url + "/")
     first = httpx.get(href, verify=s3_server.ssl, timeout=30)
     assert first.status_code == 307, first.text
+    assert first.headers["cache-control"] == "private, no-store"  # issue 10: no shared cache keeps the link
     location = first.headers["location"]
     assert location.startswith(s3_env["MEETKIT_TEST_S3_ENDPOINT_URL"] + f"/{bucket}/{keys[0]}?")
     got = httpx.get(href, verify=s3_server.ssl, follow_redirects=True, timeout=30)

@@ -22,7 +22,7 @@ from pydantic import (
 
 from ..domain.dates import BadDate, parse_date
 from ..domain.rooms import RoomRuleError, normalize_language
-from ..domain.themes import MAIN_COLOR_RE, SHORT_COMPANY_URL_RE
+from ..domain.themes import MAIN_COLOR_RE, SHORT_COMPANY_URL_RE, short_company_url_problem
 
 
 def _uuid_str(v: str) -> str:
@@ -62,8 +62,9 @@ DateIn = Annotated[
 CallbackUrl = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://\S+$")]
 MainColor = Annotated[str, StringConstraints(max_length=7, pattern=MAIN_COLOR_RE.pattern)]
 def _short_url(v: str) -> str:
-    if not SHORT_COMPANY_URL_RE.fullmatch(v):
-        raise ValueError("may hold only letters, digits, _ ~ - and at least one letter, _ ~ or -")
+    problem = short_company_url_problem(v)
+    if problem is not None:
+        raise ValueError(problem)
     return v
 
 
@@ -71,7 +72,10 @@ ShortCompanyUrl = Annotated[
     str,
     StringConstraints(max_length=128),
     AfterValidator(_short_url),
-    WithJsonSchema({"type": "string", "maxLength": 128, "pattern": SHORT_COMPANY_URL_RE.pattern}),
+    WithJsonSchema({"type": "string", "maxLength": 128, "pattern": SHORT_COMPANY_URL_RE.pattern,
+                    "description": "Unique without regard to case; not one of meetkit's own paths "
+                    "(meetings, v1, beta, _meetkit, static, assets, uploads, docs, health, metrics, ...; "
+                    "any case): those are refused with 400."}),
 ]
 Text200 = Annotated[str, StringConstraints(max_length=200)]
 Metadata = Annotated[str, BeforeValidator(_metadata), StringConstraints(max_length=500)]

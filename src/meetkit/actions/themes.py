@@ -1,25 +1,17 @@
-"""Theme actions: create, update, delete (with the in-use rules), default theme, logos."""
+"""Theme actions: create, update, delete (with the in-use rules), default theme. Logos: actions/logos.py."""
 
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from collections.abc import Sequence
 
-from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..container import Container
-from ..domain.themes import (
-    LOGO_COLUMN,
-    LogoLimits,
-    LogoType,
-    dimensions_ok,
-    logo_type_of_temp_key,
-)
+from ..domain.themes import LOGO_COLUMN
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
@@ -34,7 +26,10 @@ async def _unique_conflict(db: AsyncSession, application_id: str, name: str | No
         if found is not None and found != exclude_id:
             raise Conflict("theme_name already exists in application")
     if short is not None:
-        found = await db.scalar(select(t.Theme.id).where(t.Theme.short_company_url == short))
+        # Unique without regard to case (a unique index on lower(short_company_url) backs this up):
+        # XSS-CO and xss-co would be two brands that read the same.
+        q = select(t.Theme.id).where(func.lower(t.Theme.short_company_url) == short.lower())
+        found = await db.scalar(q)
         if found is not None and found != exclude_id:
             raise Conflict("short_company_url already exists")
 
@@ -151,86 +146,3 @@ async def do_set_default_theme(c: Container, application_id: str, theme_id: str 
             raise BadRequest(f"Failed to update application because theme id {theme_id} not found")
         app.default_theme_id = theme_id
     return app
-
-
-def _logo_problem(data: bytes, logo_type: LogoType, limits: LogoLimits) -> str | None:
-    """The contract's ``invalidProperty`` for a logo that breaks a rule, or None when it is fine."""
-    if len(data) > limits.max_bytes:
-        return "exceeds_size"
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "type"
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            if img.format != "PNG":
-                return "type"
-            width, height = img.size
-            if not dimensions_ok(logo_type, width, height, limits):
-                return "dimensions"
-            img.load()
-            if not _has_transparent_background(img):
-                return "transparent_bg"
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return "type"
-    return None
-
-
-def _has_transparent_background(img: Image.Image) -> bool:
-    """Transparent background: the image carries transparency and some border pixel is fully clear."""
-    if img.mode not in ("RGBA", "LA", "PA") and "transparency" not in img.info:
-        return False
-    alpha = img.convert("RGBA").getchannel("A")
-    w, h = alpha.size
-    border = [(x, 0) for x in range(w)] + [(x, h - 1) for x in range(w)]
-    border += [(0, y) for y in range(h)] + [(w - 1, y) for y in range(h)]
-    return any(alpha.getpixel(p) == 0 for p in border)
-
-
-async def do_finalize_logos(c: Container, application_id: str, theme_id: str, keys: list[str]) -> t.Theme:
-    limits = LogoLimits(max_bytes=c.settings.max_logo_bytes)
-    if not keys:
-        raise BadRequest("could not finalize logos", errors=[{"code": "key_not_found", "logoKey": ""}])
-    errors: list[dict[str, str]] = []
-    accepted: list[tuple[str, LogoType, bytes]] = []
-    async with c.sessions() as db:
-        theme = await repo.get_theme(db, application_id, theme_id)
-        if theme is None:
-            raise NotFound(f"could not find theme {theme_id}")
-        for key in keys:
-            logo_type = logo_type_of_temp_key(key)
-            upload = await db.get(t.LogoUpload, key) if logo_type else None
-            data = await asyncio.to_thread(c.objects.get, key) if upload is not None else None
-            if logo_type is None or upload is None or upload.application_id != application_id or data is None:
-                errors.append({"logoKey": key, "code": "key_not_found"})
-                continue
-            problem = _logo_problem(data, logo_type, limits)
-            if problem:
-                errors.append({"logoKey": key, "code": "invalid_logo_properties", "invalidProperty": problem})
-                continue
-            accepted.append((key, logo_type, data))
-    if errors:
-        raise BadRequest("could not finalize logos", errors=errors)
-    old_keys: list[str] = []
-    new_keys: list[str] = []
-    try:
-        async with c.sessions.begin() as db:
-            theme = await repo.get_theme(db, application_id, theme_id)
-            if theme is None:
-                raise NotFound(f"could not find theme {theme_id}")
-            for key, logo_type, data in accepted:
-                permanent = f"logos/{application_id}/{theme_id}/{logo_type.value}-{uuid.uuid4()}.png"
-                await asyncio.to_thread(c.objects.put, permanent, data)
-                new_keys.append(permanent)
-                column = LOGO_COLUMN[logo_type]
-                if getattr(theme, column):
-                    old_keys.append(getattr(theme, column))
-                setattr(theme, column, permanent)
-                upload = await db.get(t.LogoUpload, key)
-                if upload is not None:
-                    await db.delete(upload)
-    except BaseException:
-        for key in new_keys:
-            await asyncio.to_thread(c.objects.delete, key)
-        raise
-    for key in old_keys + [k for k, _, _ in accepted]:
-        await asyncio.to_thread(c.objects.delete, key)
-    return theme

@@ -1,5 +1,6 @@
 """The OpenAPI description as meetkit really answers: 400 (not FastAPI's 422) for invalid input,
-the JWT bearer scheme, and 401 in the gateway's shape on every authenticated operation."""
+413 for a body over the size limit, the JWT bearer scheme, and 401 in the gateway's shape on every
+authenticated operation."""
 
 from __future__ import annotations
 
@@ -43,6 +44,9 @@ def install(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 if responses.pop("422", None) is not None or operation.get("parameters") or "requestBody" in operation:
                     responses.setdefault("400", {"description": "Invalid input",
+                                                 "content": {"application/json": {"schema": _ERROR}}})
+                if "requestBody" in operation or path.endswith("/uploads"):  # api/bodylimit.py
+                    responses.setdefault("413", {"description": "Request body over the size limit",
                                                  "content": {"application/json": {"schema": _ERROR}}})
                 if not _is_public(path):
                     operation["security"] = [{"applicationJwt": []}]

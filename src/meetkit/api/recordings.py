@@ -21,6 +21,8 @@ from .auth import Caller, authenticate, container
 from .responses import json
 
 router = APIRouter(tags=["recordings"])
+_PRIVATE = "private, no-store"
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 Auth = Annotated[Caller, Depends(authenticate)]
 
 
@@ -85,9 +87,11 @@ async def download_recording(request: Request, recording_id: str,
     served = await asyncio.to_thread(_locate, c.objects, rec.storage_key, ttl, f"{recording_id}.mp4", "video/mp4")
     if served is None:
         raise NotFound("Could not find recording")
+    # A recording is the application's own: no shared cache (a proxy, a CDN) may keep it or its link.
     if isinstance(served, str):
-        return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store"})
-    return FileResponse(served, media_type="video/mp4", filename=f"{recording_id}.mp4")
+        return RedirectResponse(served, status_code=307, headers={"Cache-Control": _PRIVATE})
+    return FileResponse(served, media_type="video/mp4", filename=f"{recording_id}.mp4",
+                        headers={"Cache-Control": _PRIVATE})
 
 
 def _locate(objects: ObjectStore, key: str, ttl: int, filename: str | None, content_type: str) -> str | Path | None:
@@ -110,7 +114,10 @@ async def asset(request: Request, key: str) -> Response:
         raise NotFound("no such asset") from exc
     if served is None:
         raise NotFound("no such asset")
+    # nosniff: a browser takes the logo for the PNG it says it is, never for HTML (finalize re-encodes
+    # logos too; this also covers any stored before it did).
     if isinstance(served, str):
         # Each presigned URL is new and short-lived, so the redirect itself must not be cached.
-        return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store"})
-    return FileResponse(served, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+        return RedirectResponse(served, status_code=307, headers={"Cache-Control": "no-store", **_NOSNIFF})
+    return FileResponse(served, media_type="image/png",
+                        headers={"Cache-Control": "public, max-age=86400", **_NOSNIFF})

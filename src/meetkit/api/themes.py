@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ..actions import themes as actions
+from ..actions.logos import do_finalize_logos
 from ..container import Container
 from ..domain.dates import format_date
 from ..domain.themes import TEMP_LOGO_PREFIX, LogoType
@@ -143,7 +144,7 @@ async def theme_rooms(request: Request, caller: ListingAuth, theme_id: str, page
 @router.put("/themes/{theme_id}/finalizeLogos", response_class=PlainTextResponse,
             summary="Attach uploaded logos to a theme", responses={400: {"model": s.ErrorOut}})
 async def finalize_logos(request: Request, caller: Auth, theme_id: str, body: s.FinalizeLogosIn) -> PlainTextResponse:
-    await actions.do_finalize_logos(container(request), caller.application_id, theme_id, body.key_strings())
+    await do_finalize_logos(container(request), caller.application_id, theme_id, body.key_strings())
     return PlainTextResponse("OK")
 
 

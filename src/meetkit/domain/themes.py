@@ -9,6 +9,25 @@ from enum import StrEnum
 MAIN_COLOR_RE = re.compile(r"^#([a-fA-F0-9]{6}|[a-fA-F0-9]{3})$")
 SHORT_COMPANY_URL_RE = re.compile(r"^(?=.*[a-zA-Z_~-])([a-zA-Z0-9_~-]+)$")
 
+# A theme's links are <public_url>/<short_company_url>/<code>: a short URL must not be a path the
+# server itself answers (the API and its aliases, the UI's assets and socket, the embed helper, the
+# API docs) or one a reverse proxy commonly claims. Compared case-insensitively.
+RESERVED_SHORT_COMPANY_URLS = frozenset({
+    "meetings", "v1", "v2", "beta", "_meetkit", "embed.js", "static", "assets", "uploads", "docs", "redoc",
+    "openapi.json", "api", "health", "healthz", "livez", "readyz", "metrics", "status", "admin", "login",
+    "logout", "auth", "oauth", "ws", "websocket", "favicon.ico", "robots.txt", ".well-known", "well-known",
+    "meetkit", "_next", "cdn-cgi",
+})
+
+
+def short_company_url_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a theme's short company URL, or None when it can."""
+    if not SHORT_COMPANY_URL_RE.fullmatch(value):
+        return "may hold only letters, digits, _ ~ - and at least one letter, _ ~ or -"
+    if value.lower() in RESERVED_SHORT_COMPANY_URLS:
+        return f"{value.lower()!r} is reserved: a path of meetkit's own"
+    return None
+
 
 class LogoType(StrEnum):
     WHITE = "white"

@@ -6,7 +6,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from .types import Minutes, UTCDateTime
@@ -39,7 +51,11 @@ class Application(Base):
 
 class Theme(Base):
     __tablename__ = "themes"
-    __table_args__ = (UniqueConstraint("application_id", "theme_name", name="uq_theme_name_per_app"),)
+    __table_args__ = (
+        UniqueConstraint("application_id", "theme_name", name="uq_theme_name_per_app"),
+        # Short URLs are unique without regard to case (migration 0010).
+        Index("uq_theme_short_url_ci", func.lower(text("short_company_url")), unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     application_id: Mapped[str] = mapped_column(String(36), ForeignKey("applications.id"), index=True)

@@ -1,7 +1,8 @@
 """Which callback targets meetkit may call, and where exactly it connects for one.
 
 A callback URL must be http or https. Unless ``allow_private_callback_targets`` is set, every address
-its host resolves to must be public (not private, loopback, link-local, …), and the connection goes to
+its host resolves to must be public (domain/addresses.py: an explicit deny list, not
+``ipaddress.is_global``), and the connection goes to
 the address that was checked, not to a second DNS answer (no rebinding between check and connect),
 with the URL's host name kept for TLS (SNI, certificate). The check is made on every attempt."""
 
@@ -14,6 +15,7 @@ import socket
 
 import httpx
 
+from ..domain.addresses import non_public_reason
 from .webhook_http import Origin
 
 
@@ -43,11 +45,6 @@ def _parse_target(url: str) -> tuple[str, str, int, str, bytes]:
     return parsed.scheme, parsed.host, port, parsed.netloc.decode("ascii"), parsed.raw_path
 
 
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether meetkit may call this address without ``allow_private_callback_targets``."""
-    return address.is_global
-
-
 async def pin(url: str, *, allow_private: bool) -> tuple[Origin, str, bytes]:
     """Where to connect for ``url``, its Host header and its request target. Raises ``Refused`` for a
     target meetkit may not call, ``OSError`` when its host does not resolve."""
@@ -58,13 +55,13 @@ async def pin(url: str, *, allow_private: bool) -> tuple[Origin, str, bytes]:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        addresses = [ipaddress.ip_address(str(info[4][0])) for info in infos]  # a zone index is refused
     if not addresses:
         raise OSError("no address")
     for address in addresses:
-        plain = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped \
-            else address
-        if not is_public(plain):
-            raise Refused(f"{host} resolves to a private, loopback or link-local address ({plain}); "
+        reason = non_public_reason(address)
+        if reason is not None:
+            raise Refused(f"{host} resolves to a private, loopback or link-local address, or another that is "
+                          f"not public ({address}: {reason}); "
                           "set MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS=true to allow it")
     return Origin(scheme, str(addresses[0]), port, host), netloc, target
