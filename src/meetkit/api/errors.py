@@ -24,6 +24,7 @@ _HTTP_NAMES = {
     413: "PayloadTooLargeError",
     415: "UnsupportedMediaTypeError",
     422: "InputValidationError",
+    429: "TooManyRequestsError",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import WebSocketDisconnect
@@ -26,12 +27,14 @@ class Accepting(Socket, Protocol):
     async def accept(self) -> None: ...
 
 
-async def serve(rooms: Rooms, ws: Accepting, code: str) -> None:
+async def serve(rooms: Rooms, ws: Accepting, code: str,
+                not_found: Callable[[], int] = lambda: protocol.CLOSE_NOT_FOUND) -> None:
+    """``not_found`` gives the close code for a code that names no live room (the caller counts the miss)."""
     await ws.accept()
     async with rooms.node.c.sessions() as db:
         row = await repositories.live_room_by_code(db, code)
     if row is None:
-        await ws.close(protocol.CLOSE_NOT_FOUND)
+        await ws.close(not_found())
         return
     conn = Connection(ws)
     m: Participant | None = None
