@@ -182,7 +182,9 @@ async def do_rotate_host_token(c: Container, application_id: str, room_id: str) 
         if room is None or not room.is_available:
             raise NotFound(f"could not find room {room_id}")
         room.host_token = rules.new_host_token()
-        publish_on_commit(db, c.bus, RoomUpdated(room.id))
+    # Published after the commit and awaited (not handed to the bus's own task): when the caller gets
+    # the new link, the running meeting already refuses the old one.
+    await c.bus.publish(RoomUpdated(room.id))
     return room
 
 
