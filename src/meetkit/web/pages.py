@@ -25,7 +25,7 @@ from ..api import probes
 from ..api.auth import container
 from ..api.render import asset_url
 from ..container import Container
-from ..domain.embedding import normalize_origin, origin_allowed
+from ..domain.embedding import OriginError, normalize_origin, origin_allowed
 from ..signalling import protocol, session
 from ..signalling.rooms import Rooms
 from ..storage import repositories
@@ -215,8 +215,11 @@ async def embed_js() -> FileResponse:
 
 @functools.lru_cache(maxsize=4)
 def _public_origin(public_url: str) -> str:
-    origin = csp.origin_of(public_url)
-    return normalize_origin(origin, wildcard_allowed=False) if origin else public_url
+    origin = csp.origin_of(public_url) or public_url
+    try:
+        return normalize_origin(origin, wildcard_allowed=False)
+    except OriginError:  # a host name browsers would not send as an Origin (say, with "_"): compared as given
+        return origin
 
 
 async def _origin_allowed(websocket: WebSocket, code: str) -> bool:
