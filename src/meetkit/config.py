@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     # Probing for meeting codes. See docs/configuration.md ("Embedding and probing").
     unknown_code_burst: int = Field(
         default=60, ge=1, le=1_000_000, description="Lookups of meetings that do not exist (pages, sockets, "
-        "GET /rooms/{id}) one client address may make at once before it is refused with 429 / close 4429.")
+        "GET /rooms/{id}) one client address may make at once before it is refused with 429 / close 4431.")
     unknown_code_rate: float = Field(
         default=1.0, gt=0, le=10_000, description="Then this many such lookups a second (the budget refills).")
 

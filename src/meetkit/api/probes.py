@@ -3,7 +3,7 @@ that is not live, a REST lookup of an unknown room id. Meeting codes are nine di
 budget they can be enumerated (~620 lookups a second from one address, issue 10 finding 8).
 
 Only misses spend the budget; once an address has none left, *every* lookup from it is refused
-until the bucket refills (429 with ``Retry-After`` on pages and REST, close 4429 on sockets), so a
+until the bucket refills (429 with ``Retry-After`` on pages and REST, close 4431 on sockets), so a
 prober cannot tell a hit from a miss by the answer. A person who mistypes a code a few times never
 notices (``MEETKIT_UNKNOWN_CODE_BURST``, ``MEETKIT_UNKNOWN_CODE_RATE``)."""
 

@@ -211,4 +211,4 @@ CLOSE_PROTOCOL, CLOSE_REMOVED, CLOSE_DENIED, CLOSE_NOT_FOUND, CLOSE_REPLACED, CL
     4400, 4401, 4403, 4404, 4409, 4410)
 # Refused before the room is looked up (web/pages.py): a browser page of a site that may not embed the
 # meeting; the client address looked up too many unknown meetings (api/probes.py).
-CLOSE_ORIGIN, CLOSE_PROBES = 4406, 4429
+CLOSE_ORIGIN, CLOSE_PROBES = 4406, 4431
