@@ -142,7 +142,8 @@ async def test_only_allowed_origins_may_frame_and_hear_the_meeting(media_server:
         await _embed(outer, allowed, guest_url)
         guest = await (await outer.wait_for_selector("iframe")).content_frame()
         assert guest is not None
-        await guest.wait_for_selector("#name", timeout=15000)
+        # The UI has started (it fills #name from the last visit) before the test types a name.
+        await guest.wait_for_function("() => !!window.__meetkit", timeout=15000)
         await guest.fill("#name", "Framed Guest")
         await guest.click("#join")
         await guest.wait_for_function("() => window.__meetkit.state === 'joined'", timeout=15000)
