@@ -226,3 +226,22 @@ def test_unknown_room_ids_are_throttled_per_address(probe_server: Server, probe_
         assert int(refused.headers["retry-after"]) >= 1
         assert get(prober, room["id"]).status_code == 429
         assert get(neighbour, room["id"]).status_code == 200
+
+
+def test_start_up_warns_about_applications_without_a_list(tmp_path: Path) -> None:
+    first = start_server("sqlite", tmp_path / "a", tls=False)
+    try:
+        create_application(first, tmp_path)
+        listed_id, listed_key = create_application(first, tmp_path)
+        with MeetingsClient(first.base_url, listed_id, listed_key) as listed:
+            assert listed.request("PUT", "/applications/embed-origins",
+                                  json={"embed_origins": ["https://shop.example.com"]}).status_code == 200
+        assert "allowed embedding origins" not in first.log_path.read_text()  # none existed at start-up
+    finally:
+        stop_server(first)
+    again = start_server("sqlite", tmp_path / "b", database_url=first.database_url, tls=False)
+    try:
+        log = again.log_path.read_text()
+        assert "1 application(s) have no allowed embedding origins: any site may frame their meetings" in log
+    finally:
+        stop_server(again)
