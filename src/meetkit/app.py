@@ -10,14 +10,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
+from .actions.applications import count_without_embed_origins
 from .actions.meetings import do_close_orphaned_sessions
 from .actions.recordings import do_stop_orphaned_recordings
+from .api import applications, recordings, rooms, themes, uploads, usage
 from .api import errors as api_errors
 from .api import openapi as api_openapi
-from .api import recordings, rooms, themes, uploads, usage
 from .api.bodylimit import BodyLimit, upload_route_limits
 from .api.fairness import TenantGate
 from .api.guard import TargetGuard
+from .api.probes import ProbeThrottle
 from .bus import InProcessBus
 from .clock import Clock, SystemClock
 from .config import Settings
@@ -32,6 +34,7 @@ from .storage.objects import LocalObjectStore, ObjectStore
 from .storage.s3 import S3ObjectStore
 from .storage.tokens import TokenLedger
 from .web import pages
+from .web.headers import SecurityHeaders
 from .worker.lifecycle import LifecycleWorker
 from .worker.recordings import RecordingWorker
 from .worker.usage import UsageWorker
@@ -107,7 +110,7 @@ async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | N
 
 
 # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
-API_ROUTERS = (rooms.router, themes.router, recordings.router, uploads.router, usage.router)
+API_ROUTERS = (rooms.router, themes.router, applications.router, recordings.router, uploads.router, usage.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -119,6 +122,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_migrations:
             await migrate.upgrade(c.engine)
+        if unlisted := await count_without_embed_origins(c):
+            log.warning("%d application(s) have no allowed embedding origins: any site may frame their meetings "
+                        "(meetkit app set-embed-origins, docs/embed.md)", unlisted)
         closed = await do_close_orphaned_sessions(c)
         if closed:
             log.info("closed %d session(s) left running by the previous process", closed)
@@ -162,6 +168,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     live_rooms = Rooms(c)  # the meetings of this process; hears RoomEnded / RoomUpdated on c.bus
     app.state.rooms = live_rooms
     app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
+    app.state.probes = ProbeThrottle.of(settings)  # lookups of unknown meetings, per client address
     api_errors.install(app)
     api_openapi.install(app)
     for router in API_ROUTERS:
@@ -170,4 +177,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.mount(pages.STATIC_PREFIX.rstrip("/"), pages.StaticAssets(pages.static_dir()), name="static")
     app.add_middleware(BodyLimit, limit=c.settings.max_request_body_bytes, route_limits=upload_route_limits(c.settings))
     app.add_middleware(TargetGuard)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, the guard's 400 included
     return app

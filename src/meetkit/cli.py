@@ -1,5 +1,5 @@
-"""``meetkit serve | migrate | app create | app list | app show | app set-callbacks | webhooks list|replay |
-usage``."""
+"""``meetkit serve | migrate | app create | app list | app show | app set-callbacks | app set-embed-origins |
+webhooks list|replay | usage``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ T = TypeVar("T")
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from .accesslog import log_config
     from .app import create_app
 
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -39,6 +40,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
         log_level=settings.log_level,
+        log_config=log_config(),  # request targets logged without their tokens
         # A chat line fans out to up to 250 sockets: compressing each copy separately costs more than it saves.
         ws_per_message_deflate=False,
         ws_max_size=settings.socket_max_frame_bytes,  # a bigger frame is refused before it is buffered (1009)
@@ -107,7 +109,7 @@ def _run_action(settings: Settings, fn: Callable[[Container], Awaitable[T]]) -> 
 def _application_out(a) -> dict[str, object]:  # type: ignore[no-untyped-def]
     return {"application_id": a.id, "name": a.name, "room_changed_url": a.room_changed_url,
             "session_changed_url": a.session_changed_url, "recording_changed_url": a.recording_changed_url,
-            "webhook_secret": a.webhook_secret}
+            "webhook_secret": a.webhook_secret, "embed_origins": a.embed_origins}
 
 
 def _app_show(args: argparse.Namespace, settings: Settings) -> int:
@@ -127,6 +129,19 @@ def _app_set_callbacks(args: argparse.Namespace, settings: Settings) -> int:
     app, code = _run_action(settings, lambda c: do_set_callbacks(c, args.id, urls))
     if app is not None:
         print(json.dumps(_application_out(app), indent=2))
+    return code
+
+
+def _app_set_embed_origins(args: argparse.Namespace, settings: Settings) -> int:
+    from .actions.applications import do_set_embed_origins
+
+    if bool(args.origins) + args.any + args.none != 1:
+        print("meetkit app set-embed-origins: give ORIGIN..., or --any, or --none", file=sys.stderr)
+        return 2
+    origins = None if args.any else [] if args.none else args.origins
+    app, code = _run_action(settings, lambda c: do_set_embed_origins(c, args.id, origins))
+    if app is not None:
+        print(json.dumps({"application_id": app.id, "embed_origins": app.embed_origins}))
     return code
 
 
@@ -257,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     cbs.add_argument("--session-changed", metavar="URL")
     cbs.add_argument("--recording-changed", metavar="URL")
     cbs.set_defaults(func=_app_set_callbacks)
+    emb = app_sub.add_parser("set-embed-origins", help="the sites that may frame the meetings (docs/embed.md)")
+    emb.add_argument("id")
+    emb.add_argument("origins", nargs="*", metavar="ORIGIN", help="scheme://host[:port], or https://*.example.com")
+    emb.add_argument("--any", action="store_true", help="clear the list: any site may frame (the default)")
+    emb.add_argument("--none", action="store_true", help="no site may frame the meetings")
+    emb.set_defaults(func=_app_set_embed_origins)
 
     hooks = sub.add_parser("webhooks", help="webhook deliveries (the outbox)")
     hooks_sub = hooks.add_subparsers(dest="webhooks_command", required=True)

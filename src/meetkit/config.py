@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     max_lobby: int | None = Field(default=None, ge=0, le=100_000, description="People waiting in one room's "
                                   "lobby at once; unset: the room's free places (max_participants - joined).")
 
+    # Probing for meeting codes. See docs/configuration.md ("Embedding and probing").
+    unknown_code_burst: int = Field(
+        default=60, ge=1, le=1_000_000, description="Lookups of meetings that do not exist (pages, sockets, "
+        "GET /rooms/{id}) one client address may make at once before it is refused with 429 / close 4431.")
+    unknown_code_rate: float = Field(
+        default=1.0, gt=0, le=10_000, description="Then this many such lookups a second (the budget refills).")
+
     # Recording. See docs/recording.md.
     recording_max_attempts: int = Field(default=5, ge=1, description="Compositions tried before giving up.")
     recording_retry_backoff: float = Field(default=30.0, gt=0, description="First retry delay (seconds), doubled "

@@ -373,7 +373,7 @@ def test_app_show_and_set_callbacks_cli(hooks_server: Server) -> None:
     shown = json.loads(cli(hooks_server, "app", "show", app_id).stdout)
     assert shown == {"application_id": app_id, "name": "hooks", "room_changed_url": "https://example.com/rooms",
                      "session_changed_url": "https://example.com/sessions", "recording_changed_url": None,
-                     "webhook_secret": secret}
+                     "webhook_secret": secret, "embed_origins": None}
     cleared = cli(hooks_server, "app", "set-callbacks", app_id, "--room-changed", "")
     assert json.loads(cleared.stdout)["room_changed_url"] is None
     assert json.loads(cleared.stdout)["session_changed_url"] == "https://example.com/sessions"

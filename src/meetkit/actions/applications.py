@@ -1,4 +1,5 @@
-"""Application actions: create (with its RSA key pair), list, show, set the callback URLs."""
+"""Application actions: create (with its RSA key pair), list, show, set the callback URLs and the
+origins allowed to embed the meetings."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..container import Container
+from ..domain.embedding import OriginError, normalize_origins
 from ..errors import BadRequest, NotFound
 from ..storage import tables as t
 
@@ -105,3 +107,26 @@ async def do_set_callbacks(c: Container, application_id: str, urls: dict[str, st
         for name, value in values.items():
             setattr(row, name, value)
     return row
+
+
+async def do_set_embed_origins(c: Container, application_id: str, origins: Sequence[str] | None) -> t.Application:
+    """Set the origins allowed to frame the application's meetings (and to open their sockets):
+    ``None`` clears the list (any site may frame, the default), ``[]`` lets no site frame them."""
+    try:
+        values = None if origins is None else normalize_origins(origins)
+    except OriginError as exc:
+        raise BadRequest(str(exc)) from exc
+    async with c.sessions.begin() as db:
+        row = await db.get(t.Application, application_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"could not find application {application_id}")
+        row.embed_origins = values
+    return row
+
+
+async def count_without_embed_origins(c: Container) -> int:
+    """Applications whose meetings any site may frame (no list set), for the start-up warning."""
+    async with c.sessions() as db:
+        count = await db.scalar(select(func.count()).select_from(t.Application)
+                                .where(t.Application.embed_origins.is_(None)))
+    return int(count or 0)

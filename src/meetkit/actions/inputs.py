@@ -208,3 +208,10 @@ class ApplicationUpdateDetails(In):
 
 class UpdateApplicationIn(In):
     update_details: ApplicationUpdateDetails = Field(default_factory=ApplicationUpdateDetails)
+
+
+class EmbedOriginsIn(In):
+    """``PUT /applications/embed-origins``: ``null`` lets any site frame the meetings, ``[]`` none."""
+
+    embed_origins: Annotated[list[Annotated[str, Field(max_length=255)]], Field(max_length=20)] | None = Field(
+        description="scheme://host[:port] origins (https://*.example.com for subdomains); null: any site")

@@ -1,5 +1,6 @@
-"""Room actions: create, update, delete. An update or a deletion is announced on the bus once it
-has committed (``RoomUpdated``, ``RoomEnded``), so a meeting running in the room follows."""
+"""Room actions: create, update, rotate the host token, delete. An update, a rotation or a deletion
+is announced on the bus once it has committed (``RoomUpdated``, ``RoomEnded``), so a meeting running in
+the room follows."""
 
 from __future__ import annotations
 
@@ -169,6 +170,21 @@ async def do_update_room(c: Container, application_id: str, room_id: str, body: 
             if name in given and value is not None:
                 setattr(room, name, rules.merge_options(getattr(room, name), value.model_dump(exclude_unset=True)))
         publish_on_commit(db, c.bus, RoomUpdated(room.id))
+    return room
+
+
+async def do_rotate_host_token(c: Container, application_id: str, room_id: str) -> t.Room:
+    """A new host token for the room: the old host link stops making its holder the host at once,
+    in a meeting already running too (``RoomUpdated``: the live room reads the new token). Hosts
+    already in the meeting stay hosts; ending the meeting (deleting the room) is the hard stop."""
+    async with c.sessions.begin() as db:
+        room = await repo.get_room(db, application_id, room_id)
+        if room is None or not room.is_available:
+            raise NotFound(f"could not find room {room_id}")
+        room.host_token = rules.new_host_token()
+    # Published after the commit and awaited (not handed to the bus's own task): when the caller gets
+    # the new link, the running meeting already refuses the old one.
+    await c.bus.publish(RoomUpdated(room.id))
     return room
 
 

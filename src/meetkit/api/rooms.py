@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..actions import rooms as actions
+from ..errors import NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
-from . import render
+from . import probes, render
 from . import schemas as s
 from .auth import Caller, authenticate, authenticate_listing, container
 from .responses import json
@@ -52,10 +53,33 @@ async def create_room(request: Request, caller: Auth, body: s.CreateRoomIn) -> J
     return json(await _room_out(request, room), 201)
 
 
+_TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"model": s.ErrorOut,
+          "description": "Too many lookups of unknown rooms from this address (Retry-After says when to try again)"}}
+
+
 @router.get("/rooms/{room_id}", response_model=s.RoomOut, summary="Get a room",
-            responses={404: {"model": s.ErrorOut}})
+            responses={404: {"model": s.ErrorOut}, **_TOO_MANY})
 async def get_room(request: Request, caller: Auth, room_id: str) -> JSONResponse:
-    room = await actions.get_room(container(request), caller.application_id, room_id)
+    probes.check(request)
+    try:
+        room = await actions.get_room(container(request), caller.application_id, room_id)
+    except NotFound:
+        probes.missed(request)
+        raise
+    return json(await _room_out(request, room))
+
+
+@router.post("/rooms/{room_id}/host-token:rotate", response_model=s.RoomOut,
+             summary="Issue a new host token, revoking the old host link (meetkit extension)",
+             responses={404: {"model": s.ErrorOut}, **_TOO_MANY})
+async def rotate_host_token(request: Request, caller: Auth, room_id: str) -> JSONResponse:
+    probes.check(request)
+    try:
+        room = await actions.do_rotate_host_token(container(request), caller.application_id, room_id)
+    except NotFound:
+        probes.missed(request)
+        raise
     return json(await _room_out(request, room))
 
 

@@ -15,6 +15,7 @@ from ..actions.inputs import (
     CallbackUrlsIn,
     CreateRoomIn,
     CreateThemeIn,
+    EmbedOriginsIn,
     FinalizeLogosIn,
     In,
     InitialJoinOptionsIn,
@@ -36,6 +37,7 @@ __all__ = [
     "CallbackUrlsIn",
     "CreateRoomIn",
     "CreateThemeIn",
+    "EmbedOriginsIn",
     "FinalizeLogosIn",
     "In",
     "InitialJoinOptionsIn",
@@ -164,6 +166,11 @@ class ApplicationOut(BaseModel):
     application_id: str
     account_id: str
     default_theme_id: str | None
+
+
+class EmbedOriginsOut(BaseModel):
+    application_id: str
+    embed_origins: list[str] | None = Field(description="null: any site may frame the meetings (no list set)")
 
 
 class RecordingLinks(BaseModel):

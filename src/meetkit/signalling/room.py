@@ -67,6 +67,7 @@ class Room:
         """The room's stored options, read again (at creation, and when the room was updated)."""
         self.approval = row.join_approval_level
         self.display_name = row.display_name
+        self.host_token = row.host_token  # rotated: the old host link stops working here too
         options = row.recording_options or {}
         self.recording.auto_record = bool(options.get("auto_record"))
         self.recording.only_owner = bool(options.get("record_only_owner"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import WebSocketDisconnect
@@ -26,8 +27,10 @@ class Accepting(Socket, Protocol):
     async def accept(self) -> None: ...
 
 
-async def serve(rooms: Rooms, ws: Accepting, code: str) -> None:
-    """One meeting socket, counted against its client address's cap (``max_sockets_per_address``)."""
+async def serve(rooms: Rooms, ws: Accepting, code: str,
+                not_found: Callable[[], int] = lambda: protocol.CLOSE_NOT_FOUND) -> None:
+    """One meeting socket, counted against its client address's cap (``max_sockets_per_address``).
+    ``not_found`` gives the close code for a code that names no live room (the caller counts the miss)."""
     client = getattr(ws, "client", None)
     address = str(getattr(client, "host", None) or "unknown")
     if not rooms.addresses.claim(address):
@@ -35,17 +38,17 @@ async def serve(rooms: Rooms, ws: Accepting, code: str) -> None:
         await ws.close(protocol.CLOSE_TOO_MANY_SOCKETS)
         return
     try:
-        await _meeting(rooms, ws, code)
+        await _meeting(rooms, ws, code, not_found)
     finally:
         rooms.addresses.release(address)
 
 
-async def _meeting(rooms: Rooms, ws: Accepting, code: str) -> None:
+async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[], int]) -> None:
     await ws.accept()
     async with rooms.node.c.sessions() as db:
         row = await repositories.live_room_by_code(db, code)
     if row is None:
-        await ws.close(protocol.CLOSE_NOT_FOUND)
+        await ws.close(not_found())
         return
     s = rooms.node.c.settings
     conn = Connection(ws, max_frames=s.socket_send_queue_frames, max_bytes=s.socket_send_queue_bytes)

@@ -47,6 +47,8 @@ class Application(Base):
     recording_changed_url: Mapped[str | None] = mapped_column(String(2048))
     webhook_secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+    # Origins allowed to frame the meetings (domain/embedding.py); None: any site, [] : none.
+    embed_origins: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class Theme(Base):

@@ -1,4 +1,7 @@
-"""The guest and host URLs: the meeting page (static UI + its configuration), the embed helper, the meeting socket."""
+"""The guest and host URLs: the meeting page (static UI + its configuration), the embed helper, the meeting socket.
+
+Lookups of meetings that are not live spend the client address's budget (api/probes.py); the page
+carries its CSP (web/csp.py) and the socket checks its Origin (docs/embed.md)."""
 
 from __future__ import annotations
 
@@ -13,17 +16,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, WebSocket
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import select
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.types import Receive, Scope, Send
 
+from ..api import probes
 from ..api.auth import container
 from ..api.render import asset_url
-from ..signalling import session
+from ..container import Container
+from ..domain.embedding import OriginError, normalize_origin, origin_allowed
+from ..signalling import protocol, session
 from ..signalling.rooms import Rooms
 from ..storage import repositories
 from ..storage import tables as t
+from . import csp
 
 
 class MeetingCodeConvertor(Convertor[str]):
@@ -62,7 +69,8 @@ background:#f5f5f7;color:#222}}main{{text-align:center;padding:2rem}}h1{{color:{
 def _page(status: int, title: str, heading: str, text: str, role: str = "none", color: str = "#222") -> HTMLResponse:
     html = _PAGE.format(title=escape(title), heading=escape(heading), text=escape(text), role=role,
                         color=escape(color))
-    return HTMLResponse(html, status_code=status, headers={"Referrer-Policy": "no-referrer"})
+    return HTMLResponse(html, status_code=status, headers={"Referrer-Policy": "no-referrer",
+                                                           "Content-Security-Policy": csp.ERROR_PAGE_POLICY})
 
 
 _STATIC = Path(__file__).parent / "static"
@@ -123,7 +131,7 @@ def _script_json(value: Any) -> str:
 
 
 def page_config(request: Request, room: t.Room, theme: t.Theme | None, role: str,
-                host_token: str | None) -> dict[str, Any]:
+                host_token: str | None, embed_origins: list[str] | None = None) -> dict[str, Any]:
     return {
         "v": 1,
         "ws_url": f"/_meetkit/ws/{room.meeting_code}",
@@ -144,6 +152,8 @@ def page_config(request: Request, room: t.Room, theme: t.Theme | None, role: str
             "branded_favicon": asset_url(request, theme.branded_favicon) if theme else None,
         },
         "ice_servers": [],
+        # Where the UI may post its events (features/embed/embed.js); null: no list, the framing page's origin.
+        "embed_origins": embed_origins,
     }
 
 
@@ -157,12 +167,17 @@ def _shell() -> str:
     return (_STATIC / "meeting.html").read_text(encoding="utf-8")
 
 
-async def _meeting(request: Request, code: str, short: str | None, token: str | None) -> HTMLResponse:
+async def _meeting(request: Request, code: str, short: str | None, token: str | None) -> Response:
+    wait = probes.retry_after(request)
+    if wait > 0:
+        return probes.too_many(wait)
     c = container(request)
     async with c.sessions() as db:
         room = await repositories.live_room_by_code(db, code)
         theme = await db.get(t.Theme, room.theme_id) if room and room.theme_id else None
+        app = await db.get(t.Application, room.application_id) if room else None
     if room is None:
+        probes.missed(request)
         async with c.sessions() as db:
             ended = await db.scalar(select(t.Room.id).where(t.Room.meeting_code == code, t.Room.is_available.is_(False))
                                     .limit(1))
@@ -170,17 +185,26 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
             return _page(410, "Meeting ended", "This meeting has ended",
                          "The room has expired. Ask the organiser for a new link.")
     if room is None or (short is not None and (theme is None or theme.short_company_url != short)):
+        if room is not None:
+            probes.missed(request)
         return _page(404, "Meeting not found", "This meeting is not available",
                      "The link is wrong, or the meeting has expired.")
     is_host = token is not None and hmac.compare_digest(token.encode(), room.host_token.encode())
     role = "host" if is_host else "guest"
+    embed_origins = app.embed_origins if app is not None else None
+    config = page_config(request, room, theme, role, token, embed_origins)
     favicon = (asset_url(request, theme.branded_favicon) if theme else None) or f"{STATIC_PREFIX}favicon.svg"
     values = {"lang": escape(_language(room)), "title": escape(room.display_name), "favicon": escape(favicon),
-              "static": STATIC_PREFIX, "config_json": _script_json(page_config(request, room, theme, role, token))}
+              "static": STATIC_PREFIX, "config_json": _script_json(config)}
     # One pass: a value (a room's name, say) that looks like a placeholder is never filled in.
     html = _PLACEHOLDER.sub(lambda m: values[m.group(1)], _shell())
-    # The page may be framed by any site (that is the product); it must not leak the host token onward.
-    return HTMLResponse(html, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+    images = [config["theme"][k] for k in ("brand_image_colored", "brand_image_white", "branded_favicon")]
+    if c.settings.storage_backend == "s3":
+        images.append(c.settings.resolved_s3_endpoint_url)  # where the logo URLs redirect to
+    policy = csp.meeting_policy(request.url.scheme, request.headers.get("host", ""), embed_origins, images)
+    # The page must not leak the host token onward (Referer); who may frame it is the application's choice.
+    return HTMLResponse(html, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+                                       "Content-Security-Policy": policy})
 
 
 @router.get("/embed.js", include_in_schema=False)
@@ -189,20 +213,61 @@ async def embed_js() -> FileResponse:
                         headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
 
+@functools.lru_cache(maxsize=4)
+def _public_origin(public_url: str) -> str:
+    origin = csp.origin_of(public_url) or public_url
+    try:
+        return normalize_origin(origin, wildcard_allowed=False)
+    except OriginError:  # a host name browsers would not send as an Origin (say, with "_"): compared as given
+        return origin
+
+
+async def _origin_allowed(websocket: WebSocket, code: str) -> bool:
+    """A browser's socket comes from meetkit's own pages (the public URL's origin) or from a site the
+    room's application allows to embed it. No Origin header: not a browser (SDKs, bots, the tests'
+    clients), which could send any Origin anyway; the check stops other sites' pages, not programs."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    c: Container = websocket.app.state.container
+    if origin_allowed(origin, [_public_origin(c.settings.public_url)]):
+        return True
+    async with c.sessions() as db:
+        found = (await db.execute(
+            select(t.Application.embed_origins).join(t.Room, t.Room.application_id == t.Application.id)
+            .where(t.Room.meeting_code == code, t.Room.is_available.is_(True)))).first()
+    if found is None:
+        return True  # no such meeting: the session answers 4404 (and counts the miss)
+    allowed: list[str] | None = found[0]
+    return allowed is not None and origin_allowed(origin, allowed)
+
+
 @router.websocket("/_meetkit/ws/{code:meetingcode}")
 async def meeting_socket(websocket: WebSocket, code: str) -> None:
     rooms: Rooms = websocket.app.state.rooms
-    await session.serve(rooms, websocket, code)
+    refusal = protocol.CLOSE_PROBES if probes.retry_after(websocket) > 0 else None
+    if refusal is None and not await _origin_allowed(websocket, code):
+        refusal = protocol.CLOSE_ORIGIN
+    if refusal is not None:
+        await websocket.accept()
+        await websocket.close(refusal)
+        return
+
+    def not_found() -> int:
+        probes.missed(websocket)
+        return protocol.CLOSE_NOT_FOUND
+
+    await session.serve(rooms, websocket, code, not_found)
 
 
 Token = Annotated[str | None, Query(max_length=128)]
 
 
 @router.get("/{code:meetingcode}", response_class=HTMLResponse)
-async def meeting(request: Request, code: str, participant_token: Token = None) -> HTMLResponse:
+async def meeting(request: Request, code: str, participant_token: Token = None) -> Response:
     return await _meeting(request, code, None, participant_token)
 
 
 @router.get("/{short:shorturl}/{code:meetingcode}", response_class=HTMLResponse)
-async def branded_meeting(request: Request, short: str, code: str, participant_token: Token = None) -> HTMLResponse:
+async def branded_meeting(request: Request, short: str, code: str, participant_token: Token = None) -> Response:
     return await _meeting(request, code, short, participant_token)

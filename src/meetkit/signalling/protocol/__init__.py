@@ -215,3 +215,6 @@ CLOSE_PROTOCOL, CLOSE_REMOVED, CLOSE_DENIED, CLOSE_NOT_FOUND, CLOSE_REPLACED, CL
 # Flow control (signalling/flow.py): a slow reader resumes (the UI reconnects with its resume token);
 # an abusive sender and a client address over its socket cap do not.
 CLOSE_SLOW_READER, CLOSE_RATE_LIMITED, CLOSE_TOO_MANY_SOCKETS = 4408, 4429, 4430
+# Refused before the room is looked up (web/pages.py): a browser page of a site that may not embed the
+# meeting; the client address looked up too many unknown meetings (api/probes.py).
+CLOSE_ORIGIN, CLOSE_PROBES = 4406, 4431

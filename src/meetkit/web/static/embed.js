@@ -29,6 +29,9 @@
     var iframe = document.createElement("iframe");
     iframe.setAttribute("allow", ALLOW);
     iframe.setAttribute("title", options.title || "Meeting");
+    // The meeting posts its events to the framing page's origin only; this lets it learn that origin
+    // (document.referrer) in browsers without location.ancestorOrigins.
+    iframe.setAttribute("referrerpolicy", "origin");
     iframe.style.border = "none";
     iframe.style.display = "block";
     iframe.style.width = size(options.width, "100%");
@@ -36,7 +39,8 @@
     iframe.src = src.href;
 
     function onMessage(event) {
-      // Only this frame's page, from the meeting's own origin, speaking meetkit's format.
+      // Only this frame's page, from the meeting's own (meetkit's) origin, speaking meetkit's format:
+      // another frame or window cannot make up meeting events.
       if (event.source !== iframe.contentWindow) return;
       if (event.origin !== origin) return;
       var d = event.data;

@@ -2,7 +2,7 @@
 
 // Close codes after which reconnecting cannot help (docs/signalling.md, "Close codes"). Not 4408: a
 // socket that fell behind is closed for itself only, and reconnecting resumes with the resume token.
-export const TERMINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409, 4410, 4429, 4430]);
+export const TERMINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4406, 4409, 4410, 4429, 4430, 4431]);
 
 const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000];
 const RECONNECT_BUDGET_MS = 60000;

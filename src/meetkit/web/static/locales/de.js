@@ -39,6 +39,8 @@ export default {
   leftReplaced: "Sie sind dieser Besprechung in einem anderen Fenster beigetreten.",
   leftRateLimited: "Dieses Fenster hat zu viele Nachrichten gesendet und wurde getrennt.",
   leftTooManySockets: "Zu viele Verbindungen aus Ihrem Netzwerk. Versuchen Sie es später erneut.",
+  leftOrigin: "Diese Seite darf dieses Meeting nicht öffnen.",
+  leftTooManyLookups: "Zu viele Versuche aus Ihrem Netzwerk. Versuchen Sie es später erneut.",
   rejoin: "Erneut beitreten",
   mute: "Stummschalten",
   unmute: "Stummschaltung aufheben",

@@ -39,6 +39,8 @@ export default {
   leftReplaced: "You joined this meeting from another window.",
   leftRateLimited: "This window sent too many messages and was disconnected.",
   leftTooManySockets: "Too many connections from your network. Try again later.",
+  leftOrigin: "This page may not open this meeting.",
+  leftTooManyLookups: "Too many attempts from your network. Try again later.",
   rejoin: "Rejoin",
   mute: "Mute",
   unmute: "Unmute",

@@ -39,6 +39,8 @@ export default {
   leftReplaced: "Te has unido a esta reunión desde otra ventana.",
   leftRateLimited: "Esta ventana envió demasiados mensajes y se desconectó.",
   leftTooManySockets: "Demasiadas conexiones desde tu red. Inténtalo más tarde.",
+  leftOrigin: "Esta página no puede abrir esta reunión.",
+  leftTooManyLookups: "Demasiados intentos desde tu red. Inténtalo más tarde.",
   rejoin: "Volver a unirse",
   mute: "Silenciar",
   unmute: "Activar audio",

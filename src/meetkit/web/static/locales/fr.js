@@ -39,6 +39,8 @@ export default {
   leftReplaced: "Vous avez rejoint cette réunion depuis une autre fenêtre.",
   leftRateLimited: "Cette fenêtre a envoyé trop de messages et a été déconnectée.",
   leftTooManySockets: "Trop de connexions depuis votre réseau. Réessayez plus tard.",
+  leftOrigin: "Cette page ne peut pas ouvrir cette réunion.",
+  leftTooManyLookups: "Trop de tentatives depuis votre réseau. Réessayez plus tard.",
   rejoin: "Rejoindre à nouveau",
   mute: "Couper le micro",
   unmute: "Activer le micro",

@@ -1,15 +1,52 @@
 // Events for the page that frames us (docs/ui.md "Embedding"): derived from the store's actions,
 // the way Jitsi's middleware turns actions into external API events.
-import { store } from "../../core.js";
+import { store, config } from "../../core.js";
 import { ADMITTED, SCREEN_SHOWN } from "../session/state.js";
 import { PARTICIPANT_JOINED, PARTICIPANT_LEFT } from "../participants/state.js";
 import { RECORDING_CHANGED } from "../recording/state.js";
 
+// Events name participants and roles, so they go only to the page that frames us, never to "*"
+// (docs/embed.md). The framing page's origin: location.ancestorOrigins (Chromium, Safari), else the
+// origin of document.referrer (the framing page's referrer policy may hide it: then no target).
+function framingOrigin() {
+  const ancestors = window.location.ancestorOrigins;
+  if (ancestors && ancestors.length) return ancestors[0];
+  try {
+    return document.referrer ? new URL(document.referrer).origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An origin ("https://a.example.com") is one of the allowed ones, or under one's "https://*.example.com". */
+export function originMatches(origin, allowed) {
+  if (!allowed.includes("://*.")) return origin === allowed;
+  const [scheme, rest] = allowed.split("://*.");
+  const [oScheme, oRest] = origin.split("://");
+  if (oScheme !== scheme || oRest === undefined) return false;
+  const [host, port = ""] = rest.split(":");
+  const [oHost, oPort = ""] = oRest.split(":");
+  return oPort === port && oHost.endsWith("." + host) && oHost.length > host.length + 1;
+}
+
+/** Where to post: the framing page's origin when it is allowed (any, with no list set); with a list and
+ * no known framing origin, each exact allowed origin (the browser delivers only to the one that matches). */
+export function postTargets(allowedOrigins, framing) {
+  if (allowedOrigins == null) return framing && framing !== "null" ? [framing] : [];
+  if (framing && allowedOrigins.some(a => originMatches(framing, a))) return [framing];
+  return allowedOrigins.filter(a => !a.includes("*"));
+}
+
+let targets = null;
+
 function post(event, data) {
   if (window.parent === window) return;
-  try {
-    window.parent.postMessage({ source: "meetkit", event, data }, "*");
-  } catch { /* the parent went away */ }
+  if (targets === null) targets = postTargets(config.embed_origins ?? null, framingOrigin());
+  for (const target of targets) {
+    try {
+      window.parent.postMessage({ source: "meetkit", event, data }, target);
+    } catch { /* the parent went away */ }
+  }
 }
 
 function eventsOf(state, prev, action) {

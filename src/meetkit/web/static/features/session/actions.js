@@ -115,14 +115,17 @@ function onSocketStatus(status, detail) {
   } else if (code === 4409) {
     stopEverything(false);
     showLeft(t("leftReplaced"));
-  } else if (code === 4429 || code === 4430) {
+  } else if (code in FINAL_TEXTS) {
     stopEverything();
-    showLeft(t(code === 4429 ? "leftRateLimited" : "leftTooManySockets"), "connection_lost");
+    showLeft(t(FINAL_TEXTS[code]), "connection_lost");
   } else {
     stopEverything();
     showLeft(t("errorMessage", { message: detail.reason || String(code) }));
   }
 }
+
+// Closes of the server's limits (docs/signalling.md, "Close codes"): final, each with its own words.
+const FINAL_TEXTS = { 4406: "leftOrigin", 4429: "leftRateLimited", 4430: "leftTooManySockets", 4431: "leftTooManyLookups" };
 
 /** leftReason: what the embedder is told, when we were in the meeting ("left" | "connection_lost"). */
 function showLeft(text, leftReason = null) {
