@@ -573,6 +573,8 @@ def test_short_company_url_links_resolve(client: MeetingsClient, server: Server)
     assert httpx.get(f"{server.base_url}/{room['meeting_code']}", verify=server.ssl).status_code == 200
     assert httpx.get(f"{server.base_url}/{unique_short()}/{room['meeting_code']}",
                      verify=server.ssl).status_code == 404
+    # Short URLs are unique without regard to case, so the link typed in another case is the same link.
+    assert httpx.get(f"{server.base_url}/{short.upper()}/{room['meeting_code']}", verify=server.ssl).status_code == 200
     # The room list renders the same links.
     listed = client.list_rooms_page(theme_id=theme["theme_id"])["_embedded"][0]
     assert listed["_links"]["guest_url"]["href"] == guest

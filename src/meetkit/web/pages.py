@@ -184,7 +184,9 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
         if ended is not None:
             return _page(410, "Meeting ended", "This meeting has ended",
                          "The room has expired. Ask the organiser for a new link.")
-    if room is None or (short is not None and (theme is None or theme.short_company_url != short)):
+    # Short URLs are unique without regard to case (migration 0010), so a link typed in another case is the same.
+    wrong_short = short is not None and (theme is None or (theme.short_company_url or "").lower() != short.lower())
+    if room is None or wrong_short:
         if room is not None:
             probes.missed(request)
         return _page(404, "Meeting not found", "This meeting is not available",
