@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from meetkit.client import MeetingsClient
+
+from ..support import Server, create_application, media_env, media_net, start_server, stop_server
+
 if TYPE_CHECKING:
     from playwright.async_api import Browser
+
+
+@pytest.fixture(scope="module")
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with its own Janus, one per test module (a module may define its own, with settings)."""
+    media_net()
+    srv = start_server("sqlite", tmp_path_factory.mktemp("e2e"), media_env(), tls=False)
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def api(media_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeetingsClient]:
+    """An application on the module's server, and a REST client of it."""
+    app_id, key = create_application(media_server, tmp_path_factory.mktemp("keys"))
+    with MeetingsClient(media_server.base_url, app_id, key) as c:
+        yield c
 
 
 @pytest.fixture

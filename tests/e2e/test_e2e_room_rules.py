@@ -6,7 +6,7 @@ the host removed who loads the page again in the same browser waits in the lobby
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,22 +16,7 @@ from meetkit.client import MeetingsClient
 
 from .. import browser as b
 from .. import ui_support as ui
-from ..support import Server, create_application, media_env, media_net, start_server, stop_server
-
-
-@pytest.fixture(scope="module")
-def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    media_net()
-    srv = start_server("sqlite", tmp_path_factory.mktemp("e2e-chat"), media_env(), tls=False)
-    yield srv
-    stop_server(srv)
-
-
-@pytest.fixture(scope="module")
-def api(media_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeetingsClient]:
-    app_id, key = create_application(media_server, tmp_path_factory.mktemp("chat-keys"))
-    with MeetingsClient(media_server.base_url, app_id, key) as c:
-        yield c
+from ..support import Server
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ contrast, axe-core on each screen, initials, speaking detection, round toggles a
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +17,13 @@ from meetkit.client import MeetingsClient
 
 from .. import browser as b
 from .. import ui_support as ui
-from ..support import Server, create_application, media_env, media_net, start_server, stop_server
+from ..support import Server
 
 WIDTHS = [360, 480, 600, 700, 830, 1010, 1280]
 NAMES = {
     "en": {"leave": "Leave", "end": "End for all", "more": r"^(More|Mehr)\b"},
     "de": {"leave": "Verlassen", "end": "Für alle beenden", "more": r"^(More|Mehr|Weitere)\b"},
 }
-
-
-@pytest.fixture(scope="module")
-def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    media_net()
-    srv = start_server("sqlite", tmp_path_factory.mktemp("e2e-ui"), media_env(), tls=False)
-    yield srv
-    stop_server(srv)
-
-
-@pytest.fixture(scope="module")
-def api(media_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeetingsClient]:
-    app_id, key = create_application(media_server, tmp_path_factory.mktemp("ui-keys"))
-    with MeetingsClient(media_server.base_url, app_id, key) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
