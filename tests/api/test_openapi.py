@@ -27,6 +27,7 @@ def test_openapi_description_is_valid_and_true(server: Server, client: MeetingsC
             assert ("security" in op) is not public, (method, path)
             if not public:
                 assert "401" in op["responses"], (method, path)
+                assert "429" in op["responses"], (method, path)  # the fair share (api/fairness.py)
             if "requestBody" in op or path.endswith("/uploads"):
                 assert "413" in op["responses"], (method, path)  # the body-size cap (issue 10)
     # What it promises for invalid input is what comes back.

@@ -1,6 +1,6 @@
 """The OpenAPI description as meetkit really answers: 400 (not FastAPI's 422) for invalid input,
-413 for a body over the size limit, the JWT bearer scheme, and 401 in the gateway's shape on every
-authenticated operation."""
+413 for a body over the size limit, the JWT bearer scheme, and 401 in the gateway's shape and 429
+(the application's fair share, api/fairness.py) on every authenticated operation."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def install(app: FastAPI) -> None:
                     operation["security"] = [{"applicationJwt": []}]
                     responses["401"] = {"description": "Missing, invalid, expired or replayed token",
                                         "content": {"application/json": {"schema": _UNAUTHORIZED_REF}}}
+                    responses.setdefault("429", {  # api/fairness.py: the application's queue is full
+                        "description": "Too many requests of this application at once (Retry-After)",
+                        "content": {"application/json": {"schema": _ERROR}}})
         app.openapi_schema = spec
         return spec
 
