@@ -540,9 +540,10 @@ async def _fanout(srv: Server, code: str, participants: int, messages: int, inte
 
 def run_fanout(participants: int, messages: int, interval: float, receivers: int) -> None:
     # One sender at 1/interval chat lines and every socket from 127.0.0.1: above a person's chat rate and
-    # the per-address socket cap (docs/signalling.md, "Flow control"), which this benchmark is not about.
+    # the per-address socket caps (docs/signalling.md, "Flow control"), which this benchmark is not about.
     env = {"MEETKIT_MEDIA_MODE": "off", "MEETKIT_MAX_PARTICIPANTS": str(max(250, participants)),
            "MEETKIT_LOG_LEVEL": "warning", "MEETKIT_MAX_SOCKETS_PER_ADDRESS": str(participants + 10),
+           "MEETKIT_SOCKET_OPENS_BURST": str(participants + 10),
            "MEETKIT_SOCKET_CHAT_RATE": str(max(5.0, 2 / interval)), "MEETKIT_SOCKET_CHAT_BURST": str(messages + 10)}
     with tempfile.TemporaryDirectory(prefix="meetkit-bench-fanout-") as tmp, server(Path(tmp), env) as srv:
         room = make_room(srv, Path(tmp))

@@ -136,6 +136,8 @@ def start_server(backend: str, folder: Path, extra_env: dict[str, str] | None = 
         # Every test talks from 127.0.0.1 and many look up unknown rooms on purpose: the probe budget
         # (api/probes.py) is tested on servers of its own (tests/api/test_api_embedding.py).
         "MEETKIT_UNKNOWN_CODE_BURST": "1000000",
+        # The same for how fast one address opens meeting sockets (tests/signalling/test_flow.py tests it).
+        "MEETKIT_SOCKET_OPENS_BURST": "1000000",
         **(extra_env or {}),
     }
     log_path = folder / "server.log"

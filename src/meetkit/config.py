@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     socket_abuse_strikes: int = Field(default=100, ge=1, le=100_000, description="Rate-limited frames allowed "
                                       "within socket_abuse_window; one more closes the socket (4429).")
     socket_abuse_window: float = Field(default=10.0, gt=0, le=3600, description="seconds")
+    socket_opens_rate: float = Field(default=1.0, gt=0, le=10_000, description="Meeting sockets one client address "
+                                     "may open per second (resumes included), after the burst; past it, close 4430.")
+    socket_opens_burst: int = Field(default=60, ge=1, le=1_000_000)
     max_sockets_per_address: int = Field(default=100, ge=1, le=1_000_000, description="Meeting sockets open at "
                                          "once from one client IP address; the next is closed 4430.")
     state_update_interval: float = Field(default=0.2, gt=0, le=10, description="A participant's participant."

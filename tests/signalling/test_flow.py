@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,18 +94,25 @@ async def test_a_guest_flooding_hand_frames_ejects_nobody_else(flow_server: Serv
     with contextlib.suppress(websockets.ConnectionClosed):  # the server closes the flooder part-way
         for frame in frames:
             await flooder.ws.send(frame)
-    limited = await flooder.expect("error", code="rate_limited")
-    assert limited["limit"] == "state" and 0 < limited["retry_after_ms"] <= 1000
     assert await flooder.closed(timeout=10) == protocol.CLOSE_RATE_LIMITED
+    # What errors reached it before the close (the close does not wait behind them) say rate_limited.
+    errors = [f for f in flooder.frames if f["type"] == "error"]
+    assert all(e["code"] == "rate_limited" and e["limit"] == "state" for e in errors)
     await still_connected(host, guest)
     for member in (host, guest):
         # Coalesced: a few updates about the flooder (one per 0.2 s while its frames were accepted),
         # not one per frame; before, 5,000 of them closed every member's socket.
         assert 1 <= len(updates_about(member, flooder.id)) <= 20, len(updates_about(member, flooder.id))
         assert len(member.frames) < 60
-    # The flooder's participant stays for its resume grace: nobody saw it leave.
-    assert not [f for f in host.frames if f["type"] == "participant.left"]
-    await leave(guest, host)
+    # Closed for abuse is out of the meeting, with no resume grace: a resume (which would refill
+    # nothing: the limits are the participant's) finds nobody and the hello makes a new participant.
+    left = [f for f in host.frames if f["type"] == "participant.left"]  # still_connected read past it
+    assert [(f["participant_id"], f["reason"]) for f in left] == [(flooder.id, "dropped")]
+    back = await Peer.open(flow_server.base_url, code, "Flo", local_addr=("127.0.0.9", 0),
+                           resume={"participant_id": flooder.id, "resume_token": flooder.welcome["resume_token"]})
+    await back.expect("admitted")
+    assert back.welcome["resumed"] is False and back.welcome["participant_id"] != flooder.id
+    await leave(back, guest, host)
 
 
 async def test_state_changes_are_coalesced_and_the_latest_wins(flow_server: Server, api: MeetingsClient) -> None:
@@ -254,3 +262,42 @@ async def test_one_address_holds_a_bounded_number_of_sockets(flow_server: Server
         assert again.close_code == protocol.CLOSE_TOO_MANY_SOCKETS and loop.time() < deadline
         await asyncio.sleep(0.05)
     await leave(again, other, *peers)
+
+
+async def test_an_address_opens_sockets_at_a_bounded_rate_and_a_resume_refills_nothing(
+        tmp_path: Path) -> None:
+    """Reconnecting is no fresh start: one address opens at most a burst of sockets, then a few a
+    second (close 4430); and a participant's rate limits outlive its socket, so a resume does not
+    refill them."""
+    env = {**ENV, "MEETKIT_SOCKET_OPENS_BURST": "6", "MEETKIT_SOCKET_OPENS_RATE": "0.01",
+           "MEETKIT_SOCKET_CHAT_RATE": "0.01"}
+    srv = await asyncio.to_thread(start_server, "sqlite", tmp_path, env, tls=False)
+    try:
+        app_id, key = await asyncio.to_thread(create_application, srv, tmp_path / "keys")
+        with MeetingsClient(srv.base_url, app_id, key) as c:
+            _, code, _token = make_room(c)
+        ann = await Peer.open(srv.base_url, code, "Ann", local_addr=("127.0.0.11", 0))
+        await ann.expect("admitted")
+        for i in range(20):  # the chat burst, spent
+            await ann.send({"type": "chat.send", "text": f"m{i}"})
+        await ann.expect("chat.message", text="m19")
+        await ann.drop()
+        back = await Peer.open(srv.base_url, code, "Ann", local_addr=("127.0.0.11", 0),
+                               resume={"participant_id": ann.id, "resume_token": ann.welcome["resume_token"]})
+        await back.expect("admitted")
+        assert back.welcome["resumed"] is True
+        await back.send({"type": "chat.send", "text": "one more"})
+        assert (await back.expect("error"))["code"] == "rate_limited"  # the same buckets as before the drop
+        # Sockets 3 to 6 of this address, then the seventh is refused; another address is not.
+        extra = [await Peer.open(srv.base_url, code, f"P{i}", local_addr=("127.0.0.11", 0)) for i in range(4)]
+        try:  # closed at once: the hello may not even go out
+            refused = await Peer.open(srv.base_url, code, "P5", local_addr=("127.0.0.11", 0))
+            closed_with = await refused.closed()
+        except websockets.ConnectionClosed as exc:
+            closed_with = exc.rcvd.code if exc.rcvd is not None else None
+        assert closed_with == protocol.CLOSE_TOO_MANY_SOCKETS
+        other = await Peer.open(srv.base_url, code, "Ola", local_addr=("127.0.0.12", 0))
+        await other.expect("admitted")
+        await leave(other, back, *extra)
+    finally:
+        await asyncio.to_thread(stop_server, srv)

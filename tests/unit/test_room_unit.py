@@ -435,7 +435,8 @@ async def test_participant_and_video_sender_limits(container: Container, applica
 
 
 async def test_a_janus_hangup_of_a_publisher_withdraws_its_feed(container: Container, application_id: str,
-                                                                rooms: Rooms, media: FakeMedia) -> None:
+                                                                rooms: Rooms, media: FakeMedia,
+                                                                clock: FakeClock) -> None:
     room = await make_room(container, application_id)
     host, guest = await host_and_guest(rooms, room)
     guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP})
@@ -445,10 +446,11 @@ async def test_a_janus_hangup_of_a_publisher_withdraws_its_feed(container: Conta
     janus = next(x for x in media.opened if x.token == rooms.rooms[room.id].participants[guest.id].media_token)
 
     janus.janus_says("hangup", "camera", feed, {"janus": "hangup", "reason": "DTLS alert"})
-    withdrawn = await host.expect("participant.updated")
-    assert withdrawn["participant"]["feeds"] == {} and withdrawn["participant"]["camera"] is False
     told = await guest.expect("media.error")
     assert told["code"] == "publish_failed" and told["kind"] == "camera"
+    clock.advance(1)  # past the coalescing interval of participant.updated (signalling/coalesce.py)
+    withdrawn = await host.expect("participant.updated")
+    assert withdrawn["participant"]["feeds"] == {} and withdrawn["participant"]["camera"] is False
     assert janus.unpublished == ["camera"]
     # The video-sender place is free again: the guest (or anyone) may publish video.
     guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP})

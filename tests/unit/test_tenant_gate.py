@@ -85,3 +85,26 @@ async def test_a_caller_that_goes_away_gives_its_turn_back() -> None:
     assert gate.in_progress("t") == 0
     with pytest.raises(ValueError):
         TenantGate(capacity=0, max_waiting=1)
+
+
+async def test_a_waiter_cancelled_just_before_its_turn_leaks_nothing() -> None:
+    """Task.cancel() cancels the waiter's future at once but the task wakes later: a release in between
+    (here by the holder, in the same step) must skip it, not grant it and count its cost forever."""
+    gate = TenantGate(capacity=1, max_waiting=10)
+    entered: list[str] = []
+    never = asyncio.Event()
+    waiter: asyncio.Task[None] | None = None
+
+    async def holder() -> None:
+        async with gate.slot("t"):
+            await _settle()  # the waiter queues behind
+            assert waiter is not None
+            waiter.cancel()  # ... and the slot is released before the waiter has woken
+
+    holding = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    waiter = asyncio.create_task(_hold(gate, "t", 1, entered, "waiter", never))
+    await asyncio.wait_for(asyncio.gather(holding, waiter, return_exceptions=True), 2)
+    assert entered == [] and gate.in_progress("t") == 0
+    async with gate.slot("t"):  # the share is whole again
+        assert gate.in_progress("t") == 1

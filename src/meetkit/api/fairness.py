@@ -10,6 +10,7 @@ A request past the queue gets 429 ``TooManyRequestsError`` with ``Retry-After``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -48,8 +49,12 @@ class TenantGate:
                 if turn.done() and not turn.cancelled():
                     self._release(tenant, share, cost)  # granted just as the caller went away
                 else:
-                    share.waiting.remove((cost, turn))
+                    # Still queued, or already dropped by _admit (the future is cancelled at once,
+                    # the task wakes only later): either way the turn is gone and counted nowhere.
+                    with contextlib.suppress(ValueError):
+                        share.waiting.remove((cost, turn))
                     self._admit(share)  # a big request that left may unblock smaller ones behind it
+                    self._forget_if_idle(tenant, share)
                 raise
         else:
             share.in_progress += cost
@@ -65,8 +70,14 @@ class TenantGate:
 
     def _admit(self, share: _Share) -> None:
         """First come first served: the head of the queue goes in when it fits; nobody overtakes it."""
-        while share.waiting and share.in_progress + share.waiting[0][0] <= self.capacity:
-            cost, turn = share.waiting.popleft()
+        while share.waiting:
+            cost, turn = share.waiting[0]
+            if turn.done():  # its caller was cancelled and has not woken yet: never counted, skip it
+                share.waiting.popleft()
+                continue
+            if share.in_progress + cost > self.capacity:
+                return
+            share.waiting.popleft()
             share.in_progress += cost
             turn.set_result(None)
 

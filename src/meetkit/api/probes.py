@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from ..config import Settings
+from ..domain.addresses import client_key
 from ..domain.ratelimit import KeyedBuckets
 from .errors import error_response
 
@@ -42,7 +43,7 @@ class ProbeThrottle:
 
 def address(conn: HTTPConnection) -> str:
     """The client's address as uvicorn resolved it (X-Forwarded-For from a loopback proxy)."""
-    return conn.client.host if conn.client is not None else "unknown"
+    return client_key(conn.client.host) if conn.client is not None else "unknown"  # IPv6 by its /64
 
 
 def throttle(conn: HTTPConnection) -> ProbeThrottle:

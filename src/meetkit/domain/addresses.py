@@ -74,3 +74,18 @@ def non_public_reason(address: IPv4Address | IPv6Address | str) -> str | None:
 def is_public_address(address: IPv4Address | IPv6Address | str) -> bool:
     """Whether meetkit may call this address without ``allow_private_callback_targets``."""
     return non_public_reason(address) is None
+
+
+def client_key(host: str) -> str:
+    """The key per-address limits count under: an IPv4 address as it is, an IPv6 address by its /64
+    (one host or home network usually holds a whole /64, so counting single IPv6 addresses would let it
+    rotate past every cap); anything that is not an address as given."""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(IPv6Network((address, 64), strict=False))
+    return str(address)

@@ -11,6 +11,7 @@ from typing import Literal
 from ..domain.lobby import LobbyReason
 from . import protocol
 from .connection import Connection
+from .flow import SocketFlow
 from .node import MediaParticipantPort
 
 State = Literal["lobby", "joined", "gone"]
@@ -39,6 +40,7 @@ class Participant:
     pending: dict[str, int] = field(default_factory=dict)  # published, not yet live (not announced)
     video_kinds: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one media request of this participant at a time
+    flow: SocketFlow | None = None  # its rate limits (signalling/flow.py), kept across resumes
 
     def move_to(self, state: State, at: datetime | None = None) -> bool:
         """The one place a participant's state changes. Gone is final; ``at`` is when a participant

@@ -116,7 +116,7 @@ class Relay:
                 log.warning("re-opening media failed: %s", type(exc).__name__)
         for m in people:
             m.send(protocol.MediaReset())
-            self.room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+            self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
 
     # --- requests from the browser ------------------------------------------------------------------
 
@@ -174,7 +174,7 @@ class Relay:
         m.feeds[kind] = feed
         if kind == "camera":
             m.camera = video
-        self.room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+        self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
         if self.room.recording.active():
             async with self.room.lock:
                 await self.room.recording.feed_announced(m, kind)
@@ -189,7 +189,7 @@ class Relay:
                     await asyncio.wait_for(m.media.unpublish(kind), MEDIA_TIMEOUT)
         if kind == "camera":
             m.camera = False
-        self.room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+        self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
 
     async def subscribe(self, m: Participant, feed: int) -> None:
         if m.media is None or self.room.feed_owner(feed) is None:
@@ -244,7 +244,7 @@ class Relay:
         async with m.lock:
             with contextlib.suppress(Exception):  # the dead handle goes, so the next publish is a new feed
                 await asyncio.wait_for(media.unpublish(kind), MEDIA_TIMEOUT)
-        self.room.broadcast(protocol.ParticipantUpdated(participant=m.view()))
+        self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
         m.send(protocol.MediaError(kind="screen" if kind == "screen" else "camera", code="publish_failed",
                                    message="the media server lost your media"))
 

@@ -11,6 +11,7 @@ import logging
 
 from ..bus import RoomEnded, RoomEvent, RoomUpdated
 from ..container import Container
+from ..domain.ratelimit import KeyedBuckets
 from ..storage import repositories
 from ..storage import tables as t
 from . import protocol
@@ -29,6 +30,8 @@ class Rooms:
         self.rooms: dict[str, Room] = {}
         self.addresses = AddressSockets(c.settings.max_sockets_per_address)
         self.flow_limits = FlowLimits.of(c.settings)
+        # Sockets one address may open (resumes included), per second and in a burst.
+        self.opens = KeyedBuckets(c.settings.socket_opens_rate, c.settings.socket_opens_burst)
         self._unsubscribe = c.bus.subscribe(self.on_room_event)
 
     @property

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import WebSocketDisconnect
 
+from ..domain.addresses import client_key
 from ..storage import repositories
 from . import flow, handlers, protocol
 from .connection import Connection, Socket, receive_frame
@@ -32,9 +34,16 @@ async def serve(rooms: Rooms, ws: Accepting, code: str,
     """One meeting socket, counted against its client address's cap (``max_sockets_per_address``).
     ``not_found`` gives the close code for a code that names no live room (the caller counts the miss)."""
     client = getattr(ws, "client", None)
-    address = str(getattr(client, "host", None) or "unknown")
+    address = client_key(str(getattr(client, "host", None) or "unknown"))  # IPv6 by its /64
+    # Sockets open at once, and how fast new ones open: a closed socket (4429 included) must not be a
+    # fresh start that can be taken again and again.
     if not rooms.addresses.claim(address):
         await ws.accept()  # a close code needs an accepted socket (before it, only HTTP 403 exists)
+        await ws.close(protocol.CLOSE_TOO_MANY_SOCKETS)
+        return
+    if not rooms.opens.take(address, time.monotonic()):
+        rooms.addresses.release(address)
+        await ws.accept()
         await ws.close(protocol.CLOSE_TOO_MANY_SOCKETS)
         return
     try:
@@ -61,7 +70,9 @@ async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[
         room, m = await rooms.join(row, conn, hello)
         if m is None:
             return
-        await _read(room, m, conn, flow.SocketFlow(rooms.flow_limits))
+        if m.flow is None:  # the participant's, not the socket's: a resume does not refill the buckets
+            m.flow = flow.SocketFlow(rooms.flow_limits)
+        await _read(room, m, conn, m.flow)
     except WebSocketDisconnect:
         pass
     except Exception as exc:  # the type only: a traceback could carry names or chat text
@@ -110,9 +121,14 @@ async def _read(room: Room, m: Participant, conn: Connection, limits: flow.Socke
             refused = None
         except protocol.ProtocolError as exc:
             msg, refused = None, protocol.Error(code=exc.code, message=exc.message)
-        if not _within_limits(conn, limits, None if msg is None else msg.type):
-            if conn.closed:
-                return
+        verdict = _within_limits(conn, limits, None if msg is None else msg.type)
+        if verdict == "abusive":
+            # Closed at once (not behind its unread errors), and out of the meeting: no resume grace.
+            conn.abort(protocol.CLOSE_RATE_LIMITED)
+            async with room.lock:
+                await room.leave(m, "dropped")
+            return
+        if verdict == "limited":
             continue
         if msg is None:
             conn.send(refused or protocol.Error(code="bad_message", message="not a message"))
@@ -128,18 +144,15 @@ async def _read(room: Room, m: Participant, conn: Connection, limits: flow.Socke
             return
 
 
-def _within_limits(conn: Connection, limits: flow.SocketFlow, message_type: str | None) -> bool:
+def _within_limits(conn: Connection, limits: flow.SocketFlow, message_type: str | None) -> flow.Verdict:
     """Whether this frame may be acted on. Over its class's limit it is answered ``rate_limited``;
-    past the strikes allowed the sender's socket alone is closed 4429."""
+    past the strikes allowed (``abusive``) the caller closes the sender's socket alone, 4429."""
     kind = flow.class_of(message_type)
     if kind is None:
-        return True
+        return "ok"
     verdict = limits.check(kind)
-    if verdict == "ok":
-        return True
     if verdict == "abusive":
         log.warning("a meeting socket sent too many rate-limited frames; closing it")
-        conn.close(protocol.CLOSE_RATE_LIMITED)  # after the errors already queued for it
-    else:
+    elif verdict == "limited":
         conn.send(limits.refusal(kind))
-    return False
+    return verdict
