@@ -131,3 +131,13 @@ def test_pin_checks_every_dns_answer(monkeypatch: pytest.MonkeyPatch) -> None:
         asyncio.run(go("https://mixed.example/hook"))
     origin, _, _ = asyncio.run(go("https://public.example/hook"))
     assert origin.host == "93.184.215.14" and origin.server_name == "public.example"
+
+
+def test_per_address_limits_count_ipv6_by_its_64() -> None:
+    from meetkit.domain.addresses import client_key
+
+    assert client_key("127.0.0.7") == "127.0.0.7"
+    assert client_key("2001:db8:1:2::1") == client_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:10.0.0.1") == "10.0.0.1"  # a mapped IPv4 is that IPv4
+    assert client_key("unknown") == "unknown"
