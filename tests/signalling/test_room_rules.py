@@ -5,33 +5,15 @@ hello, the chat export's text form, and a removed participant's browser kept in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from meetkit.client import MeetingsClient
 from meetkit.signalling import protocol
 
-from ..conftest import BACKENDS
 from ..signalling_client import Peer
-from ..support import Server, create_application, start_server, stop_server
-from .test_signalling import ENV, host_and_guest, make_room
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def meet_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(request.param, tmp_path_factory.mktemp(f"rules-{request.param}"), ENV, tls=False)
-    yield srv
-    stop_server(srv)
-
-
-@pytest.fixture(scope="module")
-def app_client(meet_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeetingsClient]:
-    app_id, key = create_application(meet_server, tmp_path_factory.mktemp("keys"))
-    with MeetingsClient(meet_server.base_url, app_id, key) as c:
-        yield c
+from ..support import Server
+from .test_signalling import host_and_guest, make_room
 
 
 def hello(name: str, **extra: Any) -> dict[str, Any]:
