@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -20,6 +22,7 @@ from starlette.requests import HTTPConnection
 from ..config import Settings
 from ..domain.addresses import client_key
 from ..domain.ratelimit import KeyedBuckets
+from ..errors import NotFound
 from .errors import error_response
 
 MESSAGE = "too many requests for unknown meetings from this address; try again later"
@@ -75,3 +78,14 @@ def check(request: Request) -> None:
     wait = retry_after(request)
     if wait > 0:
         raise HTTPException(429, MESSAGE, headers={"Retry-After": _seconds(wait)})
+
+
+@contextmanager
+def lookup(request: Request) -> Iterator[None]:
+    """A REST lookup by id: refused (429) when the address has no budget left; a NotFound inside is a miss."""
+    check(request)
+    try:
+        yield
+    except NotFound:
+        missed(request)
+        raise

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..actions import rooms as actions
-from ..errors import NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
 from . import probes, render
@@ -61,12 +60,8 @@ _TOO_MANY: dict[int | str, dict[str, Any]] = {
 @router.get("/rooms/{room_id}", response_model=s.RoomOut, summary="Get a room",
             responses={404: {"model": s.ErrorOut}, **_TOO_MANY})
 async def get_room(request: Request, caller: Auth, room_id: str) -> JSONResponse:
-    probes.check(request)
-    try:
+    with probes.lookup(request):
         room = await actions.get_room(container(request), caller.application_id, room_id)
-    except NotFound:
-        probes.missed(request)
-        raise
     return json(await _room_out(request, room))
 
 
@@ -74,12 +69,8 @@ async def get_room(request: Request, caller: Auth, room_id: str) -> JSONResponse
              summary="Issue a new host token, revoking the old host link (meetkit extension)",
              responses={404: {"model": s.ErrorOut}, **_TOO_MANY})
 async def rotate_host_token(request: Request, caller: Auth, room_id: str) -> JSONResponse:
-    probes.check(request)
-    try:
+    with probes.lookup(request):
         room = await actions.do_rotate_host_token(container(request), caller.application_id, room_id)
-    except NotFound:
-        probes.missed(request)
-        raise
     return json(await _room_out(request, room))
 
 
