@@ -1,8 +1,9 @@
 """Everyone who speaks is heard: aiortc participants through real meetkit signalling and a real Janus.
 Above MEETKIT_AUDIO_ALL_UP_TO senders (2 here), a listener's one subscriber PC has MEETKIT_AUDIO_SLOTS
 (2) audio slots that meetkit re-points with ``switch`` at whoever Janus hears talking; four talkers
-take turns and each is heard. Prints the time from a talker's first loud packet to the first loud
-audio of theirs at the listener (aim ≤ 300 ms; not asserted: the machine is shared)."""
+take turns and each is heard, on the same PC as a video whose tile grows (a layer change, no SDP).
+Prints the time from a talker's first loud packet to the first loud audio of theirs at the listener
+(aim ≤ 300 ms; not asserted: the machine is shared)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,10 @@ async def test_four_talkers_two_slots_everyone_is_heard(slots_server: Server, lo
 
         await until(lambda: len(audio()) == 2 and all(s["slot"] for s in audio()), 20,
                     lambda: f"two slots, got {receiver.streams}")
+        # Ann's camera on a small tile: its video joins the same PC.
+        ann = await feed_of(listener, talkers[0].id)
+        await listener.send({"type": "media.view", "tiles": [{"feed": ann, "width": 320, "height": 180}]})
+        await until(lambda: receiver.video_frames.get(talkers[0].id, 0) > 0, 20, "Ann's video")
         await asyncio.sleep(0.5)  # the last answer reaches Janus
         offers = receiver.offers
 
@@ -92,8 +97,13 @@ async def test_four_talkers_two_slots_everyone_is_heard(slots_server: Server, lo
             await asyncio.sleep(1.0)
             voice.speak(False)
             await asyncio.sleep(1.0)
-        # Slots were re-pointed by switch, never by a renegotiation.
+        # A larger tile is another layer (configure), not a renegotiation; video keeps coming.
+        await listener.send({"type": "media.view", "tiles": [{"feed": ann, "width": 1280, "height": 720}]})
+        frames = receiver.video_frames[talkers[0].id]
+        await until(lambda: receiver.video_frames[talkers[0].id] > frames + 5, 10, "Ann's video goes on")
+        # Slots were re-pointed by switch, never by a renegotiation; one PC carried it all.
         assert receiver.offers == offers
+        assert not [f for f in listener.frames if f["type"] == "media.error"]
         print("\nfirst loud packet → heard at the listener (ms):", [round(x * 1000) for x in figures])
     finally:
         for pc in pcs:
