@@ -130,6 +130,13 @@ async def test_publish_subscribe_video_limit_and_removal(limited_server: Server,
         kinds = {(s["type"], s.get("participant_id"), s.get("kind")) for s in receiver.streams.values()}
         assert {("audio", host.id, "camera"), ("video", host.id, "camera")} <= kinds, kinds
 
+        # An ICE restart of the subscriber PC: a new offer on the same PC, and the video goes on.
+        offers, frames = receiver.offers, receiver.video_frames[host.id]
+        await guest.send({"type": "media.ice_restart", "target": "subscriber"})
+        async with asyncio.timeout(30):
+            while receiver.offers == offers or receiver.video_frames[host.id] < frames + 10:
+                await asyncio.sleep(0.05)
+
         # A tile of a feed nobody sends subscribes nothing; an answer without an offer is refused.
         await guest.send({"type": "media.view", "tiles": [{"feed": 12345, "width": 640, "height": 360},
                                                           {"feed": feed, "width": 640, "height": 360}]})
