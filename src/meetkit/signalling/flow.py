@@ -29,7 +29,7 @@ _CLASSES: dict[str, LimitClass] = {
     "chat.send": "chat",
     "hand": "state", "media.state": "state", "talking": "state",
     "media.publish": "media", "media.unpublish": "media", "media.subscribe": "media", "media.answer": "media",
-    "media.unsubscribe": "media",
+    "media.unsubscribe": "media", "media.candidate": "media",
     "ping": "ping",
 }
 

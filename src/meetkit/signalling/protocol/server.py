@@ -153,6 +153,12 @@ class ChatExport(ServerMessage):
     text: str  # the same as lines of text, one line per message, newlines escaped (domain/chat_export.py)
 
 
+class IceCandidateOut(BaseModel):
+    candidate: str
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = None
+
+
 class MediaAnswerOut(ServerMessage):
     type: Literal["media.answer"] = "media.answer"
     kind: Kind
@@ -164,6 +170,14 @@ class MediaOffer(ServerMessage):
     type: Literal["media.offer"] = "media.offer"
     feed: int
     sdp: str
+
+
+class MediaCandidateOut(ServerMessage):
+    """A candidate Janus trickled for one of the participant's connections (rare: Janus puts its
+    candidates in its SDP)."""
+    type: Literal["media.candidate"] = "media.candidate"
+    target: Literal["camera", "screen", "subscriber"]
+    candidate: IceCandidateOut | None
 
 
 class MediaError(ServerMessage):
@@ -218,7 +232,8 @@ class Error(ServerMessage):
 
 AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
-    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaError | MediaReset | Muted
+    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaCandidateOut | MediaError
+    | MediaReset | Muted
     | Removed | MeetingEnded | Locked | Recording | Pong | Error,
     Field(discriminator="type"),
 ]
