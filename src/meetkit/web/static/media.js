@@ -1,5 +1,6 @@
 // The browser side of media: local devices, peer-connection helpers, and the talking detector.
-// meetkit relays SDP to Janus, so offers and answers are sent whole, after ICE gathering (no trickle).
+// meetkit relays SDP to Janus. Publishers' offers go at once and trickle their candidates
+// (features/media/ice.js); `makeOffer` (whole, after gathering) is for peers that do not trickle.
 
 const ICE_GATHERING_LIMIT_MS = 5000;
 
@@ -75,8 +76,9 @@ function constraint(deviceId) {
 
 const problemOf = (err) => (err && (err.name === "NotAllowedError" || err.name === "SecurityError") ? "blocked" : "none");
 
-// Also in meeting.html's early getUserMedia: keep the two the same.
-const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+// Also in early-media.js (meeting.html's early getUserMedia): keep the two the same. 1280×720 where the
+// camera allows, so the simulcast layers (features/media/publisher.js) are 1280, 640 and 320 wide.
+const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 20, max: 30 } };
 
 /** The page's early getUserMedia promise (meeting.html), once, for the first full acquisition. */
 function takeEarlyMedia(fits) {
