@@ -3,6 +3,7 @@ so tests check every frame against ``SERVER_MESSAGE``."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -178,6 +179,11 @@ class MediaCandidateOut(ServerMessage):
     type: Literal["media.candidate"] = "media.candidate"
     target: Literal["camera", "screen", "subscriber"]
     candidate: IceCandidateOut | None
+
+    def frame(self) -> str:
+        # The end of candidates is an explicit null, as the browser's own (other None fields go).
+        body = self.model_dump(mode="json", exclude_none=True)
+        return json.dumps({**body, "candidate": body.get("candidate")}, separators=(",", ":"))
 
 
 class MediaError(ServerMessage):
