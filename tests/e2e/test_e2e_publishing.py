@@ -88,6 +88,27 @@ def _frames_sent(page: Page, kinds: list[str]) -> list[dict[str, Any]]:
     return frames
 
 
+async def _janus_publisher_info(server: Server, feed: int) -> dict[str, Any]:
+    """What Janus (its Admin API) knows of the videoroom publisher of ``feed``: its handle_info."""
+    import websockets
+
+    port, secret = server.env["MEETKIT_JANUS_ADMIN_PORT"], (server.data_dir / "janus" / "admin_secret").read_text()
+    async with websockets.connect(f"ws://127.0.0.1:{port}", subprotocols=["janus-admin-protocol"]) as ws:
+        async def ask(request: dict[str, Any]) -> dict[str, Any]:
+            await ws.send(json.dumps({**request, "transaction": "t", "admin_secret": secret.strip()}))
+            async with asyncio.timeout(10):
+                reply: dict[str, Any] = json.loads(await ws.recv())
+            return reply
+
+        for session in (await ask({"janus": "list_sessions"}))["sessions"]:
+            for handle in (await ask({"janus": "list_handles", "session_id": session}))["handles"]:
+                info = (await ask({"janus": "handle_info", "session_id": session, "handle_id": handle}))["info"]
+                own = info.get("plugin_specific") or {}
+                if own.get("type") == "publisher" and own.get("id") == feed:
+                    return info
+    raise AssertionError(f"Janus has no publisher {feed}")
+
+
 async def _guest_frames(page: Page, feed: int) -> int:
     stats = await page.evaluate(b.INBOUND_JS)
     return int(stats.get(str(feed), {}).get("video_frames", 0))
@@ -125,6 +146,12 @@ async def test_camera_sends_simulcast_layers_and_trickles_its_offer(
         await b.join(guest, guest_url, "Gus Guest")
         await b.wait_state(guest, "joined")
         await _until("the guest decodes the host", lambda: _guest_frames(guest, feed))
+        # And Janus says so: the video stream is simulcast, the offer was trickled to its end.
+        info = await _janus_publisher_info(media_server, feed)
+        video = [x for x in info["plugin_specific"]["streams"] if x["type"] == "video"]
+        assert [x.get("simulcast") for x in video] == [True], video
+        assert info["flags"]["trickle"] is True and info["flags"]["all-trickles"] is True, info["flags"]
+        assert "a=candidate:" not in info["sdps"]["remote"]
     finally:
         await host_ctx.close()
         await guest_ctx.close()

@@ -1,29 +1,8 @@
 // The browser side of media: local devices, peer-connection helpers, and the talking detector.
 // meetkit relays SDP to Janus. Publishers' offers go at once and trickle their candidates
-// (features/media/ice.js); `makeOffer` (whole, after gathering) is for peers that do not trickle.
+// (features/media/ice.js); answers to Janus's offers go once their candidates settle.
 
 const ICE_GATHERING_LIMIT_MS = 5000;
-
-/** Resolves when ICE gathering is complete, or after a limit (then whatever was gathered is sent). */
-export function iceGatheringComplete(pc, limitMs = ICE_GATHERING_LIMIT_MS) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    };
-    const check = () => { if (pc.iceGatheringState === "complete") done(); };
-    const timer = setTimeout(done, limitMs);
-    pc.addEventListener("icegatheringstatechange", check);
-  });
-}
-
-export async function makeOffer(pc) {
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGatheringComplete(pc);
-  return pc.localDescription.sdp;
-}
 
 // Chromium gathers in phases 50 ms apart (UDP, then relay, then TCP), so "complete" comes ~100 ms
 // after the UDP candidates that carry the media. An answer to Janus's offer goes once candidates
