@@ -40,3 +40,14 @@ def test_limits() -> None:
     assert not lobby.may_send_video(video_senders=1, max_video_senders=1)
     # A participant already sending keeps the place it holds.
     assert lobby.may_send_video(video_senders=1, max_video_senders=1, already_sending=True)
+
+
+def test_a_camera_holds_a_video_place_only_while_it_is_on() -> None:
+    assert lobby.video_places(video_kinds={"camera"}, camera_on=True) == 1
+    assert lobby.video_places(video_kinds={"camera"}, camera_on=False) == 0  # its sender kept, its place free
+    assert lobby.video_places(video_kinds={"camera", "screen"}, camera_on=False) == 1
+    assert lobby.video_places(video_kinds=set(), camera_on=True) == 0
+    assert lobby.holds_video_place("camera", video_kinds={"camera"}, camera_on=True)
+    assert not lobby.holds_video_place("camera", video_kinds={"camera"}, camera_on=False)
+    assert lobby.holds_video_place("screen", video_kinds={"screen"}, camera_on=False)
+    assert not lobby.holds_video_place("screen", video_kinds={"camera"}, camera_on=True)

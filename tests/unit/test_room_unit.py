@@ -55,12 +55,23 @@ class FakeMediaParticipant:
         self.presence_id = secrets.randbelow(2**40) + 1
         self.published: dict[str, int] = {}
         self.unpublished: list[str] = []
+        self.trickled: list[tuple[str, dict[str, Any] | None]] = []
+        self.offers: list[tuple[str, str, bool]] = []  # (kind, "publish" | "renegotiate", trickle)
         self.closed = False
         self.subscriber = FakeSubscriber()
 
-    async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str:
+    async def publish(self, kind: str, feed: int, display: str, sdp_offer: str, *, trickle: bool = False) -> str:
         self.published[kind] = feed
+        self.offers.append((kind, "publish", trickle))
         return "v=0\r\n(answer)"
+
+    async def renegotiate(self, kind: str, sdp_offer: str, *, trickle: bool = False) -> str:
+        assert kind in self.published
+        self.offers.append((kind, "renegotiate", trickle))
+        return "v=0\r\n(answer again)"
+
+    async def trickle(self, target: str, candidate: dict[str, Any] | None) -> None:
+        self.trickled.append((target, candidate))
 
     async def wait_live(self, kind: str, time_limit: float = 10.0) -> None:
         return None  # the publisher's PeerConnection comes up at once

@@ -3,6 +3,7 @@ the signalling layer asks them under the room's lock and acts on the answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from .rooms import JoinApprovalLevel
@@ -46,6 +47,18 @@ def lobby_is_full(*, waiting: int, joined: int, max_participants: int, max_lobby
     has free places, so a flood of knocks cannot grow the lobby (and every host's list) without bound."""
     cap = max(0, max_participants - joined) if max_lobby is None else max_lobby
     return waiting >= cap
+
+
+def video_places(*, video_kinds: Iterable[str], camera_on: bool) -> int:
+    """The video-sender places one participant holds: a screen while it is sent; the camera while its
+    publisher sends video and the camera is on. A camera turned off keeps its video sender in the
+    connection (so turning it on again is instant) but frees its place for somebody else."""
+    return sum(1 for kind in set(video_kinds) if kind != "camera" or camera_on)
+
+
+def holds_video_place(kind: str, *, video_kinds: Iterable[str], camera_on: bool) -> bool:
+    """Whether this publisher ``kind`` already counts among the video senders."""
+    return kind in set(video_kinds) and (kind != "camera" or camera_on)
 
 
 def may_send_video(*, video_senders: int, max_video_senders: int, already_sending: bool = False) -> bool:

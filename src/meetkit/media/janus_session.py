@@ -163,10 +163,15 @@ class JanusHandle:
         answer_jsep = reply.get("jsep")
         return data, answer_jsep if isinstance(answer_jsep, dict) else None
 
+    async def trickle(self, candidate: JsonObject | None, *, time_limit: float | None = None) -> None:
+        """Give Janus one remote candidate (``{candidate, sdpMid?, sdpMLineIndex?}``) of a peer that
+        trickles, or ``None``: gathering completed, no more will come."""
+        body = {"completed": True} if candidate is None else candidate
+        await self._send({"janus": "trickle", "candidate": body}, wants_event=False, time_limit=time_limit)
+
     async def trickle_completed(self, *, time_limit: float | None = None) -> None:
         """Tell Janus no more remote candidates will come (for peers that trickled)."""
-        message: JsonObject = {"janus": "trickle", "candidate": {"completed": True}}
-        await self._send(message, wants_event=False, time_limit=time_limit)
+        await self.trickle(None, time_limit=time_limit)
 
     async def hangup(self, *, time_limit: float | None = None) -> None:
         """Close the handle's PeerConnection but keep the handle."""

@@ -4,7 +4,9 @@ receives (:attr:`MediaParticipant.subscriber`, media/subscriber.py), and a
 silent *presence* that holds its place in the room. Made by
 :meth:`meetkit.media.videoroom.MediaServer.open_participant`; what Janus says unasked about its
 handles reaches ``on_event`` as a :class:`MediaEvent`. See :mod:`meetkit.media.videoroom` for who may
-enter and why the SDP goes without trickle.
+enter. A browser's offer may come without candidates (``trickle``): they follow through
+:meth:`MediaParticipant.trickle`, and an ICE restart is a new offer on the live publisher handle
+(:meth:`MediaParticipant.renegotiate`), so the feed stays the same.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
+from .candidates import EarlyCandidates
 from .codes import ID_EXISTS, NO_SUCH_FEED, PLUGIN
 from .janus import JanusError, JanusHandle, JanusSession, JsonObject
 from .janus_session import EventCallback
 from .subscriber import Subscriber
+from .sdp import has_simulcast
 
 if TYPE_CHECKING:
     from .videoroom import MediaServer
 
 MediaKind = Literal["camera", "screen"]
 KINDS: tuple[MediaKind, ...] = ("camera", "screen")
+CandidateTarget = Literal["camera", "screen", "subscriber"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class MediaEvent:
     """Something Janus said about one of a participant's handles, unasked.
 
     ``type`` is the Janus message (``webrtcup``, ``media``, ``slowlink``, ``hangup``, ``detached``),
-    ``kicked`` / ``room_destroyed`` for those videoroom events, ``event`` for other plugin events, or
+    ``kicked`` / ``room_destroyed`` for those videoroom events, ``event`` for other plugin events,
+    ``trickle`` for a candidate of Janus's own (``data["candidate"]``), or
     ``closed`` when the connection to Janus was lost. ``role`` names the handle: ``camera``,
     ``screen``, ``subscriber`` (``feed`` None: the one handle carries many feeds) or ``presence``.
     """
@@ -74,6 +80,7 @@ class MediaParticipant:
         """Everything this participant receives, on one multistream handle (media/subscriber.py)."""
         self._recordings: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._early_candidates = EarlyCandidates()
         self._closed = False
 
     @property
@@ -106,10 +113,11 @@ class MediaParticipant:
         self.publishers_at_join = list(found) if isinstance(found, list) else []
         self._private_id = int(data["private_id"])
 
-    async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str:
+    async def publish(self, kind: str, feed: int, display: str, sdp_offer: str, *, trickle: bool = False) -> str:
         """Publish ``kind`` as Janus participant ``feed``; returns Janus's SDP answer.
 
         A second publish of the same kind replaces the first (the browser made a new PeerConnection).
+        ``trickle``: the offer may lack candidates; they come through :meth:`trickle`.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown media kind {kind!r}")
@@ -119,16 +127,50 @@ class MediaParticipant:
             handle = await self._attach(kind, feed)
             try:
                 await self._join_as(handle, feed, display)
-                _, jsep = await handle.message(
-                    {"request": "configure"}, {"type": "offer", "sdp": sdp_offer, "trickle": False}
-                )
-                if jsep is None or jsep.get("type") != "answer":
-                    raise JanusError(0, "Janus configured the publisher without an SDP answer")
+                answer = await _configure(handle, sdp_offer, trickle)
             except BaseException:
                 await handle.detach()
                 raise
             self._publishers[kind] = (handle, feed)
-            return str(jsep["sdp"])
+            await self.flush_candidates(kind, handle)
+            return answer
+
+    async def renegotiate(self, kind: str, sdp_offer: str, *, trickle: bool = False) -> str:
+        """A new offer for the live ``kind`` publisher, on the same handle (so the same feed, and nobody's
+        subscription changes): how a browser restarts ICE (its offer has a new ufrag, and Janus
+        restarts its side). Returns Janus's answer; raises :class:`JanusError` when ``kind`` is not
+        being published."""
+        async with self._lock(kind):
+            entry = self._publishers.get(kind)
+            if entry is None:
+                raise JanusError(NO_SUCH_FEED, f"not publishing {kind}")
+            handle, _ = entry
+            answer = await _configure(handle, sdp_offer, trickle)
+            await self.flush_candidates(kind, handle)
+            return answer
+
+    async def trickle(self, target: CandidateTarget, candidate: JsonObject | None) -> None:
+        """A browser's trickled candidate (``None``: its gathering completed) for the camera or screen
+        publisher, or for the subscriber (``self.subscriber.handle``, when there is one). Kept, a few at
+        most, until that handle exists."""
+        if target == "subscriber":
+            handle = getattr(getattr(self, "subscriber", None), "handle", None)
+            if handle is None:
+                self._early_candidates.keep(target, candidate)
+            else:
+                await handle.trickle(candidate)
+            return
+        async with self._lock(target):  # after a publish under way, whose handle it is for
+            entry = self._publishers.get(target)
+            if entry is None:
+                self._early_candidates.keep(target, candidate)
+            else:
+                await entry[0].trickle(candidate)
+
+    async def flush_candidates(self, target: str, handle: JanusHandle) -> None:
+        """Give ``handle`` the candidates that came for ``target`` before it existed."""
+        for candidate in self._early_candidates.take(target):
+            await handle.trickle(candidate)
 
     async def _join_as(self, handle: JanusHandle, feed: int, display: str) -> None:
         body: JsonObject = {
@@ -166,6 +208,7 @@ class MediaParticipant:
     async def _unpublish(self, kind: str) -> None:
         entry = self._publishers.pop(kind, None)
         self._live.pop(kind, None)
+        self._early_candidates.forget(kind)  # they were for the browser's previous connection
         # Janus closes the recording files with the publisher.
         self._recordings.pop(kind, None)
         if entry is not None:
@@ -257,6 +300,18 @@ class MediaParticipant:
     def _emit(self, type_: str, role: str, feed: int | None, data: JsonObject) -> None:
         if self.on_event is not None:
             self.on_event(MediaEvent(type_, role, feed, data))
+
+
+async def _configure(handle: JanusHandle, sdp_offer: str, trickle: bool) -> str:
+    """Give a publisher handle the browser's offer; returns Janus's answer. Rids are listed highest
+    first in the browser's ``sendEncodings`` (h, m, l), which Janus is told (``rid_order``)."""
+    jsep: JsonObject = {"type": "offer", "sdp": sdp_offer, "trickle": trickle}
+    if has_simulcast(sdp_offer):
+        jsep["rid_order"] = "hml"
+    _, answer = await handle.message({"request": "configure"}, jsep)
+    if answer is None or answer.get("type") != "answer":
+        raise JanusError(0, "Janus configured the publisher without an SDP answer")
+    return str(answer["sdp"])
 
 
 def _event_type(message: JsonObject) -> str:

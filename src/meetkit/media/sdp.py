@@ -35,13 +35,26 @@ def keep_candidates(sdp: str, networks: Networks | None) -> str:
         return sdp
     out = []
     for line in sdp.split("\n"):
-        if line.startswith("a=candidate:"):
-            fields = line.split()
-            try:
-                address = ipaddress.ip_address(fields[4])
-            except (IndexError, ValueError):
-                continue
-            if not any(address in net for net in networks):
-                continue
+        if line.startswith("a=candidate:") and not keep_candidate(line[2:], networks):
+            continue
         out.append(line)
     return "\n".join(out)
+
+
+def keep_candidate(candidate: str, networks: Networks | None) -> bool:
+    """The same rule for one trickled candidate (``candidate:<foundation> <component> <transport>
+    <priority> <address> <port> typ …``, as in ``RTCIceCandidate.candidate``)."""
+    if networks is None:
+        return True
+    fields = candidate.split()
+    try:
+        address = ipaddress.ip_address(fields[4])
+    except (IndexError, ValueError):
+        return False
+    return any(address in net for net in networks)
+
+
+def has_simulcast(sdp: str) -> bool:
+    """Whether an offer sends simulcast layers (``a=simulcast:send``, the rids listed in the browser's
+    ``sendEncodings`` order)."""
+    return any(line.strip().startswith("a=simulcast:send") for line in sdp.splitlines())

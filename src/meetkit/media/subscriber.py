@@ -127,11 +127,11 @@ class Subscriber:
                 return None  # nothing changed (e.g. the stream had already gone inactive)
             return str(jsep["sdp"])
 
-    async def start(self, sdp_answer: str) -> None:
-        """Give Janus the page's answer to the last offer."""
+    async def start(self, sdp_answer: str, *, trickle: bool = False) -> None:
+        """Give Janus the page's answer to the last offer (``trickle``: its candidates follow)."""
         async with self._lock:
             handle = self._live()
-            await handle.message({"request": "start"}, {"type": "answer", "sdp": sdp_answer, "trickle": False})
+            await handle.message({"request": "start"}, {"type": "answer", "sdp": sdp_answer, "trickle": trickle})
 
     async def switch(self, changes: list[JsonObject]) -> None:
         """Re-point m-lines (``{feed, mid, sub_mid}``) without renegotiation."""

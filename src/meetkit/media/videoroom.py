@@ -20,9 +20,9 @@ Who may enter is decided by meetkit and enforced twice in Janus (see docs/media.
   subscription must name the ``private_id`` of a participant present in the room (else 433), and
   kicking that participant cuts its subscriptions' media as well.
 
-Offers and answers are exchanged without trickle: browsers send SDP after ICE gathering completed
-(``"trickle": false`` in the JSEP tells Janus so), and Janus, which is not in full-trickle mode, puts
-its own candidates in its SDP.
+Browsers' publisher offers come at once, their candidates trickled after them (``"trickle": true`` in
+the JSEP, then ``{"janus": "trickle"}``; see :mod:`meetkit.media.participant`); a complete offer goes
+with ``"trickle": false``. Janus, which is not in full-trickle mode, puts its own candidates in its SDP.
 """
 
 from __future__ import annotations

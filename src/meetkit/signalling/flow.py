@@ -29,7 +29,7 @@ _CLASSES: dict[str, LimitClass] = {
     "chat.send": "chat",
     "hand": "state", "media.state": "state", "talking": "state",
     "media.publish": "media", "media.unpublish": "media", "media.view": "media", "media.answer": "media",
-    "media.ice_restart": "media",
+    "media.ice_restart": "media", "media.candidate": "media",
     "ping": "ping",
 }
 

@@ -87,12 +87,18 @@ async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
 
 
 async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> None:
-    m.mic, m.camera = msg.mic, msg.camera
+    # The camera also holds (or frees) a video-sender place: the relay checks the limit.
+    await room.relay.camera_state(m, msg.camera)
+    m.mic = msg.mic
     room.updates.changed(m)
 
 
 async def publish(room: Room, m: Participant, msg: protocol.MediaPublish) -> None:
     await room.relay.publish(m, msg)
+
+
+async def candidate(room: Room, m: Participant, msg: protocol.MediaCandidate) -> None:
+    await room.relay.candidate(m, msg)
 
 
 async def unpublish(room: Room, m: Participant, msg: protocol.MediaUnpublish) -> None:
@@ -187,6 +193,7 @@ HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.ChatSend: chat, protocol.Hand: hand, protocol.Talking: talking, protocol.MediaState: media_state,
     protocol.MediaPublish: publish, protocol.MediaUnpublish: unpublish, protocol.MediaView: view,
     protocol.MediaAnswer: answer, protocol.MediaIceRestart: ice_restart,
+    protocol.MediaCandidate: candidate,
     protocol.HostAdmit: admit, protocol.HostDeny: deny, protocol.HostAdmitAll: admit_all, protocol.HostMute: mute,
     protocol.HostMuteAll: mute_all, protocol.HostRemove: remove, protocol.HostLock: lock, protocol.HostEnd: end,
     protocol.HostChatExport: chat_export, protocol.HostRecord: record,

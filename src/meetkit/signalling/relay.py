@@ -10,10 +10,10 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 from ..domain import lobby as rules
-from ..media.sdp import keep_candidates, sends_video
+from ..media.sdp import keep_candidate, keep_candidates, sends_video
 from ..media.videoroom import AudioLevels, MediaEvent
 from . import protocol
 from .node import MEDIA_TIMEOUT, MediaParticipantPort
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("meetkit.signalling")
 
 PUBLISHER_ROLES = ("camera", "screen")
+CandidateTarget = Literal["camera", "screen", "subscriber"]
+CANDIDATE_TARGETS = ("camera", "screen", "subscriber")
 
 
 def _new_feed_id() -> int:
@@ -132,15 +134,18 @@ class Relay:
             m.send(protocol.MediaError(kind=msg.kind, code="media_unavailable",
                                        message="no media for this participant"))
             return
+        if msg.restart:
+            await self._renegotiate(m, msg)
+            return
         video = sends_video(msg.sdp)
         async with room.lock:  # the video limit is checked and reserved atomically
-            if video and msg.kind not in m.video_kinds:
+            if video and not rules.holds_video_place(msg.kind, video_kinds=m.video_kinds, camera_on=m.camera):
                 if not rules.may_send_video(video_senders=room.video_senders(), max_video_senders=s.max_video_senders):
-                    m.send(protocol.MediaError(kind=msg.kind, code="video_limit",
-                                               message=f"{s.max_video_senders} people are already sending "
-                                                       "video: you can send audio only for now."))
+                    m.send(self._video_limit(msg.kind))
                     return
                 m.video_kinds.add(msg.kind)
+                if msg.kind == "camera":
+                    m.camera = True  # its offer sends camera video: the place is held from now on
             elif not video:
                 m.video_kinds.discard(msg.kind)
             feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind) or _new_feed_id()
@@ -148,7 +153,8 @@ class Relay:
         async with m.lock:
             try:
                 offer = keep_candidates(msg.sdp, room.node.candidate_networks)
-                answer = await asyncio.wait_for(m.media.publish(msg.kind, feed, m.name, offer), MEDIA_TIMEOUT)
+                answer = await asyncio.wait_for(m.media.publish(msg.kind, feed, m.name, offer, trickle=msg.trickle),
+                                                MEDIA_TIMEOUT)
             except Exception as exc:
                 m.video_kinds.discard(msg.kind)
                 m.pending.pop(msg.kind, None)
@@ -158,6 +164,57 @@ class Relay:
         m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
         # Others may subscribe only once Janus has the publisher's media: announce the feed then.
         room.node.spawn(self._announce(m, msg.kind, feed, video), name="announce-feed")
+
+    def _video_limit(self, kind: protocol.Kind) -> protocol.MediaError:
+        limit = self.room.node.c.settings.max_video_senders
+        return protocol.MediaError(kind=kind, code="video_limit", message=f"{limit} people are already sending "
+                                                                           "video: you can send audio only for now.")
+
+    async def _renegotiate(self, m: Participant, msg: protocol.MediaPublish) -> None:
+        """An ICE restart (or any new offer) of the live publisher: the same Janus handle and feed, so
+        nobody's subscription changes and the video limit is not asked again."""
+        feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind)
+        media = m.media
+        if feed is None or media is None:
+            m.send(protocol.MediaError(kind=msg.kind, code="publish_failed",
+                                       message="nothing to restart: publish again"))
+            return
+        async with m.lock:
+            try:
+                offer = keep_candidates(msg.sdp, self.room.node.candidate_networks)
+                answer = await asyncio.wait_for(media.renegotiate(msg.kind, offer, trickle=msg.trickle), MEDIA_TIMEOUT)
+            except Exception as exc:
+                log.warning("restarting a publisher failed: %s", type(exc).__name__)
+                m.send(protocol.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
+                return
+        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
+
+    async def candidate(self, m: Participant, msg: protocol.MediaCandidate) -> None:
+        """A browser's trickled candidate: filtered like the SDP's (MEETKIT_MEDIA_CANDIDATE_NETWORKS),
+        then handed to the Janus handle of its connection. A lost candidate costs at most one path,
+        so a failure is logged, not answered."""
+        media, c = m.media, msg.candidate
+        if media is None:
+            return
+        if c is not None and (not c.candidate or not keep_candidate(c.candidate, self.room.node.candidate_networks)):
+            return  # an empty one is a browser's end of one m-line's candidates; the null follows
+        try:
+            await asyncio.wait_for(media.trickle(msg.target, None if c is None else c.model_dump(exclude_none=True)),
+                                   MEDIA_TIMEOUT)
+        except Exception as exc:
+            log.warning("a trickled candidate could not be given to the media server: %s", type(exc).__name__)
+
+    async def camera_state(self, m: Participant, camera: bool) -> None:
+        """``media.state``: a camera turned off frees its video-sender place; turned on again over a
+        video sender kept in the connection, it needs a free place, or it is refused (``video_limit``,
+        and the page turns the camera off)."""
+        room, s = self.room, self.room.node.c.settings
+        async with room.lock:
+            if camera and not m.camera and "camera" in m.video_kinds:
+                if not rules.may_send_video(video_senders=room.video_senders(), max_video_senders=s.max_video_senders):
+                    m.send(self._video_limit("camera"))
+                    return
+            m.camera = camera
 
     async def _announce(self, m: Participant, kind: str, feed: int, video: bool) -> None:
         media = m.media
@@ -203,7 +260,9 @@ class Relay:
         """Called from the Janus reader: anything that needs the room lock runs in a task. Janus tells
         everyone in a room that somebody was kicked (a plain ``event`` with ``kicked: <id>``); only the
         kicked handle itself hears ``kicked`` (``leaving: "ok"``)."""
-        if event.role in PUBLISHER_ROLES and event.feed is not None and event.type in ("hangup", "kicked"):
+        if event.type == "trickle" and event.role in CANDIDATE_TARGETS:
+            m.send(_janus_candidate(cast(CandidateTarget, event.role), event.data.get("candidate")))
+        elif event.role in PUBLISHER_ROLES and event.feed is not None and event.type in ("hangup", "kicked"):
             self.room.node.spawn(self._hung_up(m, media, event.role, event.feed), name="publisher-hangup")
         elif event.role == "presence" and event.type == "kicked":
             self.room.node.spawn(self._kicked(m, media), name="media-kicked")
@@ -238,3 +297,13 @@ class Relay:
                 await asyncio.wait_for(media.close(), MEDIA_TIMEOUT)
             await self.reopen([m])
 
+
+
+def _janus_candidate(target: CandidateTarget, candidate: object) -> protocol.MediaCandidateOut:
+    """Janus's trickle event as the browser's ``media.candidate``: ``{completed: true}`` is the null."""
+    if not isinstance(candidate, dict) or candidate.get("completed") or not isinstance(candidate.get("candidate"), str):
+        return protocol.MediaCandidateOut(target=target, candidate=None)
+    mid, mline = candidate.get("sdpMid"), candidate.get("sdpMLineIndex")
+    return protocol.MediaCandidateOut(target=target, candidate=protocol.IceCandidateOut(
+        candidate=candidate["candidate"], sdpMid=None if mid is None else str(mid),
+        sdpMLineIndex=mline if isinstance(mline, int) else None))

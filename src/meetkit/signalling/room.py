@@ -90,7 +90,7 @@ class Room:
         return any(x.is_host for x in self.joined())
 
     def video_senders(self) -> int:
-        return sum(len(x.video_kinds) for x in self.joined())
+        return sum(rules.video_places(video_kinds=x.video_kinds, camera_on=x.camera) for x in self.joined())
 
     def feed_owner(self, feed: int) -> Participant | None:
         for x in self.joined():

@@ -86,7 +86,7 @@ class Subscriptions:
             return
         try:
             sdp = keep_candidates(msg.sdp, self.room.node.candidate_networks)
-            await asyncio.wait_for(m.media.subscriber.start(sdp), MEDIA_TIMEOUT)
+            await asyncio.wait_for(m.media.subscriber.start(sdp, trickle=msg.trickle), MEDIA_TIMEOUT)
         except Exception as exc:
             log.warning("starting a subscription failed: %s", type(exc).__name__)
             m.send(protocol.MediaError(code="subscribe_failed", message="the media server refused"))

@@ -68,6 +68,9 @@ from .client import (
     HostRemove as HostRemove,
 )
 from .client import (
+    IceCandidate as IceCandidate,
+)
+from .client import (
     Id as Id,
 )
 from .client import (
@@ -81,6 +84,7 @@ from .client import (
 )
 from .client import (
     MediaIceRestart as MediaIceRestart,
+    MediaCandidate as MediaCandidate,
 )
 from .client import (
     MediaPublish as MediaPublish,
@@ -143,6 +147,9 @@ from .server import (
     Feeds as Feeds,
 )
 from .server import (
+    IceCandidateOut as IceCandidateOut,
+)
+from .server import (
     LimitClass as LimitClass,
 )
 from .server import (
@@ -159,6 +166,9 @@ from .server import (
 )
 from .server import (
     MediaAnswerOut as MediaAnswerOut,
+)
+from .server import (
+    MediaCandidateOut as MediaCandidateOut,
 )
 from .server import (
     MediaError as MediaError,

@@ -97,6 +97,22 @@ class MediaPublish(ClientMessage):
     type: Literal["media.publish"]
     kind: Kind
     sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
+    trickle: bool = False  # the offer may lack candidates: they follow as media.candidate
+    restart: bool = False  # a new offer for the live publisher (ICE restart): same handle, same feed
+
+
+class IceCandidate(BaseModel):
+    """An ``RTCIceCandidate`` as the browser's ``toJSON()`` gives it (``usernameFragment`` ignored)."""
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    candidate: Annotated[str, Field(max_length=512)]
+    sdpMid: Annotated[str, Field(max_length=64)] | None = None
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=64)] | None = None
+
+
+class MediaCandidate(ClientMessage):
+    type: Literal["media.candidate"]
+    target: Literal["camera", "screen", "subscriber"]
+    candidate: IceCandidate | None  # None: the browser's gathering for that connection completed
 
 
 class MediaUnpublish(ClientMessage):
@@ -186,7 +202,7 @@ class HostRecord(ClientMessage):
 
 AnyClientMessage = Annotated[
     Hello | Ping | ChatSend | Hand | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
-    | MediaAnswer | MediaIceRestart | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll
+    | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll
     | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
     Field(discriminator="type"),
 ]

@@ -3,6 +3,7 @@ so tests check every frame against ``SERVER_MESSAGE``."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -153,6 +154,12 @@ class ChatExport(ServerMessage):
     text: str  # the same as lines of text, one line per message, newlines escaped (domain/chat_export.py)
 
 
+class IceCandidateOut(BaseModel):
+    candidate: str
+    sdpMid: str | None = None
+    sdpMLineIndex: int | None = None
+
+
 class MediaAnswerOut(ServerMessage):
     type: Literal["media.answer"] = "media.answer"
     kind: Kind
@@ -184,6 +191,19 @@ class MediaStreams(ServerMessage):
     """The subscriber PC's streams changed without SDP (an audio slot switched)."""
     type: Literal["media.streams"] = "media.streams"
     streams: list[Stream]
+
+
+class MediaCandidateOut(ServerMessage):
+    """A candidate Janus trickled for one of the participant's connections (rare: Janus puts its
+    candidates in its SDP)."""
+    type: Literal["media.candidate"] = "media.candidate"
+    target: Literal["camera", "screen", "subscriber"]
+    candidate: IceCandidateOut | None
+
+    def frame(self) -> str:
+        # The end of candidates is an explicit null, as the browser's own (other None fields go).
+        body = self.model_dump(mode="json", exclude_none=True)
+        return json.dumps({**body, "candidate": body.get("candidate")}, separators=(",", ":"))
 
 
 class MediaError(ServerMessage):
@@ -238,7 +258,7 @@ class Error(ServerMessage):
 
 AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
-    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaError | MediaReset
+    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut | MediaError | MediaReset
     | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error,
     Field(discriminator="type"),
 ]

@@ -3,6 +3,6 @@
 // takes this promise; the video constraints are media.js's VIDEO), so devices and modules overlap.
 window.__meetkitEarlyMedia = navigator.mediaDevices && navigator.mediaDevices.getUserMedia
   ? navigator.mediaDevices.getUserMedia({ audio: true,
-    video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } } })
+    video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 20, max: 30 } } })
   : null;
 if (window.__meetkitEarlyMedia) window.__meetkitEarlyMedia.catch(() => {});

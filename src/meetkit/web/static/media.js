@@ -1,28 +1,8 @@
 // The browser side of media: local devices, peer-connection helpers, and the talking detector.
-// meetkit relays SDP to Janus, so offers and answers are sent whole, after ICE gathering (no trickle).
+// meetkit relays SDP to Janus. Publishers' offers go at once and trickle their candidates
+// (features/media/ice.js); answers to Janus's offers go once their candidates settle.
 
 const ICE_GATHERING_LIMIT_MS = 5000;
-
-/** Resolves when ICE gathering is complete, or after a limit (then whatever was gathered is sent). */
-export function iceGatheringComplete(pc, limitMs = ICE_GATHERING_LIMIT_MS) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    };
-    const check = () => { if (pc.iceGatheringState === "complete") done(); };
-    const timer = setTimeout(done, limitMs);
-    pc.addEventListener("icegatheringstatechange", check);
-  });
-}
-
-export async function makeOffer(pc) {
-  await pc.setLocalDescription(await pc.createOffer());
-  await iceGatheringComplete(pc);
-  return pc.localDescription.sdp;
-}
 
 // Chromium gathers in phases 50 ms apart (UDP, then relay, then TCP), so "complete" comes ~100 ms
 // after the UDP candidates that carry the media. An answer to Janus's offer goes once candidates
@@ -75,8 +55,9 @@ function constraint(deviceId) {
 
 const problemOf = (err) => (err && (err.name === "NotAllowedError" || err.name === "SecurityError") ? "blocked" : "none");
 
-// Also in meeting.html's early getUserMedia: keep the two the same.
-const VIDEO = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 20, max: 30 } };
+// Also in early-media.js (meeting.html's early getUserMedia): keep the two the same. 1280×720 where the
+// camera allows, so the simulcast layers (features/media/publisher.js) are 1280, 640 and 320 wide.
+const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 20, max: 30 } };
 
 /** The page's early getUserMedia promise (meeting.html), once, for the first full acquisition. */
 function takeEarlyMedia(fits) {

@@ -24,7 +24,8 @@ import { postEmbedEvents } from "./features/embed/embed.js";
 import { onLocalTalking, watchTalking } from "./features/media/talking.js";
 import { startInvite } from "./features/host/invite.js";
 import { setMic } from "./features/media/local.js";
-import { onPublishAnswer, onPublishError, ownFeedsAnnounced, pub } from "./features/media/publisher.js";
+import { onPublishAnswer, onPublishError, onPublisherCandidate, ownFeedsAnnounced, pub, restartPublisher }
+  from "./features/media/publisher.js";
 import { forgetFailures, onSubscribeError, onSubscribeOffer, subs, watchSubscriptions } from "./features/media/subscriptions.js";
 
 // The hooks the end-to-end tests read (docs/ui.md "window.__meetkit").
@@ -36,6 +37,8 @@ window.__meetkit = {
   get socket() { return runtime.sig ? runtime.sig.socket : null; },
   get role() { return store.state.session.role; },
   get screenPublisher() { return pub.screenPublisher; },
+  get publisherFeed() { return pub.publisherFeed; },
+  restartPublisher: (kind) => restartPublisher(kind),
   get participants() { return store.state.participants.byId; },
 };
 
@@ -81,6 +84,7 @@ const handlers = {
   "media.answer": onPublishAnswer,
   "media.offer": (msg) => onSubscribeOffer(msg).catch((err) => console.error("meetkit: offer", err)),
   "media.error": onMediaError,
+  "media.candidate": onPublisherCandidate,
   "media.reset": session.resetMedia,
   "muted": () => { setMic(false); toast(t("mutedByHost")); },
   "removed": session.onRemoved,

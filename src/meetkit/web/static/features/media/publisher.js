@@ -1,14 +1,25 @@
-// Publishing our camera (with the microphone) and our screen: one RTCPeerConnection per kind,
-// offers after ICE gathering, `media.publish` → `media.answer`. Each kind's publishes are queued,
-// so an answer always meets the offer it answers (docs/ui.md "Media").
+// Publishing our camera (with the microphone; simulcast) and our screen: one RTCPeerConnection per
+// kind, offers sent at once with their candidates trickled, `media.publish` → `media.answer`; ICE
+// restarted on the same connection (and feed) when the network changes or the connection fails.
+// Each kind's publishes are queued, so an answer always meets the offer it answers (docs/ui.md "Media").
 import { store, dispatch, runtime, send, rtcConfig } from "../../core.js";
-import { makeOffer, closePeer } from "../../media.js";
+import { closePeer } from "../../media.js";
 import { t } from "../../i18n.js";
 import { toast } from "../../dom.js";
 import { CAMERA_SET, SCREEN_SET, VIDEO_ALLOWED, feedId } from "./state.js";
 import { joined, syncTracks, sendMediaState } from "./tracks.js";
+import { makeTrickleOffer, onNetworkChange, trickleFrom, watchConnection } from "./ice.js";
 
 const PUBLISH_ANSWER_LIMIT_MS = 20000;
+const RESTARTS_BEFORE_REPUBLISH = 2;  // ICE restarts of one connection that failed again: start over
+
+// Three layers of the camera, highest first (Janus is told `rid_order: "hml"`): a subscriber gets
+// the one fitting its tile. The browser drops the layers its source is too small for.
+const CAMERA_LAYERS = [
+  { rid: "h", maxBitrate: 1200000 },
+  { rid: "m", scaleResolutionDownBy: 2, maxBitrate: 450000 },
+  { rid: "l", scaleResolutionDownBy: 4, maxBitrate: 150000 },
+];
 
 export const pub = {
   publisher: null,         // RTCPeerConnection for kind "camera"
@@ -64,13 +75,13 @@ async function publishCamera(gen, replace) {
   pub.publisher = pc;
   const stream = new MediaStream([audio, video].filter(Boolean));
   if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
-  if (video) pc.addTransceiver(video, { direction: "sendonly", streams: [stream] });
+  if (video) pc.addTransceiver(video, { direction: "sendonly", streams: [stream], sendEncodings: CAMERA_LAYERS });
   watchPublisher(pc, "camera");
-  const offer = await makeOffer(pc);
+  const offer = await makeTrickleOffer(pc);
   if (gen !== pub.cameraGen || pub.publisher !== pc) return;
   let answer;
   try {
-    answer = await requestPublish("camera", offer);
+    answer = await requestPublish("camera", offer, pc);
   } catch (err) {
     if (pub.publisher !== pc) return;
     closePeer(pc);
@@ -112,11 +123,11 @@ async function publishScreen(gen) {
   pub.screenFeed = null;
   pc.addTransceiver(track, { direction: "sendonly", streams: [pub.screenStream] });
   watchPublisher(pc, "screen");
-  const offer = await makeOffer(pc);
+  const offer = await makeTrickleOffer(pc);
   if (gen !== pub.screenGen || pub.screenPublisher !== pc) return;
   let answer;
   try {
-    answer = await requestPublish("screen", offer);
+    answer = await requestPublish("screen", offer, pc);
   } catch (err) {
     if (pub.screenPublisher !== pc || err.code === "disconnected" || err.code === "superseded") return;
     toast(err.code === "video_limit" ? err.message || t("screenFailed") : t("screenFailed"));
@@ -157,23 +168,75 @@ export function stopScreen() {
   dispatch({ type: SCREEN_SET, on: false });
 }
 
+const livePublisher = (kind) => (kind === "camera" ? pub.publisher : pub.screenPublisher);
+
 function watchPublisher(pc, kind) {
+  pc.__meetkitTrickle = trickleFrom(pc, kind);
+  pc.__meetkitRestarts = 0;
+  watchConnection(pc, () => restartPublisher(kind, pc));
   pc.addEventListener("connectionstatechange", () => {
-    if (pc.connectionState !== "failed") return;
-    // ICE failed for good (network change): publish again if this is still the live connection.
-    setTimeout(() => {
-      if (kind === "camera" && pub.publisher === pc) schedulePublishCamera(true);
-      if (kind === "screen" && pub.screenPublisher === pc) republishScreen();
-    }, 1000);
+    if (pc.connectionState === "connected") pc.__meetkitRestarts = 0;
   });
 }
+
+/**
+ * Restarts ICE on our `kind` publisher (same connection, same feed: nobody resubscribes): a new offer
+ * with new credentials as `media.publish {restart: true}`. After a few restarts that did not help, or
+ * when the server has no live publisher to restart, the connection is made again from scratch.
+ */
+export function restartPublisher(kind, pc = livePublisher(kind)) {
+  if (!pc || pc !== livePublisher(kind) || pc.connectionState === "closed") return;
+  const answered = kind === "camera" ? pub.published : pub.screenFeed !== null;
+  if (!answered) return;  // its first publish is still under way
+  if (++pc.__meetkitRestarts > RESTARTS_BEFORE_REPUBLISH) {
+    republish(kind);
+    return;
+  }
+  pub.chain[kind] = pub.chain[kind]
+    .then(() => restartIce(kind, pc))
+    .catch((err) => console.error("meetkit: ICE restart", kind, err));
+}
+
+async function restartIce(kind, pc) {
+  if (pc !== livePublisher(kind)) return;
+  pc.restartIce();
+  pc.__meetkitTrickle.hold();
+  const offer = await makeTrickleOffer(pc);
+  let answer;
+  try {
+    answer = await requestPublish(kind, offer, pc, { restart: true });
+  } catch (err) {
+    if (pc !== livePublisher(kind) || err.code === "superseded" || err.code === "disconnected") return;
+    republish(kind);
+    return;
+  }
+  if (pc !== livePublisher(kind)) return;
+  await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+}
+
+function republish(kind) {
+  if (kind === "camera") schedulePublishCamera(true);
+  else if (pub.screenStream) republishScreen();
+}
+
+// Another network (Wi-Fi → cable, back online): the old paths may be gone; restart before they fail.
+onNetworkChange(() => {
+  for (const kind of ["camera", "screen"]) restartPublisher(kind);
+});
 
 function republishScreen() {
   send({ type: "media.unpublish", kind: "screen" });
   schedulePublishScreen();
 }
 
-function requestPublish(kind, sdp) {
+/** A candidate Janus trickled for one of our publishers (`media.candidate`). */
+export function onPublisherCandidate(msg) {
+  const pc = msg.target === "camera" || msg.target === "screen" ? livePublisher(msg.target) : null;
+  if (!pc || pc.connectionState === "closed" || !pc.remoteDescription) return;
+  pc.addIceCandidate(msg.candidate || null).catch(() => {});
+}
+
+function requestPublish(kind, sdp, pc, { restart = false } = {}) {
   return new Promise((resolve, reject) => {
     const previous = pub.waiters[kind];
     if (previous) previous.reject(fail("superseded"));
@@ -183,7 +246,11 @@ function requestPublish(kind, sdp) {
       timer: setTimeout(() => waiter.reject(fail("timeout")), PUBLISH_ANSWER_LIMIT_MS),
     };
     pub.waiters[kind] = waiter;
-    if (!send({ type: "media.publish", kind, sdp })) waiter.reject(fail("disconnected"));
+    if (!send({ type: "media.publish", kind, sdp, trickle: true, ...(restart ? { restart: true } : {}) })) {
+      waiter.reject(fail("disconnected"));
+    } else {
+      pc.__meetkitTrickle.release();  // the candidates follow their offer
+    }
   });
 }
 
@@ -213,12 +280,23 @@ export function onPublishError(msg) {
       return true;
     }
   }
-  if (msg.code === "video_limit") toast(msg.message || t("videoLimit"));
+  if (msg.code === "video_limit" && msg.kind === "camera") cameraRefused(msg);
+  else if (msg.code === "video_limit") toast(msg.message || t("videoLimit"));
   else if (msg.code !== "media_unavailable" || !pub.unavailableShown) {
     pub.unavailableShown = msg.code === "media_unavailable";
     toast(t("mediaFailed", { message: msg.message || msg.code }));
   }
   return true;
+}
+
+/** Our camera was turned on again over the video sender it kept, but its place was taken meanwhile. */
+function cameraRefused(msg) {
+  dispatch({ type: CAMERA_SET, on: false });
+  replaceSenderTrack("video", null);
+  runtime.local.stopCamera();
+  syncTracks();
+  toast(msg.message || t("videoLimit"));
+  sendMediaState();
 }
 
 /** Our own participant was announced with feeds: the retries start over. */
