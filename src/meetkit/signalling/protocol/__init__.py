@@ -140,6 +140,12 @@ from .server import (
     Feeds as Feeds,
 )
 from .server import (
+    IceServers as IceServers,
+)
+from .server import (
+    IceServerView as IceServerView,
+)
+from .server import (
     LimitClass as LimitClass,
 )
 from .server import (
