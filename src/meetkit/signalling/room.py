@@ -118,6 +118,7 @@ class Room:
                                  join_approval_level=self.approval)
 
     def welcome(self, m: Participant, resumed: bool, *, entering: bool = False) -> protocol.Welcome:
+        """The ``welcome`` for ``m``; its TURN credentials are fresh, and their successor is scheduled."""
         s = self.node.c.settings
         joined = entering or m.state == "joined"
         return protocol.Welcome(
