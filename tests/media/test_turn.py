@@ -15,13 +15,17 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from meetkit.client import MeetingsClient
+from meetkit.config import Settings
+from meetkit.media.turn import TurnSupervisor
 
 from .. import browser as b
 from ..support import MEDIA_ADDR, Server, create_application, free_port, media_env, media_net, start_server, stop_server
@@ -242,3 +246,35 @@ async def test_credentials_are_refreshed_and_coturn_checks_them(
     good = await guest.evaluate(GATHER_JS, [{"urls": fresh["urls"], "username": right["name"],
                                              "credential": right["credential"]}])
     assert good["relay"] > 0, good
+
+
+async def test_coturn_is_supervised(tmp_path: Path) -> None:
+    """Killed, it is started again; left running by a meetkit that died, the next start replaces it."""
+    media_net()  # the relay address
+    relay = 61000 + free_port() % 4000
+    settings = Settings(data_dir=tmp_path, turn_mode="managed", turn_port=free_port(), turn_listening_ips="127.0.0.1",
+                        turn_relay_ips=MEDIA_ADDR, turn_relay_ports=f"{relay}-{relay + 20}",
+                        media_ice_interface=MEDIA_ADDR, _env_file=None)  # type: ignore[call-arg]
+    first = TurnSupervisor(settings, backoff_min=0.2)
+    await first.start()
+    second: TurnSupervisor | None = None
+    try:
+        killed = first.pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        async with asyncio.timeout(15):
+            while first.pid in (None, killed) or first.restarts < 1:
+                await asyncio.sleep(0.1)
+        # meetkit "dies": nobody watches this coturn any more; a new start ends it and runs its own.
+        orphan = first.process.proc
+        assert orphan is not None and first._watchdog.task is not None
+        first._watchdog.task.cancel()
+        second = TurnSupervisor(settings)
+        await second.start()
+        async with asyncio.timeout(10):
+            await orphan.wait()
+        assert second.pid not in (None, orphan.pid)
+    finally:
+        if second is not None:
+            await second.stop()
+        await first.stop()
