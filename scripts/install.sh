@@ -16,18 +16,22 @@ if ! command -v "$PYTHON" >/dev/null 2>&1 || ! "$PYTHON" -c "import venv, ensure
 fi
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), "meetkit needs Python 3.11 or newer"'
 
-# The media server (Janus, run by meetkit with its own configuration) and the recording tools.
+# The media server (Janus, run by meetkit with its own configuration), the TURN server (coturn, run by
+# meetkit in MEETKIT_TURN_MODE=managed, also with its own configuration) and the recording tools.
 missing=()
-for pkg in janus janus-tools ffmpeg; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+for pkg in janus janus-tools coturn ffmpeg; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install: installing ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 # Debian starts a system Janus with its stock (public) secrets; meetkit runs its own and needs none.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled janus >/dev/null 2>&1; then
-  $SUDO systemctl disable --now janus >/dev/null 2>&1 || true
-fi
+# Debian's coturn service likewise (its /etc/turnserver.conf is not meetkit's): neither is relied on.
+for service in janus coturn; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled "$service" >/dev/null 2>&1; then
+    $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

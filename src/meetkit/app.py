@@ -26,6 +26,7 @@ from .config import Settings
 from .container import Container
 from .domain.links import API_PREFIX
 from .media.supervisor import JanusSupervisor
+from .media.turn import TurnSupervisor, turn_credentials
 from .media.videoroom import MediaServer
 from .signalling.rooms import Rooms
 from .storage import migrate
@@ -67,6 +68,7 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         secret=settings.resolved_secret_key(),
         tokens=TokenLedger(engine, clock),
         bus=InProcessBus(),
+        turn=turn_credentials(settings),
     )
 
 
@@ -102,6 +104,23 @@ async def _start_media(settings: Settings, live_rooms: Rooms,
     return supervisor, media
 
 
+async def _start_turn(settings: Settings, clock: Clock) -> TurnSupervisor | None:
+    """meetkit's own coturn in managed TURN mode. One that does not start is logged: meetings still
+    run, without a relay for browsers that need one."""
+    if settings.resolved_turn_mode != "managed":
+        if settings.resolved_turn_mode == "external":
+            log.info("TURN: external (%s)", settings.turn_urls)
+        return None
+    supervisor = TurnSupervisor(settings, clock=clock)
+    try:
+        await supervisor.start()
+    except Exception as exc:
+        log.error("TURN server unavailable, browsers that need a relay get no media: %s", exc)
+        await supervisor.stop()
+        return None
+    return supervisor
+
+
 async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | None) -> None:
     if media is not None:
         await media.stop()
@@ -133,6 +152,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             log.info("stopped %d recording(s) cut short by the previous process; composing what was captured",
                      stopped)
         supervisor, media = await _start_media(c.settings, live_rooms, c.clock)
+        turn = await _start_turn(c.settings, c.clock)
         workers: list[asyncio.Task[None]] = []
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
@@ -153,6 +173,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     log.exception("worker %s failed", task.get_name())
             await live_rooms.close()
             await _stop_media(supervisor, media)
+            if turn is not None:
+                await turn.stop()
             await c.dispose()
 
     app = FastAPI(

@@ -251,6 +251,64 @@ class Settings(BaseSettings):
                                      "level (-dBov, 127 = silence) louder than this counts as talking.")
     # --- end media ---
 
+    # --- TURN (coturn) --- See docs/media.md, "TURN".
+    turn_mode: Literal["managed", "external", "off"] | None = Field(
+        default=None, description="managed: meetkit runs its own coturn (config in <data_dir>/turn); external: "
+        "turn_urls + turn_secret; off: no TURN. Unset: external when turn_urls is set, else off.")
+    turn_urls: str | None = Field(
+        default=None, description="External mode: comma-separated TURN URLs given to browsers, e.g. "
+        "turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349?transport=tcp.")
+    turn_secret: SecretStr | None = Field(
+        default=None, description="External mode: the TURN server's static-auth-secret (use-auth-secret).")
+    turn_credential_ttl: int = Field(
+        default=3600, ge=10, le=7 * 24 * 3600, description="How long a participant's TURN credentials are valid "
+        "(seconds); fresh ones are sent (ice.servers) at 75 % of it.")
+    turn_binary: str = Field(default="/usr/bin/turnserver", description="Managed mode: the coturn executable.")
+    turn_host: str | None = Field(
+        default=None, description="Managed mode: the host name or address browsers reach coturn at (in the "
+        "turn:/turns: URLs); default: the host of public_url.")
+    turn_port: int = Field(default=3478, ge=1, le=65535, description="Managed mode: TURN over UDP and TCP.")
+    turn_tls_port: int = Field(default=5349, ge=1, le=65535,
+                               description="Managed mode: TURN over TLS (only with turn_tls_cert and turn_tls_key).")
+    turn_tls_cert: Path | None = Field(default=None, description="Managed mode: PEM certificate for turns: "
+                                       "(its name must match turn_host); unset: no TLS listener.")
+    turn_tls_key: Path | None = Field(default=None, description="Managed mode: the certificate's PEM key.")
+    turn_listening_ips: str | None = Field(
+        default=None, description="Managed mode: comma-separated addresses coturn listens on; unset: all.")
+    turn_relay_ips: str | None = Field(
+        default=None, description="Managed mode: comma-separated addresses coturn relays from (an address Janus "
+        "can answer, e.g. the one in media_ice_interface); unset: coturn's choice.")
+    turn_external_ip: str | None = Field(
+        default=None, description="Managed mode: behind 1:1 NAT, public[/private] address coturn advertises.")
+    turn_relay_ports: str = Field(
+        default="49152-65535", pattern=r"^\d{1,5}-\d{1,5}$",
+        description="Managed mode: UDP port range of relayed addresses (open it in the firewall).")
+    turn_realm: str | None = Field(default=None, description="Managed mode: the realm; default: turn_host.")
+    turn_allowed_peer_ips: str | None = Field(
+        default=None, description="Managed mode: comma-separated addresses or ranges (a-b) relayed to even if "
+        "private; the IP addresses in media_ice_interface are always allowed (Janus must be reachable).")
+    turn_allow_loopback_peers: bool = Field(
+        default=False, description="Managed mode: relay to loopback-range addresses that are allowed (tests "
+        "only: Janus on 127.0.0.5); other loopback addresses stay denied.")
+    # --- end TURN ---
+
+    @property
+    def resolved_turn_mode(self) -> Literal["managed", "external", "off"]:
+        if self.turn_mode is not None:
+            return self.turn_mode
+        return "external" if self.turn_urls else "off"
+
+    @model_validator(mode="after")
+    def _check_turn(self) -> Settings:
+        mode = self.resolved_turn_mode
+        if mode == "external" and not (self.turn_urls and self.turn_secret):
+            raise ValueError("external TURN needs MEETKIT_TURN_URLS and MEETKIT_TURN_SECRET")
+        if (self.turn_tls_cert is None) != (self.turn_tls_key is None):
+            raise ValueError("TURN over TLS needs both MEETKIT_TURN_TLS_CERT and MEETKIT_TURN_TLS_KEY")
+        if mode == "managed" and self.turn_tls_cert is not None and self.turn_tls_port == self.turn_port:
+            raise ValueError("MEETKIT_TURN_TLS_PORT must differ from MEETKIT_TURN_PORT")
+        return self
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("public_url")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from .bus import Bus
 from .clock import Clock
 from .config import Settings
+from .domain.turn import TurnCredentials
 from .storage.objects import ObjectStore
 from .storage.tokens import TokenLedger
 
@@ -28,6 +29,8 @@ class Container:
     # on PostgreSQL the same pool as ``sessions``.
     readers: async_sessionmaker[AsyncSession] | None = None
     reader_engine: AsyncEngine | None = None
+    # Participants' TURN credentials (domain/turn.py); None: no TURN configured.
+    turn: TurnCredentials | None = None
     # application_id -> its loaded public key; keys never change once an application exists.
     public_keys: dict[str, Any] = field(default_factory=dict)
 

@@ -287,7 +287,7 @@ async def test_a_stale_janus_from_a_dead_meetkit_is_replaced(
     )
     first = JanusSupervisor(settings)
     await first.start()
-    orphan = first._proc
+    orphan = first.process.proc
     assert orphan is not None and first._watcher is not None
     first._watcher.cancel()  # meetkit "dies": nobody watches or stops this Janus any more
     second = JanusSupervisor(settings)

@@ -13,12 +13,12 @@ unset), no STUN server, and advertises ``media_nat_1_1`` when set.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
 from pathlib import Path
 
 from ..config import Settings
+from .process import write_private as _write_private
 
 VIDEOROOM = "libjanus_videoroom.so"
 WEBSOCKETS = "libjanus_websockets.so"
@@ -181,11 +181,3 @@ def _port_range(value: str) -> str:
     if not 1024 <= lo <= hi <= 65535:
         raise ValueError(f"bad RTP port range {value!r}")
     return f"{lo}-{hi}"
-
-
-def _write_private(path: Path, text: str, *, exclusive: bool = False) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    path.chmod(0o600)

@@ -41,6 +41,7 @@ class Participant:
     video_kinds: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one media request of this participant at a time
     flow: SocketFlow | None = None  # its rate limits (signalling/flow.py), kept across resumes
+    ice_refresh: asyncio.Task[None] | None = None  # the next TURN credentials (signalling/ice.py)
 
     def move_to(self, state: State, at: datetime | None = None) -> bool:
         """The one place a participant's state changes. Gone is final; ``at`` is when a participant
@@ -50,6 +51,9 @@ class Participant:
         self.state = state
         if state == "joined":
             self.joined_at = at
+        if state == "gone" and self.ice_refresh is not None:
+            self.ice_refresh.cancel()  # no credentials for who left
+            self.ice_refresh = None
         return True
 
     def present(self) -> bool:

@@ -17,7 +17,7 @@ from typing import Literal
 from ..actions import meetings
 from ..domain import lobby as rules
 from ..storage import tables as t
-from . import protocol
+from . import ice, protocol
 from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
 from .lobby import Lobby
@@ -121,13 +121,14 @@ class Room:
                                  join_approval_level=self.approval)
 
     def welcome(self, m: Participant, resumed: bool, *, entering: bool = False) -> protocol.Welcome:
+        """The ``welcome`` for ``m``; its TURN credentials are fresh, and their successor is scheduled."""
         s = self.node.c.settings
         joined = entering or m.state == "joined"
         return protocol.Welcome(
             participant_id=m.id, resume_token=m.resume_token, role="host" if m.is_host else "guest",
             state="joined" if joined else "lobby", resumed=resumed, room=self.room_view(),
             limits=protocol.Limits(participants=s.max_participants, video_senders=s.max_video_senders),
-            locked=self.locked, browser_id=m.browser_token)
+            locked=self.locked, browser_id=m.browser_token, ice_servers=ice.welcome_servers(self.node, m))
 
     async def admitted(self, m: Participant, *, video_allowed: bool) -> protocol.Admitted:
         c = self.node.c

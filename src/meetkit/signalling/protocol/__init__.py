@@ -150,6 +150,12 @@ from .server import (
     IceCandidateOut as IceCandidateOut,
 )
 from .server import (
+    IceServers as IceServers,
+)
+from .server import (
+    IceServerView as IceServerView,
+)
+from .server import (
     LimitClass as LimitClass,
 )
 from .server import (

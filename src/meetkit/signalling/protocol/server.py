@@ -64,6 +64,14 @@ class Limits(BaseModel):
     video_senders: int
 
 
+class IceServerView(BaseModel):
+    """One ``RTCConfiguration.iceServers`` entry: a TURN server and short-lived credentials for it."""
+    model_config = ConfigDict(extra="forbid")
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
 class Welcome(ServerMessage):
     type: Literal["welcome"] = "welcome"
     v: int = VERSION
@@ -76,6 +84,14 @@ class Welcome(ServerMessage):
     limits: Limits
     locked: bool
     browser_id: str  # signed; the browser keeps it and sends it in every later hello
+    ice_servers: list[IceServerView] = Field(default_factory=list)  # empty: no TURN configured
+
+
+class IceServers(ServerMessage):
+    """Fresh TURN credentials, sent before the last ones expire (signalling/ice.py)."""
+    type: Literal["ice.servers"] = "ice.servers"
+    ice_servers: list[IceServerView]
+    expires_at: Date
 
 
 class Lobby(ServerMessage):
@@ -258,8 +274,8 @@ class Error(ServerMessage):
 
 AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
-    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut | MediaError | MediaReset
-    | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error,
+    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut
+    | MediaError | MediaReset | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error | IceServers,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

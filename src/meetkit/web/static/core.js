@@ -48,6 +48,35 @@ export function send(msg) {
   return runtime.sig ? runtime.sig.send(msg) : false;
 }
 
+// TURN (docs/media.md "TURN"): the latest ICE servers — from the page config, then `welcome`, then each
+// `ice.servers` — and the open peer connections they are handed to. Credentials are short-lived: a
+// connection made or ICE-restarted later must use the fresh set, never the page's first one.
+let iceServers = Array.isArray(config.ice_servers) ? config.ice_servers : [];
+const peers = new Set();
+
 export function rtcConfig() {
-  return { iceServers: Array.isArray(config.ice_servers) ? config.ice_servers : [] };
+  return { iceServers };
+}
+
+/** Keep `pc`'s TURN credentials fresh: call it once on every `new RTCPeerConnection(rtcConfig())`. */
+export function trackPeer(pc) {
+  peers.add(pc);
+  return pc;
+}
+
+/** New ICE servers from the server: later connections use them, open ones get them now. */
+export function setIceServers(list) {
+  if (!Array.isArray(list)) return;
+  iceServers = list;
+  for (const pc of peers) {
+    if (pc.signalingState === "closed") {
+      peers.delete(pc);  // close() fires no event: forgotten here
+      continue;
+    }
+    try {
+      pc.setConfiguration({ ...pc.getConfiguration(), iceServers: list });
+    } catch (err) {
+      console.warn("meetkit: new ICE servers refused", err);
+    }
+  }
 }

@@ -5,7 +5,7 @@
 
 import { t, resolveLanguage, setLanguage, translateDocument } from "./i18n.js";
 import { TalkingDetector } from "./media.js";
-import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, send } from "./core.js";
+import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, send, setIceServers } from "./core.js";
 import { $, toast } from "./dom.js";
 import { isIn } from "./features/session/state.js";
 import { drawSession } from "./features/session/view.js";
@@ -69,7 +69,8 @@ function onError(msg) {
 }
 
 const handlers = {
-  "welcome": session.onWelcome,
+  "welcome": (msg) => { setIceServers(msg.ice_servers); session.onWelcome(msg); },
+  "ice.servers": (msg) => setIceServers(msg.ice_servers),
   "lobby": (msg) => session.showLobby(msg.reason),
   "admitted": session.onAdmitted,
   "denied": session.onDenied,

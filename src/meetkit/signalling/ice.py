@@ -1,0 +1,38 @@
+"""Each participant's TURN credentials (domain/turn.py): the first set in ``welcome``, each next one in
+``ice.servers`` when 75 % of the last one's lifetime has passed, until the participant is gone.
+
+A set sent while the socket is down (the resume grace) is lost; the resume's ``welcome`` carries a
+fresh one and starts the count again. The timer sleeps on the injected clock, so tests move time."""
+
+from __future__ import annotations
+
+from ..domain.turn import IceServerSet, TurnCredentials
+from . import protocol
+from .node import Node
+from .participant import Participant
+
+
+def views(found: IceServerSet) -> list[protocol.IceServerView]:
+    return [protocol.IceServerView(urls=list(x.urls), username=x.username, credential=x.credential)
+            for x in found.servers]
+
+
+def welcome_servers(node: Node, m: Participant) -> list[protocol.IceServerView]:
+    """A fresh set for ``m`` (none without TURN), and its successor scheduled."""
+    turn = node.c.turn
+    if turn is None:
+        return []
+    found = turn.issue(m.id, node.c.clock.now())
+    if m.ice_refresh is not None:
+        m.ice_refresh.cancel()
+    m.ice_refresh = node.spawn(_refresh(node, m, turn), name="ice-refresh")
+    return views(found)
+
+
+async def _refresh(node: Node, m: Participant, turn: TurnCredentials) -> None:
+    while m.present():
+        await node.c.clock.sleep(turn.refresh_delay())
+        if not m.present():
+            return
+        found = turn.issue(m.id, node.c.clock.now())
+        m.send(protocol.IceServers(ice_servers=views(found), expires_at=found.expires_at))
