@@ -67,6 +67,13 @@ const PREFS = {
   "media.gmp-gmpopenh264.enabled": false,
   "media.gmp-gmpopenh264.autoupdate": false,
   "identity.fxaccounts.enabled": false,
+  "dom.push.connection.enabled": false,
+  "dom.push.serverURL": "",
+  "browser.region.network.url": "",
+  "browser.region.update.enabled": false,
+  "extensions.systemAddon.update.enabled": false,
+  "browser.topsites.contile.enabled": false,
+  "browser.newtabpage.activity-stream.feeds.section.topstories": false,
 };
 
 function reply(obj) {
