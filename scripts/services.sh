@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the test suite needs are installed and running: PostgreSQL (with a
 # `meetkit` role that may create databases), Node.js + npm for the Node SDK compatibility test and axe-core, Chromium
-# for the browser tests, the loopback media link, and a one-node Ceph RGW as the S3-compatible server.
+# for the browser tests, firefox-esr for the Firefox test, the loopback media link, and a one-node Ceph RGW as the S3-compatible server.
 # Idempotent; runs as root (CI does) or with sudo available.
 set -euo pipefail
 
@@ -22,9 +22,12 @@ command -v pg_ctlcluster >/dev/null 2>&1 && command -v psql >/dev/null 2>&1 || a
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 # The browser of the end-to-end tests (driven by Playwright with executable_path, never downloaded).
 command -v chromium >/dev/null 2>&1 || apt_install chromium
-# axe-core for the accessibility check of tests/e2e/test_e2e_ui.py, from its lock file (once).
+# Firefox for tests/e2e/test_e2e_firefox.py (Debian's ESR, driven by puppeteer-core, never downloaded).
+command -v firefox-esr >/dev/null 2>&1 || apt_install firefox-esr
+# axe-core for the accessibility check of tests/e2e/test_e2e_ui.py and puppeteer-core for the
+# Firefox driver (tests/ui/firefox_driver.mjs), from the lock file (once).
 ui_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/ui"
-if [ ! -f "$ui_tests/node_modules/axe-core/axe.min.js" ]; then
+if [ ! -f "$ui_tests/node_modules/axe-core/axe.min.js" ] || [ ! -d "$ui_tests/node_modules/puppeteer-core" ]; then
   (cd "$ui_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The loopback-range link Janus offers ICE candidates on (docs/media.md); needs root.

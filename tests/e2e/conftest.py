@@ -14,6 +14,8 @@ from ..support import Server, create_application, media_env, media_net, start_se
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
+    from ..firefox import Firefox
+
 
 @pytest.fixture(scope="module")
 def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -45,3 +47,15 @@ async def chromium() -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def firefox() -> AsyncIterator[Firefox]:
+    """Debian's firefox-esr, headless, one page, kept on this machine (tests/firefox.py)."""
+    from ..firefox import Firefox
+
+    browser = await Firefox().start()
+    try:
+        yield browser
+    finally:
+        await browser.close()

@@ -1,6 +1,7 @@
 """Recording end to end: a two-party meeting in Chromium with fake devices, recorded through Janus,
 composed by the pipeline into one MP4, downloaded through its signed link and checked with ffprobe;
-record_only_owner keeps one tile; the recording callbacks arrive signed and in order."""
+record_only_owner keeps one tile; the recording callbacks arrive signed and in order; a simulcast
+camera is recorded at its best layer and composed into its tile."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from playwright.async_api import Browser, Page
 from meetkit.client import MeetingsClient
 
 from .. import browser as b
+from ..peer_stats import PAGE_STATS_JS, RECORD_PEERS_JS, SIMULCAST_JS
 from ..receiver import Receiver
 from ..support import Server, create_application, media_env, media_net, server_container, start_server, stop_server
 
@@ -32,8 +34,9 @@ ONE_TILE = (640, 360)  # the composition's tile size (docs/recording.md)
 @pytest.fixture(scope="module")
 def rec_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     media_net()
+    # The .mjr tracks stay after composing, for the simulcast test to read them.
     env = media_env(MEETKIT_RESUME_GRACE="3", MEETKIT_ALLOW_PRIVATE_CALLBACK_TARGETS="true",
-                    MEETKIT_WEBHOOK_POLL_INTERVAL="0.1")
+                    MEETKIT_WEBHOOK_POLL_INTERVAL="0.1", MEETKIT_KEEP_RECORDING_TRACKS="true")
     srv = start_server("sqlite", tmp_path_factory.mktemp("e2e-rec"), env, tls=False)
     yield srv
     stop_server(srv)
@@ -168,3 +171,83 @@ async def test_record_only_owner_auto_record_keeps_one_tile_and_cannot_be_stoppe
     assert abs(float(probe["format"]["duration"]) - seconds(rec)) <= 1.0
     for ctx in (host.context, guest.context):
         await ctx.close()
+
+
+# Scales the camera's best simulcast layer (rid h) down by this much, on every connection sending
+# it: the recorded substream changes resolution with a keyframe, like a layer Janus switches to.
+# (Pausing the layer instead makes Janus 1.1.2 record the next layer down, but that layer's frames
+# decode only from its next keyframe, which may not come for seconds: docs/recording.md.)
+LAYER_H_JS = """async (scale) => {
+  for (const pc of window.__peers || []) {
+    for (const sender of pc.getSenders()) {
+      if (!sender.track || sender.track.kind !== 'video') continue;
+      const p = sender.getParameters();
+      const h = (p.encodings || []).find(e => e.rid === 'h');
+      if (!h) continue;
+      h.scaleResolutionDownBy = scale;
+      await sender.setParameters(p);
+    }
+  }
+}"""
+
+
+async def record_dir_of(server: Server, recording_id: str) -> Path:
+    from meetkit.storage import tables as t
+
+    async with server_container(server) as c, c.sessions() as db:
+        rec = await db.get(t.Recording, recording_id)
+    assert rec is not None and rec.record_dir, rec
+    return Path(rec.record_dir)
+
+
+def frame_sizes(mjr: Path, folder: Path) -> list[tuple[int, int]]:
+    """The size of every frame Janus recorded in a video .mjr (converted without re-encoding)."""
+    webm = folder / f"{mjr.stem}.webm"
+    subprocess.run(["janus-pp-rec", str(mjr), str(webm)], capture_output=True, timeout=120, check=True)
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height",
+                          "-of", "csv=p=0", str(webm)], capture_output=True, text=True, timeout=120, check=True).stdout
+    return [(int(w), int(h)) for w, h in (line.split(",")[:2] for line in out.split() if line.count(",") >= 1)]
+
+
+async def test_simulcast_camera_is_recorded_at_its_best_layer_and_composed_into_its_tile(
+        rec_server: Server, api: MeetingsClient, chromium: Browser, tmp_path: Path) -> None:
+    # Janus records a simulcast publisher like a viewer aiming at the highest substream, so the .mjr
+    # may start on a lower layer and grow (docs/recording.md); the tile must not care.
+    room = api.create_room({"display_name": "Simulcast recorded", "join_approval_level": "none"})
+    ctx = await b.new_context(chromium, rec_server.base_url)
+    await ctx.add_init_script(RECORD_PEERS_JS)
+    await ctx.add_init_script(SIMULCAST_JS)  # until the meeting UI publishes simulcast by itself
+    host = await ctx.new_page()
+    await b.join(host, room["_links"]["host_url"]["href"], "Sam Simulcast")
+    await b.wait_state(host, "joined")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    sent: dict[str, Any] = await host.evaluate(PAGE_STATS_JS)
+    while (len(set(sent["rids"])) < 3 or sent["sent"].get("h", 0) < 1280) and loop.time() < deadline:
+        await asyncio.sleep(0.5)
+        sent = await host.evaluate(PAGE_STATS_JS)
+    assert set(sent["rids"]) == {"h", "m", "l"} and sent["sent"]["h"] == 1280, sent
+    session_id = await session_of(rec_server, room["id"])
+    await host.click("#btn-record")
+    await host.wait_for_selector("#recording-indicator", state="visible", timeout=10000)
+    await asyncio.sleep(4)
+    await host.evaluate(LAYER_H_JS, 2)  # the best layer shrinks for a while (as under congestion)
+    await asyncio.sleep(4)
+    await host.evaluate(LAYER_H_JS, 1)
+    await asyncio.sleep(4)
+    await host.click("#btn-record")
+    await host.wait_for_selector("#recording-indicator", state="hidden", timeout=10000)
+    rec = await uploaded(api, session_id)
+    probe = ffprobe(download(rec, tmp_path))
+    video = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    assert (video["width"], video["height"]) == ONE_TILE  # one camera, one tile: the canvas
+    videos = sorted((await record_dir_of(rec_server, rec["id"])).glob("*video*.mjr"))
+    assert len(videos) == 1, videos
+    sizes = frame_sizes(videos[0], tmp_path)
+    # The best layer at full size, then smaller, then full again: all in one file, all in one tile.
+    best = (1280, 720)
+    assert sizes and max(sizes) == best, sorted(set(sizes))
+    lower = [i for i, size in enumerate(sizes) if size[0] < best[0]]
+    assert lower and lower[0] > sizes.index(best) and best in sizes[lower[-1]:], sorted(set(sizes))
+    assert abs(float(probe["format"]["duration"]) - seconds(rec)) <= 1.0, (probe["format"], rec)
+    await ctx.close()
