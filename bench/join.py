@@ -51,9 +51,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import raw_janus
 from tests.support import Server, create_application, media_env, media_net, start_server, stop_server
 
-from bench import raw_janus
 from meetkit.client import MeetingsClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,7 +330,8 @@ async def join_bench(srv: Server, room: dict[str, Any], joins: int, warmup: int,
             raw_ctx = None
             if raw_origin is not None:
                 janus_url = f"ws://127.0.0.1:{srv.env['MEETKIT_JANUS_WS_PORT']}"
-                raw_room = await asyncio.wait_for(raw_janus.create_room(janus_url, raw_janus.admin_key(srv.data_dir)), 20)
+                key = raw_janus.admin_key(srv.data_dir)
+                raw_room = await asyncio.wait_for(raw_janus.create_room(janus_url, key), 20)
                 raw_ctx, raw_feed = await asyncio.wait_for(
                     raw_janus.start_publisher(browser, raw_origin, janus_url, raw_room), 30)
             results, raws = [], []
@@ -342,7 +343,8 @@ async def join_bench(srv: Server, room: dict[str, Any], joins: int, warmup: int,
                 tag = "warm-up" if i < warmup else f"join {i - warmup + 1:2d}"
                 line = f"  {tag}: joined {r.get('state.joined', float('nan')):.3f} s, first frame {r['frame']:.3f} s"
                 if raw_origin is not None:  # alternated, so both see the same machine load
-                    raw = await asyncio.wait_for(raw_janus.one_join(browser, raw_origin, janus_url, raw_room, raw_feed), 60)
+                    raw = await asyncio.wait_for(
+                        raw_janus.one_join(browser, raw_origin, janus_url, raw_room, raw_feed), 60)
                     line += f"; raw Janus first frame {raw['frame']:.3f} s"
                     if i >= warmup:
                         raws.append(raw)

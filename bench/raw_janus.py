@@ -37,79 +37,8 @@ RAW_HTML = b"""<!doctype html><meta charset="utf-8"><title>raw janus</title>
 <video id="v" autoplay playsinline muted></video><script type="module" src="/raw.js"></script>
 """
 
-# One module for both roles: ?role=pub&room=R publishes the fake camera; ?role=sub&room=R&feed=F
-# subscribes to F. Janus replies "ack" then an "event" with the same transaction for plugin messages.
-RAW_JS = rb"""
-const q = new URLSearchParams(location.search);
-const B = window.__bench = window.__bench || { marks: {} };
-const now = () => performance.timeOrigin + performance.now();
-const mark = (k) => { if (!(k in B.marks)) B.marks[k] = now(); };
-const room = Number(q.get('room'));
-const ws = new WebSocket(q.get('janus'), 'janus-protocol');
-const waiting = new Map();
-let tx = 0;
-ws.onmessage = (e) => {
-  const m = JSON.parse(e.data);
-  if (m.janus === 'ack' && waiting.get(m.transaction)?.async) return;
-  const w = waiting.get(m.transaction);
-  if (w) { waiting.delete(m.transaction); m.janus === 'error' ? w.reject(new Error(JSON.stringify(m.error))) : w.resolve(m); }
-};
-const call = (msg, async = false) => new Promise((resolve, reject) => {
-  const transaction = 't' + (++tx);
-  waiting.set(transaction, { resolve, reject, async });
-  ws.send(JSON.stringify({ ...msg, transaction }));
-});
-const loopbackOnly = (sdp) => sdp.split('\r\n').filter((l) => !l.startsWith('a=candidate:') || / 127\.\d+\.\d+\.\d+ /.test(l)).join('\r\n');
-await new Promise((r) => { ws.onopen = r; });
-mark('ws.open');
-const session = (await call({ janus: 'create' })).data.id;
-const handle = (await call({ janus: 'attach', session_id: session, plugin: 'janus.plugin.videoroom' })).data.id;
-const message = (body, jsep) => call({ janus: 'message', session_id: session, handle_id: handle, body, ...(jsep ? { jsep } : {}) }, true);
-const pc = new RTCPeerConnection({ iceServers: [] });
-pc.onicecandidate = (e) => {
-  const c = e.candidate;
-  if (c && !/ 127\.\d+\.\d+\.\d+ /.test(c.candidate)) return;
-  const candidate = c ? { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex } : { completed: true };
-  ws.send(JSON.stringify({ janus: 'trickle', session_id: session, handle_id: handle, candidate, transaction: 'c' + (++tx) }));
-};
-pc.onconnectionstatechange = () => mark('pc.' + pc.connectionState);
-window.__raw = { pc };
-setInterval(() => ws.send(JSON.stringify({ janus: 'keepalive', session_id: session, transaction: 'k' + (++tx) })), 20000);
-
-if (q.get('role') === 'pub') {
-  const joined = await message({ request: 'join', ptype: 'publisher', room, display: 'raw publisher' });
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
-  stream.getTracks().forEach((t) => pc.addTrack(t, stream));
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
-  const reply = await message({ request: 'configure', audio: true, video: true }, { type: 'offer', sdp: loopbackOnly(offer.sdp) });
-  await pc.setRemoteDescription(reply.jsep);
-  window.__raw.feed = joined.plugindata.data.id;
-} else {
-  const video = document.getElementById('v');
-  pc.ontrack = (e) => {
-    mark('sub.track.' + e.track.kind);
-    if (e.track.kind !== 'video') return;
-    video.srcObject = new MediaStream([e.track]);
-    video.addEventListener('loadeddata', () => mark('frame.loadeddata'));
-    if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(() => mark('frame.rvfc'));
-  };
-  const poll = async () => {
-    (await pc.getStats()).forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0) mark('frame.stats');
-    });
-  };
-  const tick = () => poll().catch(() => {}).finally(() => { if (!('frame.stats' in B.marks)) setTimeout(tick, 20); });
-  tick();
-  const offer = await message({ request: 'join', ptype: 'subscriber', room, streams: [{ feed: Number(q.get('feed')) }] });
-  mark('recv.offer');
-  await pc.setRemoteDescription(offer.jsep);
-  const answer = await pc.createAnswer();
-  await pc.setLocalDescription(answer);
-  await message({ request: 'start' }, { type: 'answer', sdp: loopbackOnly(answer.sdp) });
-  mark('send.start');
-}
-"""
+# The page's one module, next to this file (plain JavaScript, no dependencies).
+RAW_JS = (Path(__file__).resolve().parent / "raw_janus.js").read_bytes()
 
 
 @contextlib.contextmanager
@@ -117,7 +46,7 @@ def page_server() -> Iterator[str]:
     """Serves the raw page on 127.0.0.1 (a free port) from a thread; yields its origin."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:  # http.server's name
             path = self.path.split("?", 1)[0]
             body, kind = {"/raw.html": (RAW_HTML, "text/html"), "/raw.js": (RAW_JS, "text/javascript")}.get(
                 path, (b"", ""))
@@ -193,8 +122,8 @@ async def one_join(browser: Any, origin: str, janus_url: str, room: int, feed: i
     try:
         page = await ctx.new_page()
         t0 = time.time()
-        await page.goto(f"{origin}/raw.html?{urlencode({'role': 'sub', 'room': room, 'feed': feed, 'janus': janus_url})}",
-                        wait_until="domcontentloaded", timeout=15000)
+        query = urlencode({"role": "sub", "room": room, "feed": feed, "janus": janus_url})
+        await page.goto(f"{origin}/raw.html?{query}", wait_until="domcontentloaded", timeout=15000)
         await page.wait_for_function(
             f"() => window.__bench && {' || '.join(repr(k) + ' in window.__bench.marks' for k in FRAME_KEYS)}",
             timeout=20000, polling=20)
