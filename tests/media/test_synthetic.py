@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(srv)
 
 
+@pytest.fixture(scope="module")
+def room(server: Server, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    app_id, key = create_application(server, tmp_path_factory.mktemp("keys"))
+    with MeetingsClient(server.base_url, app_id, key) as api:
+        made: dict[str, Any] = api.create_room({"display_name": "synthetic", "join_approval_level": "none"})
+    return made
+
+
 @pytest.fixture
 def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     import aioice.ice
@@ -42,14 +51,11 @@ async def until(predicate: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_two_publishers_and_a_receiver_exchange_packets(server: Server, loopback_ice: None,
-                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
+async def test_two_publishers_and_a_receiver_exchange_packets(server: Server, room: dict[str, Any],
+                                                              loopback_ice: None) -> None:
     from ..synthetic import SyntheticPublisher, SyntheticReceiver
 
-    app_id, key = create_application(server, tmp_path_factory.mktemp("keys"))
-    with MeetingsClient(server.base_url, app_id, key) as api:
-        room = api.create_room({"display_name": "synthetic", "join_approval_level": "none"})
-    base, code = server.base_url, room["meeting_code"]
+    base, code = server.base_url, str(room["meeting_code"])
     token = room["_links"]["host_url"]["href"].split("participant_token=")[1]
     people: list[SyntheticPublisher | SyntheticReceiver] = []
     try:
