@@ -59,9 +59,12 @@ async def _admitted(sock: MeetingSocket, timeout: float) -> dict[str, Any]:
 
 
 class SyntheticPublisher:
+    """Publishes a clip; like a person in the meeting it also hears the others: meetkit puts their audio
+    in its subscription, answered by ``inbox`` (a ``Subscription``, counted, not decoded)."""
+
     def __init__(self, sock: MeetingSocket, pc: Any, tracks: list[PacketTrack], feed: int, joined_in: float,
-                 participant_id: str) -> None:
-        self.sock, self.pc, self.tracks, self.feed = sock, pc, tracks, feed
+                 participant_id: str, inbox: Subscription) -> None:
+        self.sock, self.pc, self.tracks, self.feed, self.inbox = sock, pc, tracks, feed, inbox
         self.joined_in = joined_in  # s from opening the socket to the publisher connection up
         self.participant_id = participant_id
 
@@ -78,15 +81,17 @@ class SyntheticPublisher:
         if host_token is not None:
             hello["host_token"] = host_token
         sock = await MeetingSocket.open(base_url, code, hello, validate)
+        inbox = Subscription(sock)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         try:
             await _admitted(sock, timeout)
             tracks = [PacketTrack(media, "audio")] + ([PacketTrack(media, "video")] if video else [])
             for track in tracks:
-                transceiver = pc.addTransceiver(track, direction="sendonly")
-                if track.kind == "video":  # the packets are VP8: never let H.264 be chosen
+                pc.addTrack(track)
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":  # the packets are VP8: never let H.264 be chosen
                     caps = RTCRtpSender.getCapabilities("video").codecs
-                    transceiver.setCodecPreferences([c for c in caps if c.mimeType in ("video/VP8", "video/rtx")])
+                    transceiver.setCodecPreferences([c for c in caps if c.mimeType == "video/VP8"])
             await pc.setLocalDescription(await pc.createOffer())
             await sock.send({"type": "media.publish", "kind": "camera", "sdp": pc.localDescription.sdp})
             answer = await sock.expect("media.answer", "media.error", timeout=timeout)
@@ -99,11 +104,12 @@ class SyntheticPublisher:
                         raise RuntimeError("the publisher connection failed")
                     await asyncio.sleep(0.02)
         except BaseException:
+            await inbox.close()
             await pc.close()
             await sock.close()
             raise
         sock.queueing = False
-        return cls(sock, pc, tracks, int(answer["feed"]), time.monotonic() - t0, sock.participant_id)
+        return cls(sock, pc, tracks, int(answer["feed"]), time.monotonic() - t0, sock.participant_id, inbox)
 
     def talk(self, talking: bool) -> None:
         for track in self.tracks:
@@ -112,12 +118,14 @@ class SyntheticPublisher:
     async def leave(self) -> None:
         with contextlib.suppress(Exception):
             await self.sock.send({"type": "leave"})
+        await self.inbox.close()
         await asyncio.wait_for(self.pc.close(), 10)
         await self.sock.close()
 
 
-class SyntheticReceiver:
-    """Receive-only: one subscriber connection, counts per stream, no decoder."""
+class Subscription:
+    """A participant's one subscriber connection: answers every ``media.offer`` in order, follows the
+    streams map, counts what arrives per stream, never decodes."""
 
     def __init__(self, sock: MeetingSocket) -> None:
         self.sock = sock
@@ -126,24 +134,11 @@ class SyntheticReceiver:
         self.counts: dict[str, receiving.StreamCount] = {}  # mid -> what arrived
         self.opened_at = time.monotonic()
         self.offers = 0
+        self.last_offer = ""
         self.errors: list[dict[str, Any]] = []
         self._work: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._worker = asyncio.create_task(self._negotiate())
         sock.on_frame.append(self._on_frame)
-
-    @classmethod
-    async def join(cls, base_url: str, code: str, name: str, *, validate: bool = False,
-                   timeout: float = 30.0) -> SyntheticReceiver:
-        hello = {"type": "hello", "v": 1, "name": name, "mic": False, "camera": False}
-        sock = await MeetingSocket.open(base_url, code, hello, validate)
-        receiver = cls(sock)
-        try:
-            await _admitted(sock, timeout)
-        except BaseException:
-            await receiver.leave()
-            raise
-        sock.queueing = False
-        return receiver
 
     def _on_frame(self, frame: dict[str, Any]) -> None:
         if frame["type"] == "media.offer":
@@ -153,22 +148,20 @@ class SyntheticReceiver:
         elif frame["type"] == "media.error":
             self.errors.append(frame)
 
-    async def view(self, feeds: list[int] | None = None, width: int = 320, height: int = 180,
-                   low_bandwidth: bool = False) -> None:
-        """Show these camera feeds (default: every one the socket knows) as tiles of this size."""
-        shown = sorted(self.sock.feeds.values()) if feeds is None else feeds
-        await self.sock.send({"type": "media.view", "low_bandwidth": low_bandwidth,
-                              "tiles": [{"feed": f, "width": width, "height": height} for f in shown[:64]]})
-
     async def _negotiate(self) -> None:
         """One offer at a time, in order (meetkit keeps one outstanding per participant)."""
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
         while True:
             offer = await self._work.get()
+            self.last_offer = str(offer["sdp"])
             try:
                 if self.pc is None:
-                    self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+                    # max-bundle: every m-line on one transport, as Janus sends them. The offers
+                    # meetkit relays carry no a=group:BUNDLE line, and aiortc's default (balanced)
+                    # would then give the second video m-line a transport Janus never uses.
+                    config = RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+                    self.pc = RTCPeerConnection(config)
                 await self.pc.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
                 self.streams = {s["mid"]: s for s in offer.get("streams", [])}
                 for transceiver in self.pc.getTransceivers():
@@ -202,12 +195,40 @@ class SyntheticReceiver:
                 out["lost"] += max(0, s.packetsLost)
         return out
 
-    async def leave(self) -> None:
+    async def close(self) -> None:
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await self._worker
-        with contextlib.suppress(Exception):
-            await self.sock.send({"type": "leave"})
         if self.pc is not None:
             await asyncio.wait_for(self.pc.close(), 10)
+
+
+class SyntheticReceiver(Subscription):
+    """Receive-only: mic and camera off, one subscriber connection (``Subscription``)."""
+
+    @classmethod
+    async def join(cls, base_url: str, code: str, name: str, *, validate: bool = False,
+                   timeout: float = 30.0) -> SyntheticReceiver:
+        hello = {"type": "hello", "v": 1, "name": name, "mic": False, "camera": False}
+        sock = await MeetingSocket.open(base_url, code, hello, validate)
+        receiver = cls(sock)
+        try:
+            await _admitted(sock, timeout)
+        except BaseException:
+            await receiver.leave()
+            raise
+        sock.queueing = False
+        return receiver
+
+    async def view(self, feeds: list[int] | None = None, width: int = 320, height: int = 180,
+                   low_bandwidth: bool = False) -> None:
+        """Show these camera feeds (default: every one the socket knows) as tiles of this size."""
+        shown = sorted(self.sock.feeds.values()) if feeds is None else feeds
+        await self.sock.send({"type": "media.view", "low_bandwidth": low_bandwidth,
+                              "tiles": [{"feed": f, "width": width, "height": height} for f in shown[:64]]})
+
+    async def leave(self) -> None:
+        await self.close()
+        with contextlib.suppress(Exception):
+            await self.sock.send({"type": "leave"})
         await self.sock.close()

@@ -1,8 +1,9 @@
 """Receive-only accounting for aiortc: what arrives per stream, and no decoding.
 
 aiortc starts a decoder thread for every receiver; a synthetic receiver only needs to know what
-arrived. ``install()`` patches aiortc once per process, and only for receivers marked with
-``watch(receiver)``: their RTP packets are counted (packets, payload bytes, first/last arrival) before
+arrived. ``install()`` patches aiortc once per process: RTP is routed by the mid header extension
+first (as browsers do), and for receivers marked with ``watch(receiver)`` only: their RTP packets
+are counted (packets, payload bytes, first/last arrival) before
 aiortc's own handling (which still keeps the RTCP statistics, NACKs and receiver reports), and their
 assembled frames are dropped instead of decoded. Unmarked receivers (other tests) are untouched.
 """
@@ -59,6 +60,24 @@ def install() -> None:
         while input_q.get() is not None:  # None: the receiver stopped
             count.frames += 1
 
+    # aiortc routes RTP by SSRC, else by payload type when only one receiver has it; with several video
+    # m-lines on one subscriber connection (all VP8, one payload type) an unannounced SSRC would go
+    # nowhere or to the wrong receiver. Browsers demultiplex by the mid header extension (RFC 8843),
+    # which Janus sends: do the same before aiortc's own rules.
+    from aiortc import rtcdtlstransport
+
+    route = rtcdtlstransport.RtpRouter.route_rtp
+
+    def by_mid(self: Any, packet: Any) -> Any:
+        if packet.ssrc not in self.ssrc_table:
+            mid = getattr(packet.extensions, "mid", None)
+            receiver = self.mid_table.get(mid) if mid is not None else None
+            if receiver is not None:
+                self.ssrc_table[packet.ssrc] = receiver
+                return receiver
+        return route(self, packet)
+
+    rtcdtlstransport.RtpRouter.route_rtp = by_mid  # type: ignore[method-assign]
     rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet = counting  # type: ignore[method-assign]
     rtcrtpreceiver.decoder_worker = dropping
     _installed = True

@@ -21,6 +21,7 @@ class MeetingSocket:
         self.feeds: dict[str, int] = {}  # participant id -> camera feed, as the socket was told
         self.on_frame: list[Any] = []  # callbacks(frame), called in order of arrival
         self.participant_id = ""  # from welcome
+        self.invalid: list[str] = []  # frames that did not match the schema (validate=True)
         self.queueing = True  # off once joined: later frames go to on_frame only, not to expect()
         self._reader = asyncio.create_task(self._read())
 
@@ -39,10 +40,16 @@ class MeetingSocket:
             async for raw in self.ws:
                 frame = json.loads(raw)
                 if self.validate:
-                    protocol.SERVER_MESSAGE.validate_python(frame)
-                self._track_feeds(frame)
-                for callback in self.on_frame:
-                    callback(frame)
+                    try:
+                        protocol.SERVER_MESSAGE.validate_python(frame)
+                    except ValueError as exc:  # a finding for the test to report, not the end of the reader
+                        self.invalid.append(f"{frame.get('type')}: {exc}"[:2000])
+                try:
+                    self._track_feeds(frame)
+                    for callback in self.on_frame:
+                        callback(frame)
+                except Exception as exc:  # a bug here must show, and not end the reader
+                    self.invalid.append(f"{frame.get('type')}: {type(exc).__name__}: {exc}")
                 if self.queueing:
                     await self.frames.put(frame)
         except websockets.ConnectionClosed:
