@@ -188,8 +188,10 @@ INSTRUMENT_JS = r"""
   const poll = async () => {
     document.querySelectorAll('video[data-feed]').forEach(watch);
     const m = window.__meetkit;
-    if (m && m.subscribers && !('frame.stats' in B.marks)) {
-      for (const pc of m.subscribers.values()) {
+    // Before issue 11 a Map of subscriber PCs (m.subscribers), after it one PC (m.subscriber).
+    const subs = m ? [...(m.subscribers ? m.subscribers.values() : []), m.subscriber].filter(Boolean) : [];
+    if (subs.length && !('frame.stats' in B.marks)) {
+      for (const pc of subs) {
         const stats = await pc.getStats();
         stats.forEach((s) => {
           if (s.type === 'inbound-rtp' && s.kind === 'video' && s.framesDecoded > 0) mark('frame.stats');
@@ -226,7 +228,7 @@ FRAME_KEYS = ("frame.stats", "frame.rvfc", "frame.loadeddata")
 # The selected ICE candidate pair of every peer connection of the page: "local -> remote".
 PAIRS_JS = """async () => {
   const m = window.__meetkit;
-  const pcs = [m.publisher, ...m.subscribers.values()].filter(Boolean);
+  const pcs = [m.publisher, ...(m.subscribers ? m.subscribers.values() : []), m.subscriber].filter(Boolean);
   const out = [];
   for (const pc of pcs) {
     const stats = await pc.getStats();
