@@ -17,8 +17,9 @@ then receivers are added in steps; each step is held `--seconds` and prints: Jan
 above the publishers-only level, divided by the video streams forwarded), meetkit CPU per
 participant, received bitrate per receiver, packet loss, audio streams each receiver hears, receiver
 join p50/p99 (socket opened -> first video packet). Stepping stops where it saturates: loss > 2 %,
-receiver join p99 > 5 s, or the machine's CPU > 90 % busy (the load generator shares the 2 cores:
-the per-stream figures are what to project from, not the saturation point).
+receiver join p99 > 5 s, or meetkit + Janus + the load generator using > 90 % of the machine's CPUs
+(the generator shares the cores: the per-stream figures are what to project from, not the saturation
+point).
 """
 
 from __future__ import annotations
@@ -137,12 +138,17 @@ def run_size(srv: Any, size: str, args: argparse.Namespace, pubs: list[Worker], 
             f"per receiver {min(kbps):.0f}-{max(kbps):.0f} kbps (mean {sum(kbps) / len(kbps):.0f}); "
             f"loss max {loss * 100:.2f} %; audio heard {heard}; receiver join p50 "
             f"{pct(ok_first, 50) if ok_first else float('nan'):.2f} s p99 {join_p99:.2f} s "
-            f"({len(firsts) - len(ok_first)} got no video); machine {m['busy'] * 100:.0f} % busy; "
+            f"({len(firsts) - len(ok_first)} got no video); machine {m['busy'] * 100:.0f} % busy "
+            f"(meetkit + Janus + generator: {(m['janus'] + m['meetkit'] + m['pub_cpu'] + m['rx_cpu']) * 100:.0f} % "
+            f"of one core); "
             f"generator {m['rx_cpu'] * 100 / step:.1f} % per synthetic receiver; "
             f"errors {sum(r['errors'] for r in rs)}")
         print(lines[-1], flush=True)
+        # Pegged: meetkit, Janus and the load generator together use > 90 % of the machine (other work on
+        # a shared machine is printed as "machine % busy" but does not count).
+        ours = (m["janus"] + m["meetkit"] + m["pub_cpu"] + m["rx_cpu"]) / (os.cpu_count() or 1)
         why = [w for w, bad in (("loss > 2 %", loss > LOSS_LIMIT), ("join p99 > 5 s", join_p99 > JOIN_LIMIT),
-                                ("CPU > 90 %", m["busy"] > BUSY_LIMIT)) if bad]
+                                ("CPU pegged", ours > BUSY_LIMIT)) if bad]
         if why:
             lines.append(f"  saturated at {step} receivers: {', '.join(why)}")
             print(lines[-1], flush=True)
