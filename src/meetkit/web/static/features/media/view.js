@@ -10,30 +10,33 @@ import { joined } from "./tracks.js";
 const VIEW_DEBOUNCE_MS = 150;
 const MAX_TILES = 64;  // the server's bound
 
-const view = { timer: null, sent: null, observer: null, observed: new WeakSet() };
+const view = { timer: null, sent: null, observer: null, observed: new Set() };
 
 /** The remote videos on screen: `video[data-feed]` in the grid and the stage, sized by their tile. */
 function currentView() {
   const dpr = window.devicePixelRatio || 1;
   const tiles = [];
   const seen = new Set();
+  const boxes = new Set();
   for (const video of $$("#grid .tile video[data-feed], #stage .screen-tile video[data-feed]")) {
     const feed = Number(video.dataset.feed);
     if (!Number.isInteger(feed) || seen.has(feed) || tiles.length >= MAX_TILES) continue;
     seen.add(feed);
     const box = video.closest(".tile, .screen-tile");
-    observe(box);
+    boxes.add(box);
     const rect = box.getBoundingClientRect();
     tiles.push({ feed, width: Math.round(rect.width * dpr), height: Math.round(rect.height * dpr) });
   }
+  observeOnly(boxes);
   tiles.sort((a, b) => a.feed - b.feed);
   return { tiles, low_bandwidth: !!store.state.media.lowBandwidth };
 }
 
-function observe(el) {
-  if (!view.observer || view.observed.has(el)) return;
-  view.observed.add(el);
-  view.observer.observe(el);
+/** The tiles' size changes (a layout, a panel opening) schedule a view; gone tiles are let go. */
+function observeOnly(boxes) {
+  if (!view.observer) return;
+  for (const el of view.observed) if (!boxes.has(el)) { view.observer.unobserve(el); view.observed.delete(el); }
+  for (const el of boxes) if (!view.observed.has(el)) { view.observer.observe(el); view.observed.add(el); }
 }
 
 /** Sends the view when it changed since the last one (or always, `force`: a new or resumed session). */
