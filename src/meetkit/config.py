@@ -111,7 +111,7 @@ class Settings(BaseSettings):
                                      description="hand, media.state and talking per second per socket.")
     socket_state_burst: int = Field(default=50, ge=1, le=100_000)
     socket_media_rate: float = Field(default=20.0, gt=0, le=10_000,
-                                     description="media.publish/unpublish/subscribe/answer/unsubscribe per second.")
+                                     description="media.publish/unpublish/view/answer/ice_restart per second.")
     socket_media_burst: int = Field(default=200, ge=1, le=100_000)
     socket_host_rate: float = Field(default=10.0, gt=0, le=10_000, description="host.* per second per socket.")
     socket_host_burst: int = Field(default=50, ge=1, le=100_000)
@@ -239,6 +239,16 @@ class Settings(BaseSettings):
     media_candidate_networks: str | None = Field(
         default=None, description="Comma-separated CIDRs: ICE candidates of browsers outside them are dropped "
         "before Janus sees them (e.g. 127.0.0.0/8 keeps a lab on loopback); unset: all kept.")
+    # Who hears whom (domain/audio_slots.py, signalling/subscriptions.py; docs/media.md "Everyone heard").
+    audio_all_up_to: int = Field(default=10, ge=0, le=1000, description="Up to this many unmuted audio senders "
+                                 "in a meeting, everyone receives every one of them directly.")
+    audio_slots: int = Field(default=8, ge=1, le=64, description="Above audio_all_up_to, the audio m-lines each "
+                             "participant receives, pointed by meetkit at the most recent speakers (plus hosts "
+                             "and the presenter, always received directly).")
+    audio_active_packets: int = Field(default=10, ge=1, le=1000, description="Janus talking detection: audio "
+                                      "packets (20 ms each) averaged; 10 ≈ 200 ms.")
+    audio_level_average: int = Field(default=40, ge=1, le=127, description="Janus talking detection: average "
+                                     "level (-dBov, 127 = silence) louder than this counts as talking.")
     # --- end media ---
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"

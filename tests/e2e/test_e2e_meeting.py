@@ -154,13 +154,13 @@ async def test_host_admits_guest_media_chat_remove_and_forged_token(
         eve = await eve_ctx.new_page()
         await b.join(eve, guest_url + "?participant_token=forged-token", "Eve")
         await b.wait_state(eve, "lobby")
-        # ... and a raw socket that claims to be an earlier participant cannot subscribe either.
+        # ... and a raw socket that claims to be an earlier participant cannot subscribe either (whatever
+        # feed it names: the refusal comes before any look-up).
         code = room["meeting_code"]
         rogue = await Peer.open(media_server.base_url, code, "Rogue", resume={
             "participant_id": guest_id, "resume_token": "stale-or-forged"})
         await rogue.expect("lobby")
-        feeds = await host.evaluate("() => [...window.__meetkit.subscribers.keys()]")
-        await rogue.send({"type": "media.subscribe", "feed": int(feeds[0])})
+        await rogue.send({"type": "media.view", "tiles": [{"feed": 1, "width": 640, "height": 360}]})
         assert (await rogue.expect("error"))["code"] == "not_joined"
         await rogue.close()
 

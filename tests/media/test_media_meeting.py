@@ -1,5 +1,5 @@
-"""Media through meetkit's meeting socket with aiortc peers (no browser): publish, subscribe, decode,
-the video-sender limit, and what a removed participant keeps (nothing). A real server runs its own
+"""Media through meetkit's meeting socket with aiortc peers (no browser): publish, receive (media.view),
+decode, the video-sender limit, and what a removed participant keeps (nothing). A real server runs its own
 Janus; every candidate is on 127.0.0.5 (scripts/media-net.sh)."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from meetkit.client import MeetingsClient
 from ..signalling_client import Peer
 from ..storage.test_s3_store import bucket, s3_env  # noqa: F401  (fixtures: the real S3 server)
 from ..support import MEDIA_ADDR, Server, create_application, media_env, media_net, start_server, stop_server
+from .peers import Receiver
 
 aiortc = pytest.importorskip("aiortc")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)")
@@ -84,25 +85,9 @@ async def feed_of(peer: Peer, participant_id: str, timeout: float = 15.0) -> int
     raise AssertionError("the feed was never announced")
 
 
-async def frames_within(track: Any, seconds: float) -> int:
-    """Frames a track yields in ``seconds`` (stops early when the track ends)."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + seconds
-    count = 0
-    while (left := end - loop.time()) > 0:
-        try:
-            await asyncio.wait_for(track.recv(), left)
-            count += 1
-        except TimeoutError:
-            break
-        except aiortc.mediastreams.MediaStreamError:
-            break
-    return count
-
-
 async def test_publish_subscribe_video_limit_and_removal(limited_server: Server, api: MeetingsClient,
                                                          loopback_ice: None) -> None:
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc import RTCSessionDescription
 
     room = api.create_room({"display_name": "aiortc", "join_approval_level": "none"})
     token = room["_links"]["host_url"]["href"].split("participant_token=")[1]
@@ -134,34 +119,31 @@ async def test_publish_subscribe_video_limit_and_removal(limited_server: Server,
         assert admitted["video_allowed"] is False and "camera off" in admitted["message"]
         await late.send({"type": "leave"})
 
-        # The guest subscribes to the host's camera and decodes it.
-        sub = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        pcs.append(sub)
-        tracks: asyncio.Queue[Any] = asyncio.Queue()
-        sub.on("track", tracks.put_nowait)
-        await guest.send({"type": "media.subscribe", "feed": feed})
-        offer = await guest.expect("media.offer", timeout=15)
-        await sub.setRemoteDescription(RTCSessionDescription(offer["sdp"], "offer"))
-        await sub.setLocalDescription(await sub.createAnswer())
-        await guest.send({"type": "media.answer", "feed": feed, "sdp": sub.localDescription.sdp})
+        # The guest's one subscriber PC: the host's audio comes unasked; the video once the page shows it.
+        receiver = Receiver(guest)
+        pcs.append(receiver)
+        await guest.send({"type": "media.view", "tiles": [{"feed": feed, "width": 640, "height": 360}]})
         async with asyncio.timeout(30):
-            video = None
-            while video is None:
-                track = await tracks.get()
-                if track.kind == "video":
-                    video = track
-            frame = await video.recv()
-        assert frame.width > 0
+            while receiver.video_frames.get(host.id, 0) == 0:
+                await asyncio.sleep(0.05)
+        assert receiver.video_size[host.id][0] > 0
+        kinds = {(s["type"], s.get("participant_id"), s.get("kind")) for s in receiver.streams.values()}
+        assert {("audio", host.id, "camera"), ("video", host.id, "camera")} <= kinds, kinds
 
-        # Someone not in the meeting cannot subscribe; a feed nobody sends is refused.
-        await guest.send({"type": "media.subscribe", "feed": 12345})
-        assert (await guest.expect("media.error"))["code"] == "no_such_feed"
+        # A tile of a feed nobody sends subscribes nothing; an answer without an offer is refused.
+        await guest.send({"type": "media.view", "tiles": [{"feed": 12345, "width": 640, "height": 360},
+                                                          {"feed": feed, "width": 640, "height": 360}]})
+        await guest.send({"type": "media.answer", "sdp": "v=0"})
+        await guest.expect("media.error", code="no_offer")
+        assert 12345 not in {s.get("feed") for s in receiver.streams.values()}
 
         # Removed: the guest's subscription stops receiving.
         await host.send({"type": "host.remove", "participant_id": guest.id})
         await guest.expect("removed")
-        assert await frames_within(video, 1.5) >= 0  # drain what was already on its way
-        assert await frames_within(video, 2.0) == 0, "the removed guest still receives video"
+        await asyncio.sleep(1.5)  # what was already on its way
+        before = receiver.video_frames[host.id]
+        await asyncio.sleep(2.0)
+        assert receiver.video_frames[host.id] == before, "the removed guest still receives video"
     finally:
         for pc in pcs:
             await pc.close()

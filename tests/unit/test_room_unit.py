@@ -38,6 +38,16 @@ AUDIO_SDP = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendonly\r\n"
 # --- the process boundary: a fake media server ----------------------------------------------------
 
 
+class FakeSubscriber:
+    """No feed's streams are known here (no Janus ``publishers`` events): nothing is ever subscribed."""
+
+    def __init__(self) -> None:
+        self.handle = None
+        self.streams: list[Any] = []
+        self.active: list[Any] = []
+        self.on_offer = None
+
+
 class FakeMediaParticipant:
     def __init__(self, token: str, on_event: MediaEventCallback | None) -> None:
         self.token = token
@@ -46,6 +56,7 @@ class FakeMediaParticipant:
         self.published: dict[str, int] = {}
         self.unpublished: list[str] = []
         self.closed = False
+        self.subscriber = FakeSubscriber()
 
     async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str:
         self.published[kind] = feed
@@ -59,15 +70,6 @@ class FakeMediaParticipant:
         self.unpublished.append(kind)
 
     async def record(self, kind: str, filename: str | None) -> None:
-        return None
-
-    async def subscribe(self, feed: int) -> str:
-        return "v=0\r\n(offer)"
-
-    async def start(self, feed: int, sdp_answer: str) -> None:
-        return None
-
-    async def unsubscribe(self, feed: int) -> None:
         return None
 
     async def close(self) -> None:
@@ -85,7 +87,7 @@ class FakeMedia:
         self.kicked: list[int] = []
 
     async def create_room(self, room: int, *, publishers: int, record: bool = False, rec_dir: str | None = None,
-                          description: str = "") -> None:
+                          description: str = "", audio_levels: Any = None) -> None:
         return None
 
     async def destroy_room(self, room: int) -> None:

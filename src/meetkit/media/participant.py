@@ -1,5 +1,6 @@
 """One participant's media in a Janus videoroom: :class:`MediaParticipant`, in its own Janus session, with
-one publisher handle per kind (camera, screen), one subscriber handle per feed it watches, and a
+one publisher handle per kind (camera, screen), one multistream subscriber handle for everything it
+receives (:attr:`MediaParticipant.subscriber`, media/subscriber.py), and a
 silent *presence* that holds its place in the room. Made by
 :meth:`meetkit.media.videoroom.MediaServer.open_participant`; what Janus says unasked about its
 handles reaches ``on_event`` as a :class:`MediaEvent`. See :mod:`meetkit.media.videoroom` for who may
@@ -16,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .codes import ID_EXISTS, NO_SUCH_FEED, PLUGIN
 from .janus import JanusError, JanusHandle, JanusSession, JsonObject
+from .janus_session import EventCallback
+from .subscriber import Subscriber
 
 if TYPE_CHECKING:
     from .videoroom import MediaServer
@@ -31,7 +34,7 @@ class MediaEvent:
     ``type`` is the Janus message (``webrtcup``, ``media``, ``slowlink``, ``hangup``, ``detached``),
     ``kicked`` / ``room_destroyed`` for those videoroom events, ``event`` for other plugin events, or
     ``closed`` when the connection to Janus was lost. ``role`` names the handle: ``camera``,
-    ``screen``, ``subscriber`` (then ``feed`` is the feed watched) or ``presence``.
+    ``screen``, ``subscriber`` (``feed`` None: the one handle carries many feeds) or ``presence``.
     """
 
     type: str
@@ -63,9 +66,12 @@ class MediaParticipant:
         self._private_id = 0
         self.presence_id = 0
         """Janus id of the participant's presence in the room: kick it to cut its subscriptions too."""
+        self.publishers_at_join: list[JsonObject] = []
+        """The room's publishers (with their ``streams``) when the presence joined."""
         self._publishers: dict[str, tuple[JanusHandle, int]] = {}
         self._live: dict[str, asyncio.Event] = {}
-        self._subscribers: dict[int, JanusHandle] = {}
+        self.subscriber = Subscriber(self._attach_subscriber, room, token, lambda: self._private_id)
+        """Everything this participant receives, on one multistream handle (media/subscriber.py)."""
         self._recordings: dict[str, str] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._closed = False
@@ -86,7 +92,8 @@ class MediaParticipant:
 
     @property
     def subscriptions(self) -> list[int]:
-        return sorted(self._subscribers)
+        """The feeds this participant receives something of."""
+        return sorted({s.feed for s in self.subscriber.active if s.feed is not None})
 
     async def _enter(self) -> None:
         handle = await self._attach("presence", None)
@@ -95,6 +102,8 @@ class MediaParticipant:
         )
         self._presence = handle
         self.presence_id = int(data["id"])
+        found = data.get("publishers")
+        self.publishers_at_join = list(found) if isinstance(found, list) else []
         self._private_id = int(data["private_id"])
 
     async def publish(self, kind: str, feed: int, display: str, sdp_offer: str) -> str:
@@ -202,54 +211,16 @@ class MediaParticipant:
         except ValueError:
             raise ValueError(f"{filename!r} is outside the room's recording folder {spec.rec_dir!r}") from None
 
-    async def subscribe(self, feed: int) -> str:
-        """Subscribe to ``feed``: returns Janus's SDP offer, to be answered with :meth:`start`."""
-        async with self._lock(f"feed:{feed}"):
-            await self._unsubscribe(feed)
-            handle = await self._attach("subscriber", feed)
-            try:
-                _, jsep = await handle.message(
-                    {
-                        "request": "join", "ptype": "subscriber", "room": self.room, "streams": [{"feed": feed}],
-                        "private_id": self._private_id, "token": self.token,
-                    }
-                )
-                if jsep is None or jsep.get("type") != "offer":
-                    raise JanusError(0, "Janus attached the subscriber without an SDP offer")
-            except BaseException:
-                await handle.detach()
-                raise
-            self._subscribers[feed] = handle
-            return str(jsep["sdp"])
-
-    async def start(self, feed: int, sdp_answer: str) -> None:
-        """Give Janus the browser's answer for ``feed``; media starts flowing."""
-        async with self._lock(f"feed:{feed}"):
-            handle = self._subscribers.get(feed)
-            if handle is None:
-                raise JanusError(NO_SUCH_FEED, f"not subscribed to feed {feed}")
-            await handle.message({"request": "start"}, {"type": "answer", "sdp": sdp_answer, "trickle": False})
-
-    async def unsubscribe(self, feed: int) -> None:
-        """Stop watching ``feed``. Idempotent."""
-        async with self._lock(f"feed:{feed}"):
-            await self._unsubscribe(feed)
-
-    async def _unsubscribe(self, feed: int) -> None:
-        handle = self._subscribers.pop(feed, None)
-        if handle is not None:
-            await handle.detach()
-
     async def close(self) -> None:
         """Detach every handle and destroy the Janus session. Idempotent; safe after Janus is gone."""
         if self._closed:
             return
         self._closed = True
-        handles = [h for h, _ in self._publishers.values()] + list(self._subscribers.values())
+        handles = [h for h, _ in self._publishers.values()]
+        await self.subscriber.close()
         if self._presence is not None:
             handles.append(self._presence)
         self._publishers.clear()
-        self._subscribers.clear()
         self._recordings.clear()
         self._presence = None
         for handle in handles:
@@ -264,10 +235,15 @@ class MediaParticipant:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    async def _attach(self, role: str, feed: int | None) -> JanusHandle:
+    async def _attach_subscriber(self, heard: EventCallback) -> JanusHandle:
+        return await self._attach("subscriber", None, heard)
+
+    async def _attach(self, role: str, feed: int | None, heard: EventCallback | None = None) -> JanusHandle:
         live = self._live.get(role)
 
-        def on_event(_: JanusHandle, message: JsonObject) -> None:
+        def on_event(handle: JanusHandle, message: JsonObject) -> None:
+            if heard is not None:
+                heard(handle, message)
             type_ = _event_type(message)
             if type_ == "webrtcup" and live is not None:
                 live.set()

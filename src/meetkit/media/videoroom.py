@@ -6,7 +6,8 @@ rest of meetkit sees:
 - :class:`MediaServer`: rooms (create, destroy, who may join, kick, recording) over one admin handle,
   and :meth:`MediaServer.open_participant`; its connection is kept up by a :class:`~.watchdog.Watchdog`;
 - :class:`~.participant.MediaParticipant`: one participant's media, in its own Janus session: one
-  publisher handle per kind (camera, screen) and one subscriber handle per feed it watches. SDP goes
+  publisher handle per kind (camera, screen) and one multistream subscriber handle
+  (:mod:`.subscriber`) for everything it receives. SDP goes
   through meetkit: the browser never talks to Janus. (Importable from here too, with
   :class:`~.participant.MediaEvent`.)
 
@@ -43,7 +44,8 @@ log = logging.getLogger("meetkit.media")
 
 __all__ = [
     "ID_EXISTS", "KINDS", "NO_SUCH_FEED", "NO_SUCH_ROOM", "PLUGIN", "PUBLISHERS_FULL", "ROOM_EXISTS", "UNAUTHORIZED",
-    "MediaEvent", "MediaEventCallback", "MediaKind", "MediaParticipant", "MediaServer", "RestartCallback",
+    "AudioLevels", "MediaEvent", "MediaEventCallback", "MediaKind", "MediaParticipant", "MediaServer",
+    "RestartCallback",
 ]
 
 
@@ -55,7 +57,18 @@ class _Room:
     rec_dir: str | None
     description: str
     secret: str
+    audio_levels: AudioLevels | None = None
     tokens: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class AudioLevels:
+    """Janus's talking detection for a room (``audiolevel_event``): someone talks when the average level
+    of ``active_packets`` audio packets (20 ms each) is louder than ``average`` (-dBov: 0 is loudest,
+    127 silence). Janus's defaults (100 packets, 25) take 2 s and miss soft talkers."""
+
+    active_packets: int = 10
+    average: int = 40
 
 
 class MediaServer:
@@ -174,10 +187,12 @@ class MediaServer:
         record: bool = False,
         rec_dir: str | None = None,
         description: str = "",
+        audio_levels: AudioLevels | None = None,
     ) -> None:
-        """Create the Janus room, locked to tokens added by :meth:`allow`. Idempotent."""
+        """Create the Janus room, locked to tokens added by :meth:`allow`. Idempotent. With
+        ``audio_levels``, every participant in the room hears ``talking`` / ``stopped-talking``."""
         existing = self._rooms.get(room)
-        spec = _Room(room, publishers, record, rec_dir, description, self._room_secret(room))
+        spec = _Room(room, publishers, record, rec_dir, description, self._room_secret(room), audio_levels)
         if existing is not None:
             spec.tokens = existing.tokens
         # Recorded first: if Janus is unreachable now, the room is created when the connection is back.
@@ -212,6 +227,10 @@ class MediaServer:
         }
         if spec.rec_dir is not None:
             body["rec_dir"] = spec.rec_dir
+        if spec.audio_levels is not None:
+            body["audiolevel_event"] = True
+            body["audio_active_packets"] = spec.audio_levels.active_packets
+            body["audio_level_average"] = spec.audio_levels.average
         if self._admin_key is not None:
             body["admin_key"] = self._admin_key
         try:

@@ -68,6 +68,8 @@ class ParticipantUpdates:
     def changed(self, m: Participant) -> None:
         self._changed[m.id] = m
         self.throttle.poke()
+        # Feeds, mic and camera are what subscriptions are made of: every viewer recomputes (coalesced).
+        self.room.subscriptions.changed()
 
     def talking(self, m: Participant, talking: bool) -> None:
         self._talking[m.id] = (m, talking)
@@ -83,7 +85,7 @@ class ParticipantUpdates:
                 sent = True
         for m, value in talking.values():
             if m.state == "joined":
-                self.room.broadcast(protocol.TalkingOut(participant_id=m.id, talking=value), exclude=m)
+                self.room.broadcast(protocol.TalkingOut(participant_id=m.id, talking=value))  # self included
                 sent = True
         return sent
 

@@ -28,8 +28,8 @@ LimitClass = protocol.LimitClass
 _CLASSES: dict[str, LimitClass] = {
     "chat.send": "chat",
     "hand": "state", "media.state": "state", "talking": "state",
-    "media.publish": "media", "media.unpublish": "media", "media.subscribe": "media", "media.answer": "media",
-    "media.unsubscribe": "media",
+    "media.publish": "media", "media.unpublish": "media", "media.view": "media", "media.answer": "media",
+    "media.ice_restart": "media",
     "ping": "ping",
 }
 

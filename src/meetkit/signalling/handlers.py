@@ -80,7 +80,10 @@ async def hand(room: Room, m: Participant, msg: protocol.Hand) -> None:
 
 
 async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
-    room.updates.talking(m, msg.talking)
+    # With a media server, talking comes from Janus's audio levels (signalling/speakers.py), not from
+    # what browsers claim.
+    if room.node.media is None:
+        room.updates.talking(m, msg.talking)
 
 
 async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> None:
@@ -96,16 +99,16 @@ async def unpublish(room: Room, m: Participant, msg: protocol.MediaUnpublish) ->
     await room.relay.unpublish(m, msg.kind)
 
 
-async def subscribe(room: Room, m: Participant, msg: protocol.MediaSubscribe) -> None:
-    await room.relay.subscribe(m, msg.feed)
+async def view(room: Room, m: Participant, msg: protocol.MediaView) -> None:
+    room.subscriptions.view(m, msg)
 
 
 async def answer(room: Room, m: Participant, msg: protocol.MediaAnswer) -> None:
-    await room.relay.answer(m, msg)
+    await room.subscriptions.answer(m, msg)
 
 
-async def unsubscribe(room: Room, m: Participant, msg: protocol.MediaUnsubscribe) -> None:
-    await room.relay.unsubscribe(m, msg.feed)
+async def ice_restart(room: Room, m: Participant, msg: protocol.MediaIceRestart) -> None:
+    room.subscriptions.ice_restart(m)
 
 
 # --- host controls ----------------------------------------------------------------------------------
@@ -182,8 +185,8 @@ async def record(room: Room, host: Participant, msg: protocol.HostRecord) -> Non
 
 HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.ChatSend: chat, protocol.Hand: hand, protocol.Talking: talking, protocol.MediaState: media_state,
-    protocol.MediaPublish: publish, protocol.MediaUnpublish: unpublish, protocol.MediaSubscribe: subscribe,
-    protocol.MediaAnswer: answer, protocol.MediaUnsubscribe: unsubscribe,
+    protocol.MediaPublish: publish, protocol.MediaUnpublish: unpublish, protocol.MediaView: view,
+    protocol.MediaAnswer: answer, protocol.MediaIceRestart: ice_restart,
     protocol.HostAdmit: admit, protocol.HostDeny: deny, protocol.HostAdmitAll: admit_all, protocol.HostMute: mute,
     protocol.HostMuteAll: mute_all, protocol.HostRemove: remove, protocol.HostLock: lock, protocol.HostEnd: end,
     protocol.HostChatExport: chat_export, protocol.HostRecord: record,

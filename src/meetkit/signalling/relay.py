@@ -1,7 +1,7 @@
 """The room's media relay: meetkit, not the browser, talks to Janus. It opens a participant's media
 when they enter (their token added to the media room) and closes it when they leave, relays the SDP of
-publishing and subscribing, and listens to what Janus says unasked about a participant's handles
-(a publisher hung up, a participant kicked)."""
+publishing (what each participant receives: signalling/subscriptions.py), and listens to what Janus
+says unasked about a participant's handles (a publisher hung up, a participant kicked)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..domain import lobby as rules
 from ..media.sdp import keep_candidates, sends_video
-from ..media.videoroom import MediaEvent
+from ..media.videoroom import AudioLevels, MediaEvent
 from . import protocol
 from .node import MEDIA_TIMEOUT, MediaParticipantPort
 from .participant import Participant
@@ -57,8 +57,11 @@ class Relay:
         # Idempotent: cheap when the room exists, and re-creates it after a media server restart.
         s = room.node.c.settings
         # Janus counts every sender, audio-only ones included; meetkit enforces the video limit itself.
-        await port.create_room(room.janus_room, publishers=s.max_participants + s.max_video_senders,
-                               description=f"meetkit {room.room_id}")
+        # (+1: the room's listener, signalling/speakers.py.) Talking detection tuned in the settings.
+        await port.create_room(room.janus_room, publishers=s.max_participants + s.max_video_senders + 1,
+                               description=f"meetkit {room.room_id}",
+                               audio_levels=AudioLevels(s.audio_active_packets, s.audio_level_average))
+        await room.subscriptions.speakers.open()
         await port.allow(room.janus_room, m.media_token)
         opened: list[MediaParticipantPort] = []
 
@@ -75,6 +78,7 @@ class Relay:
         so one failing does not keep the others from happening."""
         port, room = self.room.node.media, self.room
         media, m.media = m.media, None
+        room.subscriptions.forget(m)
         feeds = [*m.feeds.values(), *m.pending.values()]
         presence = getattr(media, "presence_id", None)
         if port is not None and room.janus_room is not None:
@@ -95,6 +99,8 @@ class Relay:
 
     async def destroy_media_room(self) -> None:
         port, room = self.room.node.media, self.room
+        room.subscriptions.close()
+        await room.subscriptions.speakers.close()
         if port is not None and room.janus_room is not None:
             try:
                 await port.destroy_room(room.janus_room)
@@ -190,33 +196,6 @@ class Relay:
         if kind == "camera":
             m.camera = False
         self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
-
-    async def subscribe(self, m: Participant, feed: int) -> None:
-        if m.media is None or self.room.feed_owner(feed) is None:
-            m.send(protocol.MediaError(feed=feed, code="no_such_feed", message="nobody in this meeting sends that"))
-            return
-        try:
-            offer = await asyncio.wait_for(m.media.subscribe(feed), MEDIA_TIMEOUT)
-        except Exception as exc:
-            log.warning("subscribe failed: %s", type(exc).__name__)
-            m.send(protocol.MediaError(feed=feed, code="subscribe_failed", message="the media server refused"))
-            return
-        m.send(protocol.MediaOffer(feed=feed, sdp=offer))
-
-    async def answer(self, m: Participant, msg: protocol.MediaAnswer) -> None:
-        if m.media is None:
-            return
-        try:
-            answer = keep_candidates(msg.sdp, self.room.node.candidate_networks)
-            await asyncio.wait_for(m.media.start(msg.feed, answer), MEDIA_TIMEOUT)
-        except Exception as exc:
-            log.warning("starting a subscription failed: %s", type(exc).__name__)
-            m.send(protocol.MediaError(feed=msg.feed, code="subscribe_failed", message="the media server refused"))
-
-    async def unsubscribe(self, m: Participant, feed: int) -> None:
-        if m.media is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(m.media.unsubscribe(feed), MEDIA_TIMEOUT)
 
     # --- what Janus says unasked --------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 and the session that runs while somebody is in the meeting.
 
 Membership changes of a room run one at a time under ``lock``; the durable side (sessions,
-participants, chat, callbacks) goes through ``actions.meetings``. The room's lobby, media relay and
-recording switch are its parts (``lobby``, ``relay``, ``recording``)."""
+participants, chat, callbacks) goes through ``actions.meetings``. The room's lobby, media relay, what
+each participant receives and the recording switch are its parts (``lobby``, ``relay``,
+``subscriptions``, ``recording``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from .node import Node
 from .participant import Participant
 from .recording import Recording
 from .relay import Relay
+from .subscriptions import Subscriptions
 
 log = logging.getLogger("meetkit.signalling")
 
@@ -50,6 +52,7 @@ class Room:
     def __post_init__(self) -> None:
         self.lobby = Lobby(self)
         self.relay = Relay(self)
+        self.subscriptions = Subscriptions(self)
         self.recording = Recording(self)
         s = self.node.c.settings
         self.updates = ParticipantUpdates(self, s.state_update_interval)

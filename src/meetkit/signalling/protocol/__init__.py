@@ -80,19 +80,19 @@ from .client import (
     MediaAnswer as MediaAnswer,
 )
 from .client import (
+    MediaIceRestart as MediaIceRestart,
+)
+from .client import (
     MediaPublish as MediaPublish,
 )
 from .client import (
     MediaState as MediaState,
 )
 from .client import (
-    MediaSubscribe as MediaSubscribe,
-)
-from .client import (
     MediaUnpublish as MediaUnpublish,
 )
 from .client import (
-    MediaUnsubscribe as MediaUnsubscribe,
+    MediaView as MediaView,
 )
 from .client import (
     Ping as Ping,
@@ -108,6 +108,9 @@ from .client import (
 )
 from .client import (
     Text as Text,
+)
+from .client import (
+    Tile as Tile,
 )
 from .client import (
     parse_client as parse_client,
@@ -167,6 +170,9 @@ from .server import (
     MediaReset as MediaReset,
 )
 from .server import (
+    MediaStreams as MediaStreams,
+)
+from .server import (
     MeetingEnded as MeetingEnded,
 )
 from .server import (
@@ -198,6 +204,9 @@ from .server import (
 )
 from .server import (
     ServerMessage as ServerMessage,
+)
+from .server import (
+    Stream as Stream,
 )
 from .server import (
     TalkingOut as TalkingOut,

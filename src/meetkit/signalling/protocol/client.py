@@ -104,20 +104,34 @@ class MediaUnpublish(ClientMessage):
     kind: Kind
 
 
-class MediaSubscribe(ClientMessage):
-    type: Literal["media.subscribe"]
+class Tile(BaseModel):
+    """A video the page shows, and its size in device pixels (which simulcast layer fits it)."""
+    model_config = ConfigDict(extra="ignore", frozen=True)
     feed: Feed
+    width: Annotated[int, Field(ge=0, le=16384)]
+    height: Annotated[int, Field(ge=0, le=16384)]
+
+
+MAX_TILES = 64
+
+
+class MediaView(ClientMessage):
+    """The videos the page shows now; meetkit decides the whole subscription from it (and adds audio)."""
+    type: Literal["media.view"]
+    tiles: Annotated[list[Tile], Field(max_length=MAX_TILES)]
+    low_bandwidth: bool = False
 
 
 class MediaAnswer(ClientMessage):
+    """The page's answer to the subscriber ``media.offer``."""
     type: Literal["media.answer"]
-    feed: Feed
     sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
+    trickle: bool = False
 
 
-class MediaUnsubscribe(ClientMessage):
-    type: Literal["media.unsubscribe"]
-    feed: Feed
+class MediaIceRestart(ClientMessage):
+    type: Literal["media.ice_restart"]
+    target: Literal["subscriber"]
 
 
 class Leave(ClientMessage):
@@ -171,8 +185,8 @@ class HostRecord(ClientMessage):
 
 
 AnyClientMessage = Annotated[
-    Hello | Ping | ChatSend | Hand | Talking | MediaState | MediaPublish | MediaUnpublish | MediaSubscribe
-    | MediaAnswer | MediaUnsubscribe | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll
+    Hello | Ping | ChatSend | Hand | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
+    | MediaAnswer | MediaIceRestart | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll
     | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
     Field(discriminator="type"),
 ]

@@ -160,10 +160,30 @@ class MediaAnswerOut(ServerMessage):
     sdp: str
 
 
+class Stream(BaseModel):
+    """One m-line of the page's subscriber PC: whose media it carries. ``slot``: an audio slot meetkit
+    re-points (its participant changes with ``media.streams``). An inactive m-line (unsubscribed, or
+    its sender left) has no participant, feed or kind (absent in the frame, like every null)."""
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mid: str
+    type: Literal["audio", "video"]
+    participant_id: str | None = None
+    feed: int | None = None
+    kind: Kind | None = None
+    slot: bool = False
+
+
 class MediaOffer(ServerMessage):
+    """Janus's offer for the page's one subscriber PC (the first and each renegotiation)."""
     type: Literal["media.offer"] = "media.offer"
-    feed: int
     sdp: str
+    streams: list[Stream]
+
+
+class MediaStreams(ServerMessage):
+    """The subscriber PC's streams changed without SDP (an audio slot switched)."""
+    type: Literal["media.streams"] = "media.streams"
+    streams: list[Stream]
 
 
 class MediaError(ServerMessage):
@@ -218,8 +238,8 @@ class Error(ServerMessage):
 
 AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
-    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaError | MediaReset | Muted
-    | Removed | MeetingEnded | Locked | Recording | Pong | Error,
+    | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaError | MediaReset
+    | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

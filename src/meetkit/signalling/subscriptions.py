@@ -1,0 +1,277 @@
+"""What each participant receives, on its one subscriber PC: the videos its page shows (``media.view``)
+at the simulcast layer that fits each tile, and the audio of others (domain/audio_slots.py).
+
+Every participant has a :class:`Viewer`: its wishes and a worker task that makes the Janus subscriber
+match what it should receive. Anything that may change it (a view, a feed announced or withdrawn, a
+mute, a new speaker) only marks the viewers dirty; the worker recomputes from the room as it is then,
+so a burst of changes is one update. One renegotiation is outstanding at a time: after an ``update``
+the worker waits (bounded) for the page's ``media.answer`` before it changes anything else. Audio
+slots are re-pointed with ``switch`` (no SDP: ``media.streams``), layers with ``configure``.
+
+The room's talking detection comes from Janus (the room is created with ``audiolevel_event``, see
+media/videoroom.py): Janus tells every participant of a room about every talker, so meetkit listens to
+one handle per room (:mod:`.speakers`), not to every presence (N² events)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..domain.audio_slots import choose_audio
+from ..domain.layers import substream_for
+from ..media.sdp import keep_candidates
+from ..media.subscriber import SubscribedStream
+from . import protocol
+from .node import MEDIA_TIMEOUT, MediaParticipantPort
+from .participant import Participant
+from .speakers import Speakers
+
+if TYPE_CHECKING:
+    from .room import Room
+
+log = logging.getLogger("meetkit.signalling")
+
+ANSWER_TIMEOUT = 10.0  # how long a renegotiation waits for the page's answer before the next one
+FALLBACK_US = 250_000  # Janus drops to a lower layer after this long without packets of the chosen one
+Key = tuple[int, str]  # (feed, the publisher's mid)
+
+
+@dataclass(eq=False)
+class Viewer:
+    m: Participant
+    tiles: dict[int, int] = field(default_factory=dict)  # feed → tile width (device pixels)
+    low_bandwidth: bool = False
+    media: MediaParticipantPort | None = None  # the media the state below belongs to
+    slots: list[str] = field(default_factory=list)  # the slot m-lines' mids, in slot order
+    slot_of: dict[str, str] = field(default_factory=dict)  # slot mid → the participant it carries
+    layers: dict[str, int] = field(default_factory=dict)  # video mid → substream configured
+    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    offered: bool = False  # an offer awaits the page's answer
+    restart: bool = False
+    janus_offers: list[str] = field(default_factory=list)  # offers Janus made unasked
+    task: asyncio.Task[None] | None = None
+
+
+class Subscriptions:
+    def __init__(self, room: Room) -> None:
+        self.room = room
+        self.viewers: dict[str, Viewer] = {}
+        self.speakers = Speakers(room, self.changed)
+
+    # --- what may change a subscription -------------------------------------------------------------
+
+    def changed(self) -> None:
+        """Feeds, mutes, speakers or hosts changed: every viewer recomputes (coalesced per viewer)."""
+        for m in self.room.joined():
+            if m.media is not None:
+                self._viewer(m).dirty.set()
+
+    def view(self, m: Participant, msg: protocol.MediaView) -> None:
+        v = self._viewer(m)
+        tiles: dict[int, int] = {}
+        for t in msg.tiles:  # one feed in two tiles: the larger decides its layer
+            tiles[t.feed] = max(tiles.get(t.feed, 0), t.width)
+        v.tiles = tiles
+        v.low_bandwidth = msg.low_bandwidth
+        v.dirty.set()
+
+    async def answer(self, m: Participant, msg: protocol.MediaAnswer) -> None:
+        v = self.viewers.get(m.id)
+        if m.media is None or v is None or not v.offered:
+            m.send(protocol.MediaError(code="no_offer", message="there is no subscriber offer to answer"))
+            return
+        try:
+            sdp = keep_candidates(msg.sdp, self.room.node.candidate_networks)
+            await asyncio.wait_for(m.media.subscriber.start(sdp), MEDIA_TIMEOUT)
+        except Exception as exc:
+            log.warning("starting a subscription failed: %s", type(exc).__name__)
+            m.send(protocol.MediaError(code="subscribe_failed", message="the media server refused"))
+        finally:
+            v.offered = False
+            v.answered.set()
+
+    def ice_restart(self, m: Participant) -> None:
+        v = self._viewer(m)
+        v.restart = True
+        v.dirty.set()
+
+    def forget(self, m: Participant) -> None:
+        """``m``'s media is closed: its worker stops; others stop receiving it at their next update."""
+        v = self.viewers.pop(m.id, None)
+        if v is not None and v.task is not None:
+            v.task.cancel()
+        self.speakers.forget(m)
+        self.changed()
+
+    def close(self) -> None:
+        for m_id in list(self.viewers):
+            v = self.viewers.pop(m_id)
+            if v.task is not None:
+                v.task.cancel()
+
+    # --- the worker ----------------------------------------------------------------------------------
+
+    def _viewer(self, m: Participant) -> Viewer:
+        v = self.viewers.get(m.id)
+        if v is None or v.m is not m:
+            v = self.viewers[m.id] = Viewer(m)
+            v.task = self.room.node.spawn(self._work(v), name="subscription")
+        return v
+
+    async def _work(self, v: Viewer) -> None:
+        while v.m.state == "joined":
+            await v.dirty.wait()
+            v.dirty.clear()
+            try:
+                await self._reconcile(v)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("updating a subscription failed: %s", type(exc).__name__)
+                v.m.send(protocol.MediaError(code="subscribe_failed", message="the media server refused"))
+
+    async def _reconcile(self, v: Viewer) -> None:
+        media = v.m.media
+        if media is None:
+            return
+        sub = media.subscriber
+        if v.media is not media:  # new media (first time, or after media.reset): start afresh
+            v.media, v.slots, v.slot_of, v.layers, v.janus_offers = media, [], {}, {}, []
+            sub.on_offer = lambda sdp: self._janus_offered(v, sdp)
+        while v.janus_offers:  # Janus renegotiated by itself (a publisher left): answer that first
+            await self._offer(v, v.janus_offers.pop(0))
+        if v.restart and sub.handle is not None:
+            v.restart = False
+            await self._offer(v, await asyncio.wait_for(sub.restart(), MEDIA_TIMEOUT))
+        v.restart = False
+        videos, direct, slot_targets = self._wanted(v)
+        # Slots whose publisher left went inactive: they are slots no more.
+        live_mids = {s.mid for s in sub.active}
+        v.slots = [mid for mid in v.slots if mid in live_mids]
+        v.slot_of = {mid: v.slot_of[mid] for mid in v.slots if mid in v.slot_of}
+        held = {(s.feed, s.feed_mid): s.mid for s in sub.active if s.mid not in v.slots
+                and s.feed is not None and s.feed_mid is not None}
+        wanted = set(videos) | direct
+        unsubscribe: list[dict[str, Any]] = [{"sub_mid": mid} for key, mid in held.items() if key not in wanted]
+        subscribe: list[dict[str, Any]] = [{"feed": f, "mid": mid} for (f, mid) in sorted(wanted - set(held))]
+        switches: list[dict[str, Any]] = []
+        new_slots: list[tuple[str, Key]] = []
+        for i, target in enumerate(slot_targets):
+            key = self._audio_of(target)
+            if i < len(v.slots):
+                mid = v.slots[i]
+                if target is None or key is None:
+                    unsubscribe.append({"sub_mid": mid})
+                elif v.slot_of.get(mid) != target:
+                    switches.append({"feed": key[0], "mid": key[1], "sub_mid": mid})
+                    v.slot_of[mid] = target
+            elif target is not None and key is not None:
+                new_slots.append((target, key))
+                subscribe.append({"feed": key[0], "mid": key[1]})
+        for mid in v.slots[len(slot_targets):]:
+            unsubscribe.append({"sub_mid": mid})
+        gone = {u["sub_mid"] for u in unsubscribe}
+        v.slots = [mid for mid in v.slots if mid not in gone]
+        if switches:
+            await asyncio.wait_for(sub.switch(switches), MEDIA_TIMEOUT)
+            if not (subscribe or unsubscribe):
+                v.m.send(protocol.MediaStreams(streams=self._streams(v)))
+        if subscribe or (unsubscribe and sub.handle is not None):
+            before = {s.mid for s in sub.active}
+            offer = await asyncio.wait_for(sub.update(subscribe, unsubscribe), MEDIA_TIMEOUT)
+            for target, key in new_slots:
+                found = next((s.mid for s in sub.active if s.mid not in before and (s.feed, s.feed_mid) == key
+                              and s.mid not in v.slots), None)
+                if found is not None:
+                    v.slots.append(found)
+                    v.slot_of[found] = target
+            for mid in gone:
+                v.layers.pop(mid, None)
+            await self._offer(v, offer)
+        await self._configure_layers(v, videos)
+
+    def _janus_offered(self, v: Viewer, sdp: str) -> None:
+        v.janus_offers.append(sdp)
+        v.dirty.set()
+
+    async def _offer(self, v: Viewer, sdp: str) -> None:
+        """Send an offer and wait (bounded) for the page's answer: one renegotiation at a time."""
+        v.answered.clear()
+        v.offered = True
+        v.m.send(protocol.MediaOffer(sdp=sdp, streams=self._streams(v)))
+        try:
+            await asyncio.wait_for(v.answered.wait(), ANSWER_TIMEOUT)
+        except TimeoutError:
+            log.info("a subscriber offer got no answer in %ss", ANSWER_TIMEOUT)
+
+    async def _configure_layers(self, v: Viewer, videos: dict[Key, int | None]) -> None:
+        media = v.media
+        if media is None:
+            return
+        changes: list[dict[str, Any]] = []
+        for s in media.subscriber.active:
+            if s.type != "video" or s.feed is None or s.feed_mid is None:
+                continue
+            substream = videos.get((s.feed, s.feed_mid))
+            if substream is not None and v.layers.get(s.mid) != substream:
+                changes.append({"mid": s.mid, "substream": substream, "temporal": 2, "fallback": FALLBACK_US})
+                v.layers[s.mid] = substream
+        if changes:
+            await asyncio.wait_for(media.subscriber.configure(changes), MEDIA_TIMEOUT)
+
+    # --- what a viewer should receive -----------------------------------------------------------------
+
+    def _wanted(self, v: Viewer) -> tuple[dict[Key, int | None], set[Key], tuple[str | None, ...]]:
+        """Videos (with the substream each should get; None for screens), directly subscribed audio, and
+        what each audio slot should carry."""
+        room, s = self.room, self.room.node.c.settings
+        videos: dict[Key, int | None] = {}
+        for feed, width in v.tiles.items():
+            owner = room.feed_owner(feed)
+            if owner is None or owner is v.m:
+                continue
+            screen = owner.feeds.get("screen") == feed
+            for mid in self.speakers.mids(feed, "video"):
+                videos[(feed, mid)] = None if screen else substream_for(width, low_bandwidth=v.low_bandwidth)
+        people = room.joined()
+        senders = [x.id for x in people if x.mic and self._audio_of(x.id) is not None]
+        presenter = next((x.id for x in people if "screen" in x.feeds), None)
+        previous = [v.slot_of.get(mid, "") for mid in v.slots]
+        now = room.node.c.clock.now().timestamp()
+        spoke_at = {**self.speakers.spoke_at, **{x: now for x in self.speakers.talking}}  # talking: most recent
+        choice = choose_audio(v.m.id, senders, spoke_at, [x.id for x in people if x.is_host],
+                              presenter, all_up_to=s.audio_all_up_to, slots=s.audio_slots, previous=previous)
+        direct = {key for key in (self._audio_of(x) for x in choice.direct) if key is not None}
+        return videos, direct, choice.slots
+
+    def _audio_of(self, participant_id: str | None) -> Key | None:
+        """The camera feed's audio stream of a participant (mic and camera are one publisher)."""
+        m = self.room.participants.get(participant_id or "")
+        feed = m.feeds.get("camera") if m is not None and m.state == "joined" else None
+        if feed is None:
+            return None
+        mids = self.speakers.mids(feed, "audio")
+        return (feed, mids[0]) if mids else None
+
+    def _streams(self, v: Viewer) -> list[protocol.Stream]:
+        media = v.media
+        if media is None:
+            return []
+        out: list[protocol.Stream] = []
+        for st in media.subscriber.streams:
+            if st.type not in ("audio", "video"):
+                continue
+            out.append(self._stream(v, st))
+        return out
+
+    def _stream(self, v: Viewer, st: SubscribedStream) -> protocol.Stream:
+        owner = self.room.feed_owner(st.feed) if st.feed is not None else None
+        kind = None
+        if owner is not None:
+            kind = "screen" if owner.feeds.get("screen") == st.feed else "camera"
+        return protocol.Stream(mid=st.mid, type="audio" if st.type == "audio" else "video",
+                               participant_id=owner.id if owner is not None else None,
+                               feed=st.feed if owner is not None else None, kind=kind, slot=st.mid in v.slots)
