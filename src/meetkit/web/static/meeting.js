@@ -61,7 +61,9 @@ function participantLeft(msg) {
 
 function onMediaError(msg) {
   if (msg.code === "media_unavailable") talkingFromBrowsers();
-  if (!onPublishError(msg)) onSubscribeError(msg);
+  // Publishing errors name their kind; receiving ones (subscribe_failed, no_offer) do not.
+  if (!msg.kind && msg.code !== "media_unavailable") onSubscribeError(msg);
+  else onPublishError(msg);
 }
 
 function onError(msg) {
