@@ -40,9 +40,12 @@ export function subscriberByFeed() {
   return out;
 }
 
-function originOf(sdp) {
-  // JSEP: the o= session id stays the same through renegotiations and ICE restarts of one session.
-  return typeof sdp === "string" ? (sdp.match(/^o=\S+ (\S+)/m) || [])[1] : undefined;
+function versionOf(sdp) {
+  // o=<user> <session id> <version>: Janus counts the version up in each offer of one subscriber
+  // handle (renegotiations, ICE restarts) and starts again at 1 on a new handle. (Its session id is
+  // not stable across renegotiations, so it cannot tell them apart.)
+  const m = typeof sdp === "string" ? sdp.match(/^o=\S+ \S+ (\d+)/m) : null;
+  return m ? Number(m[1]) : 0;
 }
 
 function usable(pc) {
@@ -79,9 +82,9 @@ export function onSubscribeOffer(msg) {
 async function answer(msg) {
   if (typeof msg.sdp !== "string" || !joined()) return;
   let pc = subs.pc;
-  // A renegotiation or an ICE restart of the same Janus session goes on the same connection; an
-  // offer from a new subscriber handle (another o= session) needs a new one (a new DTLS session).
-  if (!usable(pc) || originOf(pc.remoteDescription?.sdp) !== originOf(msg.sdp)) pc = newPeer();
+  // A renegotiation or an ICE restart of the same Janus handle goes on the same connection; the first
+  // offer of a new subscriber handle needs a new one (a new DTLS session).
+  if (!usable(pc) || versionOf(msg.sdp) <= versionOf(pc.remoteDescription?.sdp)) pc = newPeer();
   setStreams(msg.streams);
   try {
     await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
