@@ -28,6 +28,8 @@ pytestmark = [
 ]
 
 WIDE = (1280, 800)
+# The machine is shared: loading a page and joining may take long; nothing here measures speed.
+SLOW_MS = 120_000
 NARROW = (375, 740)
 
 # Before any page script: every RTCPeerConnection the page makes is counted, and the devices are
@@ -86,6 +88,16 @@ VIDEO_WIDTH_JS = """async (feed) => {
 }"""
 
 
+# What a failure message needs: the subscriber's state and what it receives.
+DIAGNOSIS_JS = """() => {
+  const m = window.__meetkit;
+  const pc = m.subscriber;
+  return { state: m.state, subscriber: pc && [pc.connectionState, pc.iceConnectionState, pc.signalingState],
+    streams: [...m.streams.values()].map((s) => `${s.mid}:${s.type}:${s.participant_id}`), view: m.view,
+    open: window.__openPeerConnections() };
+}"""
+
+
 @dataclass
 class Person:
     name: str
@@ -130,11 +142,13 @@ async def meeting(media_server: Server, api: MeetingsClient, chromium: Browser) 
             width, height = NARROW if i == 0 else WIDE
             ctx = await b.new_context(chromium, media_server.base_url, width, height)
             contexts.append(ctx)
+            ctx.set_default_timeout(SLOW_MS)
+            ctx.set_default_navigation_timeout(SLOW_MS)
             await ctx.add_init_script(INIT_JS)
             page = await ctx.new_page()
             name = "Pia Phone" if i == 0 else f"Person {i}"
             await b.join(page, host_url if i == 1 else guest_url, name)
-            await b.wait_state(page, "joined", timeout=30)
+            await b.wait_state(page, "joined", timeout=SLOW_MS / 1000)
             people.append(Person(name, page, await page.evaluate("() => window.__meetkit.participantId")))
         yield Meeting(people)
     finally:
@@ -158,7 +172,8 @@ async def audio_rising(page: Page, wanted: set[str], timeout: float = 40.0) -> d
             return rising
         before = now
     raise AssertionError(f"audio from {len(rising)} of {len(wanted)} others within {timeout}s: "
-                         f"missing {sorted(wanted - rising.keys())}; last {before}")
+                         f"missing {sorted(wanted - rising.keys())}; last {before}; "
+                         f"page: {await page.evaluate(DIAGNOSIS_JS)}")
 
 
 async def open_peer_connections(page: Page) -> int:
