@@ -237,6 +237,29 @@ async def test_every_page_has_at_most_three_peer_connections(meeting: Meeting) -
         assert await p.page.evaluate("() => window.__meetkit.subscriber !== null"), p.name
 
 
+async def test_a_network_change_restarts_the_subscriber_ice_and_media_keeps_coming(meeting: Meeting) -> None:
+    listener = meeting.people[3]
+    page = listener.page
+    ufrag_js = """() => {
+      const pc = window.__meetkit.subscriber;
+      const m = pc && pc.remoteDescription && pc.remoteDescription.sdp.match(/a=ice-ufrag:(\\S+)/);
+      return m ? m[1] : null;
+    }"""
+    before = await page.evaluate(ufrag_js)
+    pc_before = await page.evaluate("() => { window.__subscriberBefore = window.__meetkit.subscriber; return 1; }")
+    assert before and pc_before
+    # What the page hears when the network changes (a Wi-Fi → mobile move says "online" again).
+    await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    await page.wait_for_function(f"""() => {{
+      const pc = window.__meetkit.subscriber;
+      return ({ufrag_js})() !== {before!r} && pc.connectionState === 'connected';
+    }}""", timeout=60000)
+    # The same connection (no new subscriber, nobody left), and everyone is still heard.
+    assert await page.evaluate("() => window.__meetkit.subscriber === window.__subscriberBefore")
+    assert await page.evaluate("() => window.__meetkit.state") == "joined"
+    await audio_rising(page, meeting.others(listener))
+
+
 async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting) -> None:
     phone, presenter = meeting.phone, meeting.people[2]
     page = phone.page
