@@ -125,7 +125,7 @@ class Receiver:
             if who is None:
                 continue
             if track.kind == "audio":
-                if loudness(frame) > LOUD / 4:
+                if loudness(frame) > LOUD / 16:  # decoded, the tone comes back at about a fifth of its RMS
                     self.loud_frames[who] = self.loud_frames.get(who, 0) + 1
                     self.heard_at.setdefault(who, time.monotonic())
             else:

