@@ -283,10 +283,11 @@ async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting)
         pytest.skip(f"{publisher.name}'s camera sends {layers} layer(s): no simulcast publisher on this branch")
     small = await wait_width(page, feed, lambda r: r["width"] > 0, "a first frame")
     assert small["tile"] is not None and small["tile"] <= 360, small
-    # The page grows to a desktop window: the tile passes 360 px and a bigger layer arrives.
-    await page.set_viewport_size({"width": 1600, "height": 1000})
+    # The page grows to a big desktop window: the tile passes 720 px and the top layer arrives (the
+    # cameras here capture 640x360, so the middle layer would be no wider than the smallest seen).
+    await page.set_viewport_size({"width": 2560, "height": 1440})
     grown = await wait_width(page, feed, lambda r: r["width"] > small["width"], f"wider than {small['width']}")
-    assert grown["tile"] > 360, grown
+    assert grown["tile"] > 720, grown
 
 
 async def wait_width(page: Page, feed: int, ok: Any, what: str, timeout: float = 40.0) -> dict[str, Any]:
