@@ -299,4 +299,5 @@ async def wait_width(page: Page, feed: int, ok: Any, what: str, timeout: float =
         if ok(last):
             return last
         await asyncio.sleep(0.5)
-    raise AssertionError(f"feed {feed}: no frame {what} within {timeout}s: {last}")
+    raise AssertionError(f"feed {feed}: no frame {what} within {timeout}s: {last}; "
+                         f"page: {await page.evaluate(DIAGNOSIS_JS)}")
