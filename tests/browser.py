@@ -58,24 +58,29 @@ async def wait_state(page: Page, wanted: str, timeout: float = 15.0) -> None:
                                  timeout=timeout * 1000)
 
 
-# What each subscriber connection has decoded: {feed: {video_frames, audio_samples, bytes}}.
+# What the page's one subscriber connection has decoded, per feed (its m-lines mapped to feeds through
+# the page's streams, docs/ui.md "window.__meetkit"): {feed: {video_frames, audio_samples, bytes}}.
 INBOUND_JS = """async () => {
   const out = {};
-  const subs = (window.__meetkit && window.__meetkit.subscribers) || new Map();
-  for (const [feed, pc] of subs) {
-    const r = {video_frames: 0, audio_samples: 0, audio_packets: 0, bytes: 0, state: pc.connectionState};
-    const stats = await pc.getStats();
-    stats.forEach(s => {
-      if (s.type !== 'inbound-rtp') return;
-      r.bytes += s.bytesReceived || 0;
-      if (s.kind === 'video') r.video_frames += s.framesDecoded || 0;
-      if (s.kind === 'audio') {
-        r.audio_samples += s.totalSamplesReceived || 0;
-        r.audio_packets += s.packetsReceived || 0;
-      }
-    });
-    out[String(feed)] = r;
-  }
+  const m = window.__meetkit;
+  const pc = m && m.subscriber;
+  if (!pc) return out;
+  const midOfTrack = {};
+  for (const tr of pc.getTransceivers()) if (tr.mid !== null) midOfTrack[tr.receiver.track.id] = tr.mid;
+  const stats = await pc.getStats();
+  stats.forEach(s => {
+    if (s.type !== 'inbound-rtp') return;
+    const stream = m.streams.get(s.mid ?? midOfTrack[s.trackIdentifier]);
+    if (!stream || stream.feed === null || stream.feed === undefined) return;
+    const r = out[String(stream.feed)] ||= {video_frames: 0, audio_samples: 0, audio_packets: 0, bytes: 0,
+                                             state: pc.connectionState};
+    r.bytes += s.bytesReceived || 0;
+    if (s.kind === 'video') r.video_frames += s.framesDecoded || 0;
+    if (s.kind === 'audio') {
+      r.audio_samples += s.totalSamplesReceived || 0;
+      r.audio_packets += s.packetsReceived || 0;
+    }
+  });
   return out;
 }"""
 
@@ -83,7 +88,7 @@ INBOUND_JS = """async () => {
 # The address pairs ICE chose, for every peer connection of the page: [[local, remote], ...].
 SELECTED_PAIRS_JS = """async () => {
   const m = window.__meetkit;
-  const pcs = [m.publisher, ...m.subscribers.values()].filter(Boolean);
+  const pcs = [m.publisher, m.screenPublisher, m.subscriber].filter(Boolean);
   const out = [];
   for (const pc of pcs) {
     const stats = await pc.getStats();

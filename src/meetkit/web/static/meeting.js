@@ -12,7 +12,7 @@ import { drawSession } from "./features/session/view.js";
 import * as session from "./features/session/actions.js";
 import { drawLobby } from "./features/lobby/view.js";
 import { startPrejoin, drawPrejoin, showLevel } from "./features/prejoin/prejoin.js";
-import { PARTICIPANT_JOINED, PARTICIPANT_LEFT, PARTICIPANT_UPDATED, TALKING } from "./features/participants/state.js";
+import { PARTICIPANT_JOINED, PARTICIPANT_LEFT, PARTICIPANT_UPDATED } from "./features/participants/state.js";
 import { drawParticipants } from "./features/participants/view.js";
 import { drawGridFeature } from "./features/grid/view.js";
 import { startChat, onChatMessage, downloadChat } from "./features/chat/chat.js";
@@ -21,19 +21,24 @@ import { drawHost, onLobbyUpdate, onLocked } from "./features/host/host.js";
 import { RECORDING_CHANGED } from "./features/recording/state.js";
 import { drawRecording } from "./features/recording/view.js";
 import { postEmbedEvents } from "./features/embed/embed.js";
-import { onLocalTalking, watchTalking } from "./features/media/talking.js";
 import { startInvite } from "./features/host/invite.js";
 import { setMic } from "./features/media/local.js";
 import { onPublishAnswer, onPublishError, onPublisherCandidate, ownFeedsAnnounced, pub, restartPublisher }
   from "./features/media/publisher.js";
-import { forgetFailures, onSubscribeError, onSubscribeOffer, subs, watchSubscriptions } from "./features/media/subscriptions.js";
+import { onStreams, onSubscribeError, onSubscribeOffer, onSubscriberCandidate, subs, subscriberByFeed, watchSubscriptions }
+  from "./features/media/subscriptions.js";
+import { lastView } from "./features/media/view.js";
+import { onLocalTalking, onServerTalking, talkingFromBrowsers, watchTalking } from "./features/media/talking.js";
 
 // The hooks the end-to-end tests read (docs/ui.md "window.__meetkit").
 window.__meetkit = {
   get state() { return store.state.session.state; },
   get participantId() { return store.state.session.participantId; },
   get publisher() { return pub.publisher; },
-  get subscribers() { return subs.peers; },
+  get subscriber() { return subs.pc; },       // the one RTCPeerConnection for everything received
+  get streams() { return subs.streams; },     // mid → Stream, from media.offer / media.streams
+  get subscribers() { return subscriberByFeed(); },
+  get view() { return lastView(); },          // the last media.view sent
   get socket() { return runtime.sig ? runtime.sig.socket : null; },
   get role() { return store.state.session.role; },
   get screenPublisher() { return pub.screenPublisher; },
@@ -46,7 +51,6 @@ window.__meetkit = {
 
 function participantAnnounced(p, updated) {
   if (!p || !p.participant_id) return;
-  forgetFailures(p);
   const known = store.state.participants.byId.has(p.participant_id);
   if (updated && known && p.participant_id === store.state.session.participantId) ownFeedsAnnounced(p);
   dispatch({ type: updated && known ? PARTICIPANT_UPDATED : PARTICIPANT_JOINED, participant: p });
@@ -59,7 +63,10 @@ function participantLeft(msg) {
 }
 
 function onMediaError(msg) {
-  if (!onPublishError(msg)) onSubscribeError(msg);
+  if (msg.code === "media_unavailable") talkingFromBrowsers();
+  // Publishing errors name their kind; receiving ones (subscribe_failed, no_offer) do not.
+  if (!msg.kind && msg.code !== "media_unavailable") onSubscribeError(msg);
+  else onPublishError(msg);
 }
 
 function onError(msg) {
@@ -78,14 +85,14 @@ const handlers = {
   "participant.joined": (msg) => participantAnnounced(msg.participant, false),
   "participant.updated": (msg) => participantAnnounced(msg.participant, true),
   "participant.left": participantLeft,
-  "talking": (msg) => msg.participant_id
-    && dispatch({ type: TALKING, participantId: msg.participant_id, talking: !!msg.talking, at: Date.now() }),
+  "talking": onServerTalking,
   "chat.message": onChatMessage,
   "chat.export": downloadChat,
   "media.answer": onPublishAnswer,
-  "media.offer": (msg) => onSubscribeOffer(msg).catch((err) => console.error("meetkit: offer", err)),
+  "media.offer": onSubscribeOffer,
+  "media.streams": onStreams,
+  "media.candidate": (msg) => (msg.target === "subscriber" ? onSubscriberCandidate(msg) : onPublisherCandidate(msg)),
   "media.error": onMediaError,
-  "media.candidate": onPublisherCandidate,
   "media.reset": session.resetMedia,
   "muted": () => { setMic(false); toast(t("mutedByHost")); },
   "removed": session.onRemoved,

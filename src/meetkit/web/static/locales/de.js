@@ -61,6 +61,7 @@ export default {
   cancel: "Abbrechen",
   gridView: "Raster",
   roundTableView: "Runder Tisch",
+  lowBandwidth: "Geringe Bandbreite",
   typeMessage: "Nachricht eingeben",
   send: "Senden",
   exportChat: "Chat exportieren",

@@ -61,6 +61,7 @@ export default {
   cancel: "Cancel",
   gridView: "Grid view",
   roundTableView: "Round table",
+  lowBandwidth: "Low bandwidth",
   typeMessage: "Type a message",
   send: "Send",
   exportChat: "Export chat",

@@ -61,6 +61,7 @@ export default {
   cancel: "Cancelar",
   gridView: "Cuadrícula",
   roundTableView: "Mesa redonda",
+  lowBandwidth: "Ancho de banda bajo",
   typeMessage: "Escribe un mensaje",
   send: "Enviar",
   exportChat: "Exportar chat",

@@ -61,6 +61,7 @@ export default {
   cancel: "Annuler",
   gridView: "Mosaïque",
   roundTableView: "Table ronde",
+  lowBandwidth: "Faible bande passante",
   typeMessage: "Écrire un message",
   send: "Envoyer",
   exportChat: "Exporter la discussion",

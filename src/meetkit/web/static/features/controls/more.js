@@ -1,10 +1,14 @@
 // The More menu: whatever does not fit in the control bar moves into it (the same buttons, so
 // their ids, labels and listeners stay), and Leave never does. Some controls always sit in the
 // menu at a width (docs/ui.md "Widths"); the rest move, least needed first, while the bar overflows.
+// "Low bandwidth" lives in the menu only: a choice made once, not a control used during a call.
 import { store, dispatch } from "../../core.js";
 import { watch } from "../../store.js";
 import { $, $$ } from "../../dom.js";
 import { MORE_SET } from "./state.js";
+import { LOW_BANDWIDTH_SET } from "../media/state.js";
+
+const LOW_BANDWIDTH_KEY = "meetkit.low_bandwidth";
 
 // First to move → last to move. Leave, the microphone and the camera stay in the bar.
 const OVERFLOW_ORDER = ["btn-view", "btn-record", "btn-invite", "btn-screen", "btn-end", "btn-hand",
@@ -28,7 +32,7 @@ function toMenu(el, menu) {
     el.before(mark);
     homes.set(el.id, mark);
   }
-  menu.append(el);
+  menu.insertBefore(el, $("#btn-low-bandwidth"));  // the menu's own items stay last
   el.setAttribute("role", el.hasAttribute("aria-pressed") || el.hasAttribute("aria-checked")
     ? "menuitemcheckbox" : "menuitem");
   if (el.hasAttribute("aria-pressed")) {
@@ -76,17 +80,33 @@ function items() {
   return $$("#more-menu > button").filter(shown);
 }
 
-function drawMenu({ controls }) {
+function drawMenu({ controls, media }) {
   const more = $("#btn-more");
   const menu = $("#more-menu");
   more.setAttribute("aria-expanded", String(controls.moreOpen));
   menu.hidden = !controls.moreOpen;
+  const low = $("#btn-low-bandwidth");
+  low.setAttribute("aria-checked", String(media.lowBandwidth));
+  low.classList.toggle("active", media.lowBandwidth);
+}
+
+/** Audio and the lowest video layer only (media.view `low_bandwidth`); remembered in this browser. */
+function startLowBandwidth() {
+  let saved = false;
+  try { saved = localStorage.getItem(LOW_BANDWIDTH_KEY) === "1"; } catch { /* storage blocked */ }
+  if (saved) dispatch({ type: LOW_BANDWIDTH_SET, on: true });
+  $("#btn-low-bandwidth").addEventListener("click", () => {
+    const on = !store.state.media.lowBandwidth;
+    dispatch({ type: LOW_BANDWIDTH_SET, on });
+    try { localStorage.setItem(LOW_BANDWIDTH_KEY, on ? "1" : "0"); } catch { /* storage blocked */ }
+  });
 }
 
 export function startMoreMenu() {
   const more = $("#btn-more");
   const menu = $("#more-menu");
-  watch(store, ["controls"], drawMenu);
+  watch(store, ["controls", "media"], drawMenu);
+  startLowBandwidth();
   const open = (focusFirst) => {
     dispatch({ type: MORE_SET, open: true });
     if (focusFirst) items()[0]?.focus();

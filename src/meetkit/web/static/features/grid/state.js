@@ -45,7 +45,7 @@ function pageOf(s, byId) {
 export const visiblePage = (state) => pageOf(state.grid, state.participants.byId);
 
 // Someone talking on another page is swapped onto this one (in place of whoever spoke longest
-// ago), so that people are heard: only visible tiles are subscribed.
+// ago), so the speaker is seen (everyone is heard whatever the page: remote-audio.js).
 function promoteSpeaker(s, id, root) {
   const { byId, talking, lastSpoke } = root.participants;
   const selfId = root.session.participantId;

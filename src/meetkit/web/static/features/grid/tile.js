@@ -1,8 +1,7 @@
 // One participant's tile: video (or avatar), name, muted and hand badges.
-import { store, dispatch } from "../../core.js";
 import { t } from "../../i18n.js";
-import { $$, icon, newVideo, toast } from "../../dom.js";
-import { SOUND_BLOCKED, feedId } from "../media/state.js";
+import { icon, newVideo } from "../../dom.js";
+import { feedId } from "../media/state.js";
 import { showLocalVideo } from "../media/local.js";
 
 export function createTile(id) {
@@ -91,25 +90,14 @@ export function updateTile(el, p, state) {
 }
 
 export function attachStream(video, stream) {
-  if (!stream || video.srcObject === stream) return;
+  if (!stream) {
+    // The feed's m-line may now carry someone else (the subscriber connection outlives its streams).
+    if (video.srcObject) video.srcObject = null;
+    return;
+  }
+  if (video.srcObject === stream) return;
+  // Remote videos carry no sound (remote-audio.js plays it), so muted: they always autoplay.
+  video.muted = true;
   video.srcObject = stream;
-  if (store.state.media.soundBlocked) video.muted = true;
-  video.play().catch((err) => {
-    if (err && err.name === "NotAllowedError") soundBlocked();
-  });
-}
-
-// The browser refused to play remote sound before the page got a click: play muted, offer a button.
-function soundBlocked() {
-  if (store.state.media.soundBlocked) return;
-  dispatch({ type: SOUND_BLOCKED, blocked: true });
-  for (const v of $$("video[data-feed]")) { v.muted = true; v.play().catch(() => {}); }
-  toast(t("enableSound"), {
-    sticky: true,
-    action: t("enableSound"),
-    onAction: () => {
-      dispatch({ type: SOUND_BLOCKED, blocked: false });
-      for (const v of $$("video[data-feed]")) { v.muted = false; v.play().catch(() => {}); }
-    },
-  });
+  video.play().catch(() => {});
 }

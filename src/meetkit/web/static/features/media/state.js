@@ -1,6 +1,6 @@
-// The local side of media as the views see it: what the user wants on, what the devices gave,
-// and the remote streams by feed. The peer connections themselves live in publisher.js and
-// subscriptions.js (they are effects, not state).
+// The local side of media as the views see it: what the user wants on, what the devices gave, the
+// remote videos by feed and the low-bandwidth choice. The peer connections themselves live in
+// publisher.js and subscriptions.js (they are effects, not state).
 import { RESTARTED } from "../session/state.js";
 
 export const MIC_SET = "media/mic-set";                  // {on}
@@ -10,7 +10,8 @@ export const VIDEO_ALLOWED = "media/video-allowed";      // {allowed}
 export const DEVICES_CHECKED = "media/devices-checked";  // {mic, camera}: null | "blocked" | "none"
 export const SCREEN_SET = "media/screen-set";            // {on}
 export const SOUND_BLOCKED = "media/sound-blocked";      // {blocked}
-export const STREAMS_CHANGED = "media/streams-changed";  // {streams: Map<feed, MediaStream>}
+export const STREAMS_CHANGED = "media/streams-changed";  // {streams: Map<feed, MediaStream>}: received videos
+export const LOW_BANDWIDTH_SET = "media/low-bandwidth";  // {on}: receive the lowest layers only
 
 const initial = {
   micOn: true,
@@ -24,6 +25,7 @@ const initial = {
   screenSharing: false,
   soundBlocked: false,
   streams: new Map(),
+  lowBandwidth: false,
 };
 
 export function mediaReducer(s = initial, action) {
@@ -40,6 +42,7 @@ export function mediaReducer(s = initial, action) {
     case SCREEN_SET: return { ...s, screenSharing: action.on };
     case SOUND_BLOCKED: return { ...s, soundBlocked: action.blocked };
     case STREAMS_CHANGED: return { ...s, streams: action.streams };
+    case LOW_BANDWIDTH_SET: return s.lowBandwidth === action.on ? s : { ...s, lowBandwidth: action.on };
     case RESTARTED: return { ...s, streams: new Map() };
     default: return s;
   }

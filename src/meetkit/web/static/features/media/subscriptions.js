@@ -1,135 +1,244 @@
-// Receiving: one RTCPeerConnection per remote feed. The wanted feeds are the cameras on the
-// visible page and every screen share; they are reconciled whenever the page or the people change.
-import { store, dispatch, runtime, send, rtcConfig } from "../../core.js";
-import { watch } from "../../store.js";
-import { answerOffer, closePeer } from "../../media.js";
-import { visiblePage } from "../grid/state.js";
+// Receiving: ONE RTCPeerConnection carries everything the page receives (Janus multistream, one
+// subscriber handle per participant on the server). The page only says what it shows (`media.view`,
+// view.js); meetkit decides the subscription and sends `media.offer {sdp, streams}`. We answer at
+// once and trickle our candidates (docs/ui.md "Media"). `streams` maps each m-line (mid) to a
+// participant and feed: videos become per-feed MediaStreams for the tiles, every audio m-line plays
+// from its own hidden <audio> (remote-audio.js), whoever is on the visible page.
+import { store, dispatch, send, rtcConfig } from "../../core.js";
+import { closePeer } from "../../media.js";
 import { STREAMS_CHANGED, feedId } from "./state.js";
 import { joined } from "./tracks.js";
+import { syncAudio } from "./remote-audio.js";
+import { forgetView, sendView, startView } from "./view.js";
 
-const SUBSCRIBE_RETRY_MS = 5000;
+// "disconnected" often heals by itself within a few seconds (a lost packet burst); "failed" does not.
+const DISCONNECTED_GRACE_MS = 3000;
+// An ICE restart that has not brought the connection back by then is asked for again.
+const RESTART_RETRY_MS = 8000;
+// Two network events (online + connection change) for one move are one restart.
+const NETWORK_COALESCE_MS = 1000;
+const CANDIDATE_QUEUE_LIMIT = 64;
+const VIEW_RETRY_MS = 5000;
 
 export const subs = {
-  peers: new Map(),        // feed → RTCPeerConnection
-  pending: new Set(),      // feeds asked for, offer not yet in
-  failed: new Map(),       // feed → when to ask again after a media.error
+  pc: null,                 // the subscriber RTCPeerConnection, null until the first offer
+  streams: new Map(),       // mid → Stream {mid, type, participant_id, feed, kind, slot}
+  chain: Promise.resolve(), // offers are answered in the order they came
+  answered: false,          // our answer to the current offer is sent: candidates may follow it
+  candidates: [],           // our candidates gathered before the answer was sent
+  unsentAnswer: null,       // an answer the socket could not take (reconnecting): sent on resume
+  restartAskedAt: 0,
+  restartTimer: null,
+  disconnectTimer: null,
 };
 
-function setStream(feed, stream) {
-  const streams = new Map(store.state.media.streams);
-  if (stream) streams.set(feed, stream); else if (!streams.delete(feed)) return;
-  dispatch({ type: STREAMS_CHANGED, streams });
+/** Which feed each received m-line shows, for the tests and bench (docs/ui.md "window.__meetkit"). */
+export function subscriberByFeed() {
+  const out = new Map();
+  if (!subs.pc) return out;
+  for (const s of subs.streams.values()) if (feedId(s.feed) !== null) out.set(s.feed, subs.pc);
+  return out;
 }
 
-/** The feeds to receive: cameras on the visible page and every screen share. */
-function wantedFeeds(state) {
-  const self = state.session.participantId;
-  const { byId } = state.participants;
-  const feeds = new Set();
-  for (const id of visiblePage(state).ids) {
-    if (id === self) continue;
-    const feed = feedId(byId.get(id)?.feeds?.camera);
-    if (feed !== null) feeds.add(feed);
+function versionOf(sdp) {
+  // o=<user> <session id> <version>: Janus counts the version up in each offer of one subscriber
+  // handle (renegotiations, ICE restarts) and starts again at 1 on a new handle. (Its session id is
+  // not stable across renegotiations, so it cannot tell them apart.)
+  const m = typeof sdp === "string" ? sdp.match(/^o=\S+ \S+ (\d+)/m) : null;
+  return m ? Number(m[1]) : 0;
+}
+
+function usable(pc) {
+  return pc && pc.signalingState === "stable" && pc.connectionState !== "closed";
+}
+
+function setStreams(list) {
+  if (!Array.isArray(list)) return;
+  subs.streams = new Map();
+  for (const s of list) if (s && typeof s.mid === "string") subs.streams.set(s.mid, s);
+}
+
+/** `media.streams`: an audio slot now carries someone else (a `switch`, no new SDP). */
+export function onStreams(msg) {
+  setStreams(msg.streams);
+  refreshStreams();
+}
+
+function newPeer() {
+  closeSubscriber();
+  const pc = new RTCPeerConnection(rtcConfig());
+  subs.pc = pc;
+  pc.addEventListener("track", () => { if (subs.pc === pc) refreshStreams(); });
+  pc.addEventListener("icecandidate", (event) => { if (subs.pc === pc) trickle(event.candidate); });
+  pc.addEventListener("connectionstatechange", () => watchConnection(pc));
+  return pc;
+}
+
+export function onSubscribeOffer(msg) {
+  subs.chain = subs.chain.then(() => answer(msg)).catch((err) => console.error("meetkit: subscriber offer", err));
+  return subs.chain;
+}
+
+async function answer(msg) {
+  if (typeof msg.sdp !== "string" || !joined()) return;
+  let pc = subs.pc;
+  // A renegotiation or an ICE restart of the same Janus handle goes on the same connection; the first
+  // offer of a new subscriber handle needs a new one (a new DTLS session).
+  if (!usable(pc) || versionOf(msg.sdp) <= versionOf(pc.remoteDescription?.sdp)) pc = newPeer();
+  setStreams(msg.streams);
+  try {
+    await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+  } catch (err) {
+    if (subs.pc !== pc || pc.remoteDescription === null) throw err;
+    console.warn("meetkit: offer does not fit the subscriber connection, starting over", err);
+    pc = newPeer();
+    await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
   }
-  for (const p of byId.values()) {
-    if (p.participant_id === self) continue;
-    const feed = feedId(p.feeds?.screen);
-    if (feed !== null) feeds.add(feed);
-  }
-  return feeds;
+  subs.answered = false;
+  await pc.setLocalDescription(await pc.createAnswer());
+  if (subs.pc !== pc) return;
+  refreshStreams();
+  const reply = { type: "media.answer", sdp: pc.localDescription.sdp, trickle: true };
+  subs.unsentAnswer = send(reply) ? null : reply;
+  if (!subs.unsentAnswer) flushCandidates();
 }
 
-export function reconcileSubscriptions() {
-  if (!joined() || !runtime.sig?.isOpen) return;
-  const want = wantedFeeds(store.state);
-  for (const feed of [...subs.peers.keys()]) if (!want.has(feed)) dropSubscriber(feed, true);
-  for (const feed of [...subs.pending]) {
-    if (!want.has(feed)) {
-      send({ type: "media.unsubscribe", feed });
-      subs.pending.delete(feed);
-    }
-  }
-  const now = Date.now();
-  for (const [feed, retryAt] of subs.failed) if (retryAt <= now || !want.has(feed)) subs.failed.delete(feed);
-  for (const feed of want) {
-    if (subs.peers.has(feed) || subs.pending.has(feed) || subs.failed.has(feed)) continue;
-    if (send({ type: "media.subscribe", feed })) subs.pending.add(feed);
-  }
-}
+// ---------------------------------------------------------------- trickle ICE (our answer's candidates)
 
-/** Subscriptions follow the page, the people and the session on their own. */
-export function watchSubscriptions() {
-  watch(store, ["session", "participants", "grid"], reconcileSubscriptions);
-}
-
-export function dropSubscriber(feed, unsubscribe) {
-  const pc = subs.peers.get(feed);
-  if (unsubscribe && (pc || subs.pending.has(feed))) send({ type: "media.unsubscribe", feed });
-  closePeer(pc);
-  subs.peers.delete(feed);
-  subs.pending.delete(feed);
-  setStream(feed, null);
-}
-
-export async function onSubscribeOffer(msg) {
-  const feed = feedId(msg.feed);
-  if (feed === null || typeof msg.sdp !== "string") return;
-  if (!joined() || !wantedFeeds(store.state).has(feed)) {
-    // Paged away (or left) while the offer was on its way.
-    subs.pending.delete(feed);
-    if (!subs.peers.has(feed)) send({ type: "media.unsubscribe", feed });
+function trickle(candidate) {
+  // Chromium ends each generation with an empty candidate string; null is the end of gathering.
+  if (candidate && !candidate.candidate) return;
+  const c = candidate
+    ? { candidate: candidate.candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined }
+    : null;
+  if (!subs.answered) {
+    if (subs.candidates.length < CANDIDATE_QUEUE_LIMIT) subs.candidates.push(c);
     return;
   }
-  subs.pending.delete(feed);
-  let pc = subs.peers.get(feed);
-  const renegotiate = pc && pc.signalingState === "stable" && pc.connectionState !== "failed"
-    && pc.connectionState !== "closed" && sameIceUfrag(pc.remoteDescription?.sdp, msg.sdp);
-  if (!renegotiate) {
-    closePeer(pc);
-    const peer = new RTCPeerConnection(rtcConfig());
-    pc = peer;
-    subs.peers.set(feed, peer);
-    peer.addEventListener("track", (event) => {
-      if (subs.peers.get(feed) !== peer) return;
-      // A new stream object per track, so the tiles see the change and (re)attach it.
-      const old = store.state.media.streams.get(feed);
-      setStream(feed, new MediaStream([...(old ? old.getTracks() : []), event.track]));
-    });
-    peer.addEventListener("connectionstatechange", () => {
-      if (peer.connectionState !== "failed" || subs.peers.get(feed) !== peer) return;
-      dropSubscriber(feed, true);
-      setTimeout(reconcileSubscriptions, 2000);
-    });
+  send({ type: "media.candidate", target: "subscriber", candidate: c });
+}
+
+function flushCandidates() {
+  subs.answered = true;
+  const queued = subs.candidates;
+  subs.candidates = [];
+  for (const c of queued) send({ type: "media.candidate", target: "subscriber", candidate: c });
+}
+
+/** A Janus candidate for the subscriber connection (`media.candidate`, target "subscriber"). */
+export function onSubscriberCandidate(msg) {
+  const pc = subs.pc;
+  if (!pc || pc.connectionState === "closed" || !pc.remoteDescription) return;
+  pc.addIceCandidate(msg.candidate || null).catch((err) => console.warn("meetkit: remote candidate", err));
+}
+
+// ---------------------------------------------------------------- tracks by mid → tiles and audio
+
+/** Rebuilds the per-feed video streams and the audio players from the transceivers, by mid. */
+function refreshStreams() {
+  const pc = subs.pc;
+  const byMid = new Map();
+  if (pc) for (const tr of pc.getTransceivers()) if (tr.mid !== null && !tr.stopped) byMid.set(tr.mid, tr.receiver.track);
+  const self = store.state.session.participantId;
+  const old = store.state.media.streams;
+  const next = new Map();
+  const audio = [];
+  for (const s of subs.streams.values()) {
+    const track = byMid.get(s.mid);
+    if (!track) continue;
+    if (s.type === "audio") {
+      if (s.participant_id !== self) audio.push({ mid: s.mid, track, participantId: s.participant_id });
+      continue;
+    }
+    const feed = feedId(s.feed);
+    if (feed === null) continue;
+    // The same stream object while the feed keeps its track, so the tile does not re-attach it.
+    const prev = old.get(feed);
+    next.set(feed, prev && prev.getTracks().length === 1 && prev.getTracks()[0] === track ? prev : new MediaStream([track]));
   }
-  const answer = await answerOffer(pc, msg.sdp);
-  if (subs.peers.get(feed) !== pc) return;
-  send({ type: "media.answer", feed, sdp: answer });
+  const same = next.size === old.size && [...next].every(([feed, stream]) => old.get(feed) === stream);
+  if (!same) dispatch({ type: STREAMS_CHANGED, streams: next });
+  syncAudio(audio);
 }
 
-/** A `media.error` about a feed: often one that just went away; asked for again later. */
+// ---------------------------------------------------------------- ICE restart without leaving
+
+function watchConnection(pc) {
+  if (subs.pc !== pc) return;
+  clearTimeout(subs.disconnectTimer);
+  if (pc.connectionState === "failed") askIceRestart();
+  else if (pc.connectionState === "disconnected") {
+    subs.disconnectTimer = setTimeout(() => {
+      if (subs.pc === pc && pc.connectionState === "disconnected") askIceRestart();
+    }, DISCONNECTED_GRACE_MS);
+  } else if (pc.connectionState === "connected") {
+    clearTimeout(subs.restartTimer);
+    subs.restartAskedAt = 0;
+  }
+}
+
+/** Asks meetkit for an ICE-restart offer on our subscriber (same handle, same streams). */
+export function askIceRestart({ minGapMs = RESTART_RETRY_MS } = {}) {
+  const pc = subs.pc;
+  if (!pc || pc.connectionState === "closed" || !joined()) return;
+  if (Date.now() - subs.restartAskedAt < minGapMs) return;
+  if (!send({ type: "media.ice_restart", target: "subscriber" })) return;  // asked again on resume
+  subs.restartAskedAt = Date.now();
+  clearTimeout(subs.restartTimer);
+  subs.restartTimer = setTimeout(() => {
+    if (subs.pc === pc && pc.connectionState !== "connected" && pc.connectionState !== "closed") askIceRestart();
+  }, RESTART_RETRY_MS);
+}
+
+function onNetworkChange() {
+  // The path the media took may be gone while the state still says "connected" for seconds.
+  askIceRestart({ minGapMs: NETWORK_COALESCE_MS });
+}
+
+// ---------------------------------------------------------------- the feature's life
+
+/** What to receive follows the page, the people and the tile sizes on its own. */
+export function watchSubscriptions() {
+  startView();
+  navigator.connection?.addEventListener?.("change", onNetworkChange);
+  window.addEventListener("online", onNetworkChange);
+}
+
+/** Admitted, resumed or reset: say what we show (again), and repair what the socket drop cost. */
+export function reconcileSubscriptions() {
+  if (!joined()) return;
+  if (subs.unsentAnswer && send(subs.unsentAnswer)) {
+    subs.unsentAnswer = null;
+    flushCandidates();
+  }
+  sendView(true);
+  const state = subs.pc?.connectionState;
+  if (state === "failed" || state === "disconnected") askIceRestart({ minGapMs: 0 });
+}
+
+/** A `media.error` about receiving: the view is said again a little later. */
 export function onSubscribeError(msg) {
-  const feed = feedId(msg.feed);
-  if (feed === null) return;
-  subs.pending.delete(feed);
-  dropSubscriber(feed, false);
-  subs.failed.set(feed, Date.now() + SUBSCRIBE_RETRY_MS);
-  setTimeout(reconcileSubscriptions, SUBSCRIBE_RETRY_MS + 50);
-  console.warn("meetkit: subscribe", feed, msg.code, msg.message);
+  console.warn("meetkit: subscription", msg.code, msg.message);
+  forgetView();
+  setTimeout(() => sendView(true), VIEW_RETRY_MS);
 }
 
-/** A feed announced (again) is live: a subscription that failed before may be asked for at once. */
-export function forgetFailures(p) {
-  for (const feed of [p.feeds?.camera, p.feeds?.screen]) if (feedId(feed) !== null) subs.failed.delete(feed);
+function closeSubscriber() {
+  clearTimeout(subs.restartTimer);
+  clearTimeout(subs.disconnectTimer);
+  closePeer(subs.pc);
+  subs.pc = null;
+  subs.streams = new Map();
+  subs.answered = false;
+  subs.candidates = [];
+  subs.unsentAnswer = null;
+  subs.restartAskedAt = 0;
+  if (store.state.media.streams.size) dispatch({ type: STREAMS_CHANGED, streams: new Map() });
+  syncAudio([]);
 }
 
+/** `media.reset`, leaving, a new participant after a lost resume: everything received is dropped. */
 export function closeSubscribers() {
-  for (const feed of [...subs.peers.keys()]) dropSubscriber(feed, false);
-  subs.pending.clear();
-  subs.failed.clear();
-}
-
-function sameIceUfrag(a, b) {
-  const ufrag = (sdp) => (typeof sdp === "string" ? (sdp.match(/a=ice-ufrag:(\S+)/) || [])[1] : undefined);
-  const x = ufrag(a);
-  return !!x && x === ufrag(b);
+  closeSubscriber();
+  forgetView();
 }

@@ -7,7 +7,7 @@ import { ADMITTED, NAME_CHOSEN, RESTARTED, SCREEN_SHOWN, WELCOMED, isIn } from "
 import { CAMERA_SET, VIDEO_ALLOWED } from "../media/state.js";
 import { syncTracks, sendMediaState } from "../media/tracks.js";
 import { pub, closePublishers, failPublishWaiters, schedulePublishCamera, schedulePublishScreen } from "../media/publisher.js";
-import { subs, closeSubscribers, reconcileSubscriptions } from "../media/subscriptions.js";
+import { closeSubscribers, reconcileSubscriptions } from "../media/subscriptions.js";
 import { stopTalking } from "../media/talking.js";
 import { RECORDING_CHANGED } from "../recording/state.js";
 
@@ -91,7 +91,6 @@ function onSocketStatus(status, detail) {
   if (status === "reconnecting") {
     // An in-flight publish will not get its answer on the new socket: ask again after resuming.
     failPublishWaiters("disconnected");
-    subs.pending.clear();
     if (isIn(store.state, "joined")) $("#reconnecting").hidden = false;
     return;
   }

@@ -1,0 +1,303 @@
+"""A larger meeting in Debian's Chromium against a real server with its own Janus (issue 11): six
+people, one of them on a phone-sized page (375x740). The phone hears all five others whatever its
+page shows, also while one of them shares a screen; no page opens more than three peer connections
+(camera publisher, screen publisher, one subscriber); a video's layer follows its tile's size.
+
+Six pages on a 2-core machine: one browser and one meeting for the module, cameras captured small
+(640x360 at 10 fps, still enough for two simulcast layers) and the fake screen at 640 px, 5 fps."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, Playwright, async_playwright
+
+from meetkit.client import MeetingsClient
+
+from .. import browser as b
+from ..support import Server
+
+pytestmark = [
+    pytest.mark.skipif(not b.chromium_available(), reason="Debian chromium is installed by scripts/services.sh"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)"),
+]
+
+WIDE = (1280, 800)
+# The machine is shared: loading a page and joining may take long; nothing here measures speed.
+SLOW_MS = 120_000
+NARROW = (375, 740)
+
+# Before any page script: every RTCPeerConnection the page makes is counted, and the devices are
+# asked for small video (CPU: five publishers and six receivers share two cores).
+INIT_JS = """(() => {
+  const Native = window.RTCPeerConnection;
+  const made = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); made.push(this); }
+  };
+  window.__openPeerConnections = () => made.filter((pc) => pc.signalingState !== 'closed').length;
+  const md = navigator.mediaDevices;
+  const small = (video, size) => (video ? { ...(typeof video === 'object' ? video : {}), ...size } : video);
+  const gum = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => gum(c ? { ...c, video: small(c.video,
+    { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 10, max: 10 } }) } : c);
+  const gdm = md.getDisplayMedia.bind(md);
+  md.getDisplayMedia = (c) => gdm({ ...(c || {}), video: small((c && c.video) || true,
+    { width: { max: 640 }, frameRate: { max: 5 } }) });
+})();"""
+
+# Audio packets received per participant, through the page's map of m-lines (window.__meetkit.streams).
+AUDIO_BY_PARTICIPANT_JS = """async () => {
+  const m = window.__meetkit;
+  const pc = m.subscriber;
+  const out = {};
+  if (!pc) return out;
+  const midOfTrack = {};
+  for (const tr of pc.getTransceivers()) if (tr.mid !== null) midOfTrack[tr.receiver.track.id] = tr.mid;
+  const stats = await pc.getStats();
+  stats.forEach((s) => {
+    if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+    const stream = m.streams.get(s.mid ?? midOfTrack[s.trackIdentifier]);
+    if (!stream || !stream.participant_id) return;
+    out[stream.participant_id] = (out[stream.participant_id] || 0) + (s.packetsReceived || 0);
+  });
+  return out;
+}"""
+
+# The decoded width of one feed's video on the page, and the tile size the page last told meetkit.
+VIDEO_WIDTH_JS = """async (feed) => {
+  const m = window.__meetkit;
+  const pc = m.subscriber;
+  if (!pc) return { width: 0 };
+  const midOfTrack = {};
+  for (const tr of pc.getTransceivers()) if (tr.mid !== null) midOfTrack[tr.receiver.track.id] = tr.mid;
+  const stats = await pc.getStats();
+  let width = 0;
+  stats.forEach((s) => {
+    if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+    const stream = m.streams.get(s.mid ?? midOfTrack[s.trackIdentifier]);
+    if (stream && stream.feed === feed && s.frameWidth) width = s.frameWidth;
+  });
+  const tile = ((m.view || {}).tiles || []).find((t) => t.feed === feed);
+  return { width, tile: tile ? tile.width : null };
+}"""
+
+
+# How many simulcast layers the page's camera publisher sends (outbound-rtp video with a rid).
+SIMULCAST_LAYERS_JS = """async () => {
+  const pc = window.__meetkit.publisher;
+  if (!pc) return 0;
+  const stats = await pc.getStats();
+  let n = 0;
+  stats.forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid) n += 1; });
+  return n;
+}"""
+
+# What a failure message needs: the subscriber's state and what it receives.
+DIAGNOSIS_JS = """() => {
+  const m = window.__meetkit;
+  const pc = m.subscriber;
+  return { state: m.state, subscriber: pc && [pc.connectionState, pc.iceConnectionState, pc.signalingState],
+    streams: [...m.streams.values()].map((s) => `${s.mid}:${s.type}:${s.participant_id}`), view: m.view,
+    open: window.__openPeerConnections() };
+}"""
+
+
+@dataclass
+class Person:
+    name: str
+    page: Page
+    participant_id: str
+
+
+@dataclass
+class Meeting:
+    people: list[Person]  # people[0] is the phone
+
+    @property
+    def phone(self) -> Person:
+        return self.people[0]
+
+    def others(self, who: Person) -> set[str]:
+        return {p.participant_id for p in self.people if p is not who}
+
+
+@pytest.fixture(scope="module")
+async def pw() -> AsyncIterator[Playwright]:
+    async with async_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
+    browser = await b.launch(pw)
+    yield browser
+    await browser.close()
+
+
+@pytest.fixture(scope="module")
+async def meeting(media_server: Server, api: MeetingsClient, chromium: Browser) -> AsyncIterator[Meeting]:
+    """Six people in one room: the phone first (a guest), a host and four guests at 1280x800."""
+    room = api.create_room({"display_name": "Large"})
+    host_url, guest_url = room["_links"]["host_url"]["href"], room["_links"]["guest_url"]["href"]
+    contexts = []
+    people = []
+    try:
+        for i in range(6):
+            width, height = NARROW if i == 0 else WIDE
+            ctx = await b.new_context(chromium, media_server.base_url, width, height)
+            contexts.append(ctx)
+            ctx.set_default_timeout(SLOW_MS)
+            ctx.set_default_navigation_timeout(SLOW_MS)
+            await ctx.add_init_script(INIT_JS)
+            page = await ctx.new_page()
+            name = "Pia Phone" if i == 0 else f"Person {i}"
+            await b.join(page, host_url if i == 1 else guest_url, name)
+            await b.wait_state(page, "joined", timeout=SLOW_MS / 1000)
+            people.append(Person(name, page, await page.evaluate("() => window.__meetkit.participantId")))
+        yield Meeting(people)
+    finally:
+        for ctx in contexts:
+            await ctx.close()
+
+
+async def audio_rising(page: Page, wanted: set[str], timeout: float = 40.0) -> dict[str, int]:
+    """Until the page's audio packets grow, between two readings, from every one of `wanted`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    before: dict[str, int] = await page.evaluate(AUDIO_BY_PARTICIPANT_JS)
+    rising: dict[str, int] = {}
+    while loop.time() < deadline:
+        await asyncio.sleep(1.0)
+        now: dict[str, int] = await page.evaluate(AUDIO_BY_PARTICIPANT_JS)
+        for pid in wanted:
+            if now.get(pid, 0) > before.get(pid, 0):
+                rising[pid] = now[pid]
+        if wanted <= rising.keys():
+            return rising
+        before = now
+    raise AssertionError(f"audio from {len(rising)} of {len(wanted)} others within {timeout}s: "
+                         f"missing {sorted(wanted - rising.keys())}; last {before}; "
+                         f"page: {await page.evaluate(DIAGNOSIS_JS)}")
+
+
+async def press(page: Page, selector: str) -> None:
+    """Clicks a control of the bar, or of the More menu when the bar had no room for it."""
+    if not await page.is_visible(selector):
+        await page.click("#btn-more")
+    await page.click(selector)
+
+
+async def open_peer_connections(page: Page) -> int:
+    n: int = await page.evaluate("() => window.__openPeerConnections()")
+    return n
+
+
+async def test_the_phone_hears_all_five_others(meeting: Meeting) -> None:
+    phone = meeting.phone
+    # The phone's grid shows at most four tiles: some of the five are on another page.
+    shown = await phone.page.locator("#grid .tile[data-participant-id]").count()
+    assert shown < 6, f"the phone shows all {shown} tiles: the test needs some of them off the page"
+    await audio_rising(phone.page, meeting.others(phone))
+
+
+async def test_still_all_five_while_one_shares_a_screen(meeting: Meeting) -> None:
+    phone, presenter = meeting.phone, meeting.people[2]
+    await press(presenter.page, "#btn-screen")
+    await phone.page.wait_for_function(
+        "pid => [...window.__meetkit.streams.values()].some(s => s.kind === 'screen' && s.participant_id === pid)",
+        arg=presenter.participant_id, timeout=30000)
+    await phone.page.wait_for_selector(f'#stage .screen-tile[data-participant-id="{presenter.participant_id}"]',
+                                       timeout=10000)
+    await audio_rising(phone.page, meeting.others(phone))
+    # ... the screen is decoded too.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    screen_feed = await phone.page.evaluate(
+        "pid => window.__meetkit.participants.get(pid).feeds.screen", presenter.participant_id)
+    while True:
+        decoded = await b.inbound(phone.page)
+        if decoded.get(str(screen_feed), {}).get("video_frames", 0) > 0:
+            break
+        assert loop.time() < deadline, f"the phone decodes no frame of the screen {screen_feed}: {decoded}"
+        await asyncio.sleep(0.5)
+
+
+async def test_every_page_has_at_most_three_peer_connections(meeting: Meeting) -> None:
+    counts = {p.name: await open_peer_connections(p.page) for p in meeting.people}
+    assert all(n <= 3 for n in counts.values()), counts
+    # The presenter (still sharing) has all three; everyone receives through one.
+    assert counts[meeting.people[2].name] == 3, counts
+    for p in meeting.people:
+        assert await p.page.evaluate("() => window.__meetkit.subscriber !== null"), p.name
+
+
+async def test_a_network_change_restarts_the_subscriber_ice_and_media_keeps_coming(meeting: Meeting) -> None:
+    listener = meeting.people[3]
+    page = listener.page
+    ufrag_js = """() => {
+      const pc = window.__meetkit.subscriber;
+      const m = pc && pc.remoteDescription && pc.remoteDescription.sdp.match(/a=ice-ufrag:(\\S+)/);
+      return m ? m[1] : null;
+    }"""
+    before = await page.evaluate(ufrag_js)
+    pc_before = await page.evaluate("() => { window.__subscriberBefore = window.__meetkit.subscriber; return 1; }")
+    assert before and pc_before
+    # What the page hears when the network changes (a Wi-Fi → mobile move says "online" again).
+    await page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    await page.wait_for_function(f"""() => {{
+      const pc = window.__meetkit.subscriber;
+      return ({ufrag_js})() !== {before!r} && pc.connectionState === 'connected';
+    }}""", timeout=60000)
+    # The same connection (no new subscriber, nobody left), and everyone is still heard.
+    assert await page.evaluate("() => window.__meetkit.subscriber === window.__subscriberBefore")
+    assert await page.evaluate("() => window.__meetkit.state") == "joined"
+    await audio_rising(page, meeting.others(listener))
+
+
+async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting) -> None:
+    phone, presenter = meeting.phone, meeting.people[2]
+    page = phone.page
+    # The share ends first: while the stage shows it, the grid keeps to a strip.
+    if await presenter.page.evaluate("() => window.__meetkit.screenPublisher !== null"):
+        await press(presenter.page, "#btn-screen")
+    await page.wait_for_selector("#stage", state="hidden", timeout=15000)
+    # A camera on the phone's page: its tile is small (≤ 360 device px), so the smallest layer.
+    feed = await page.evaluate("""() => {
+      const v = document.querySelector('#grid .tile:not(.self) video[data-feed]');
+      return v ? Number(v.dataset.feed) : null;
+    }""")
+    assert feed is not None, "no remote camera on the phone's page"
+    owner = await page.evaluate("""(feed) => {
+      for (const [id, p] of window.__meetkit.participants) if (p.feeds && p.feeds.camera === feed) return id;
+      return null;
+    }""", feed)
+    publisher = next(p for p in meeting.people if p.participant_id == owner)
+    layers = await publisher.page.evaluate(SIMULCAST_LAYERS_JS)
+    if layers < 2:
+        pytest.skip(f"{publisher.name}'s camera sends {layers} layer(s): no simulcast publisher on this branch")
+    small = await wait_width(page, feed, lambda r: r["width"] > 0, "a first frame")
+    assert small["tile"] is not None and small["tile"] <= 360, small
+    # The page grows to a big desktop window: the tile passes 720 px and the top layer arrives (the
+    # cameras here capture 640x360, so the middle layer would be no wider than the smallest seen).
+    await page.set_viewport_size({"width": 2560, "height": 1440})
+    grown = await wait_width(page, feed, lambda r: r["width"] > small["width"], f"wider than {small['width']}")
+    assert grown["tile"] > 720, grown
+
+
+async def wait_width(page: Page, feed: int, ok: Any, what: str, timeout: float = 40.0) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: dict[str, Any] = {}
+    while loop.time() < deadline:
+        last = await page.evaluate(VIDEO_WIDTH_JS, feed)
+        if ok(last):
+            return last
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"feed {feed}: no frame {what} within {timeout}s: {last}; "
+                         f"page: {await page.evaluate(DIAGNOSIS_JS)}")
