@@ -58,10 +58,15 @@ export function rtcConfig() {
   return { iceServers };
 }
 
-/** Keep `pc`'s TURN credentials fresh: call it once on every `new RTCPeerConnection(rtcConfig())`. */
+/** Keep `pc`'s TURN credentials fresh: called once on every connection the page makes. */
 export function trackPeer(pc) {
   peers.add(pc);
   return pc;
+}
+
+/** A peer connection with the latest ICE servers, kept fresh as new credentials come. */
+export function newPeerConnection() {
+  return trackPeer(new RTCPeerConnection(rtcConfig()));
 }
 
 /** New ICE servers from the server: later connections use them, open ones get them now. */

@@ -2,15 +2,17 @@
 // kind, offers sent at once with their candidates trickled, `media.publish` → `media.answer`; ICE
 // restarted on the same connection (and feed) when the network changes or the connection fails.
 // Each kind's publishes are queued, so an answer always meets the offer it answers (docs/ui.md "Media").
-import { store, dispatch, runtime, send, rtcConfig } from "../../core.js";
+import { store, dispatch, runtime, send, newPeerConnection } from "../../core.js";
 import { closePeer } from "../../media.js";
 import { t } from "../../i18n.js";
 import { toast } from "../../dom.js";
 import { CAMERA_SET, SCREEN_SET, VIDEO_ALLOWED, feedId } from "./state.js";
 import { joined, syncTracks, sendMediaState } from "./tracks.js";
 import { makeTrickleOffer, onNetworkChange, trickleFrom, watchConnection } from "./ice.js";
+import { failPublishWaiters, rejectPublish, requestPublish } from "./requests.js";
 
-const PUBLISH_ANSWER_LIMIT_MS = 20000;
+export { failPublishWaiters, onPublishAnswer } from "./requests.js";
+
 const RESTARTS_BEFORE_REPUBLISH = 2;  // ICE restarts of one connection that failed again: start over
 
 // Three layers of the camera, highest first (Janus is told `rid_order: "hml"`): a subscriber gets
@@ -31,12 +33,9 @@ export const pub = {
   screenFeed: null,
   screenGen: 0,
   chain: { camera: Promise.resolve(), screen: Promise.resolve() },
-  waiters: { camera: null, screen: null },
   retries: { camera: 0, screen: 0 },
   unavailableShown: false,
 };
-
-const fail = (code, message) => Object.assign(new Error(message || code), { code, message });
 
 /** Swaps the track of the publisher's sender of this kind; false when it has no such sender. */
 export async function replaceSenderTrack(kind, track) {
@@ -71,7 +70,7 @@ async function publishCamera(gen, replace) {
   const audio = runtime.local.audioTrack;
   const video = media.videoAllowed && media.cameraOn ? runtime.local.videoTrack : null;
   if (!audio && !video) return;
-  const pc = new RTCPeerConnection(rtcConfig());
+  const pc = newPeerConnection();
   pub.publisher = pc;
   const stream = new MediaStream([audio, video].filter(Boolean));
   if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
@@ -118,7 +117,7 @@ async function publishScreen(gen) {
   closePeer(pub.screenPublisher);
   const track = pub.screenStream.getVideoTracks()[0];
   if (!track) return;
-  const pc = new RTCPeerConnection(rtcConfig());
+  const pc = newPeerConnection();
   pub.screenPublisher = pc;
   pub.screenFeed = null;
   pc.addTransceiver(track, { direction: "sendonly", streams: [pub.screenStream] });
@@ -236,38 +235,9 @@ export function onPublisherCandidate(msg) {
   pc.addIceCandidate(msg.candidate || null).catch(() => {});
 }
 
-function requestPublish(kind, sdp, pc, { restart = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const previous = pub.waiters[kind];
-    if (previous) previous.reject(fail("superseded"));
-    const waiter = {
-      resolve: (v) => { clearTimeout(waiter.timer); pub.waiters[kind] = null; resolve(v); },
-      reject: (e) => { clearTimeout(waiter.timer); pub.waiters[kind] = null; reject(e); },
-      timer: setTimeout(() => waiter.reject(fail("timeout")), PUBLISH_ANSWER_LIMIT_MS),
-    };
-    pub.waiters[kind] = waiter;
-    if (!send({ type: "media.publish", kind, sdp, trickle: true, ...(restart ? { restart: true } : {}) })) {
-      waiter.reject(fail("disconnected"));
-    } else {
-      pc.__meetkitTrickle.release();  // the candidates follow their offer
-    }
-  });
-}
-
-export function failPublishWaiters(code) {
-  for (const kind of ["camera", "screen"]) pub.waiters[kind]?.reject(fail(code));
-}
-
-export function onPublishAnswer(msg) {
-  pub.waiters[msg.kind]?.resolve(msg);
-}
-
 /** A `media.error` about a publish (not a feed); true when it was one. */
 export function onPublishError(msg) {
-  if (msg.kind && pub.waiters[msg.kind] && (msg.feed === undefined || msg.feed === null)) {
-    pub.waiters[msg.kind].reject(fail(msg.code, msg.message));
-    return true;
-  }
+  if ((msg.feed === undefined || msg.feed === null) && rejectPublish(msg)) return true;
   if (feedId(msg.feed) !== null) return false;
   if (msg.code === "publish_failed" && (msg.kind === "camera" || msg.kind === "screen")) {
     // The answer came, but the media never reached the server: publish again, a few times at most.

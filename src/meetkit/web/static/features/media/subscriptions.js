@@ -4,7 +4,7 @@
 // once and trickle our candidates (docs/ui.md "Media"). `streams` maps each m-line (mid) to a
 // participant and feed: videos become per-feed MediaStreams for the tiles, every audio m-line plays
 // from its own hidden <audio> (remote-audio.js), whoever is on the visible page.
-import { store, dispatch, send, rtcConfig } from "../../core.js";
+import { store, dispatch, send, newPeerConnection } from "../../core.js";
 import { closePeer } from "../../media.js";
 import { STREAMS_CHANGED, feedId } from "./state.js";
 import { joined } from "./tracks.js";
@@ -66,7 +66,7 @@ export function onStreams(msg) {
 
 function newPeer() {
   closeSubscriber();
-  const pc = new RTCPeerConnection(rtcConfig());
+  const pc = newPeerConnection();
   subs.pc = pc;
   pc.addEventListener("track", () => { if (subs.pc === pc) refreshStreams(); });
   pc.addEventListener("icecandidate", (event) => { if (subs.pc === pc) trickle(event.candidate); });
