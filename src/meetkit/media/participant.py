@@ -21,8 +21,8 @@ from .candidates import EarlyCandidates
 from .codes import ID_EXISTS, NO_SUCH_FEED, PLUGIN
 from .janus import JanusError, JanusHandle, JanusSession, JsonObject
 from .janus_session import EventCallback
-from .subscriber import Subscriber
 from .sdp import has_simulcast
+from .subscriber import Subscriber
 
 if TYPE_CHECKING:
     from .videoroom import MediaServer

@@ -83,8 +83,10 @@ from .client import (
     MediaAnswer as MediaAnswer,
 )
 from .client import (
-    MediaIceRestart as MediaIceRestart,
     MediaCandidate as MediaCandidate,
+)
+from .client import (
+    MediaIceRestart as MediaIceRestart,
 )
 from .client import (
     MediaPublish as MediaPublish,

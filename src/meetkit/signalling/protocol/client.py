@@ -202,8 +202,8 @@ class HostRecord(ClientMessage):
 
 AnyClientMessage = Annotated[
     Hello | Ping | ChatSend | Hand | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
-    | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute | HostMuteAll
-    | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
+    | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute
+    | HostMuteAll | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
