@@ -144,7 +144,8 @@ class Receiver:
                     self.streams = {s["mid"]: s for s in frame["streams"]}
                     await self.pc.setRemoteDescription(RTCSessionDescription(frame["sdp"], "offer"))
                     await self.pc.setLocalDescription(await self.pc.createAnswer())
-                    await self.peer.send({"type": "media.answer", "sdp": self.pc.localDescription.sdp})
+                    await self.peer.send({"type": "media.answer", "sdp": self.pc.localDescription.sdp,
+                                         "offer": frame.get("offer")})
                     self.offers += 1
             await asyncio.sleep(0.01)
 

@@ -168,7 +168,8 @@ class Subscription:
                     if transceiver.mid is not None:
                         self.counts[transceiver.mid] = receiving.watch(transceiver.receiver)
                 await self.pc.setLocalDescription(await self.pc.createAnswer())
-                await self.sock.send({"type": "media.answer", "sdp": self.pc.localDescription.sdp})
+                await self.sock.send({"type": "media.answer", "sdp": self.pc.localDescription.sdp,
+                                     "offer": offer.get("offer")})
                 self.offers += 1
             except Exception as exc:  # a bad offer is a finding, not a crash of the load generator
                 self.errors.append({"type": "local", "error": f"{type(exc).__name__}: {exc}"})

@@ -78,6 +78,8 @@ class Subscriber:
         self.streams: list[SubscribedStream] = []
         self.on_offer: OfferCallback | None = None
         """Called with the SDP of an offer Janus made unasked (a subscribed publisher left)."""
+        self.on_hangup: Callable[[], None] | None = None
+        """Called when Janus closed the handle's PeerConnection (ICE failed, DTLS alert)."""
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[str] | None = None  # the offer of an update Janus queued
 
@@ -171,8 +173,14 @@ class Subscriber:
             self.streams = streams
 
     def _heard(self, handle: JanusHandle, message: JsonObject) -> None:
-        """Unasked events of the handle: an ``updated`` with an offer is Janus renegotiating."""
-        if message.get("janus") != "event" or handle is not self.handle:
+        """Unasked events of the handle: an ``updated`` with an offer is Janus renegotiating; a
+        ``hangup`` is the PeerConnection gone (the handle stays, but needs a new one)."""
+        if handle is not self.handle:
+            return
+        if message.get("janus") == "hangup" and self.on_hangup is not None:
+            self.on_hangup()
+            return
+        if message.get("janus") != "event":
             return
         data = (message.get("plugindata") or {}).get("data") or {}
         self._learn(data)

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meetkit.signalling")
 
-ANSWER_TIMEOUT = 10.0  # how long a renegotiation waits for the page's answer before the next one
+ANSWER_TIMEOUT = 5.0  # how long an offer waits for the page's answer before it is sent again
+OFFER_SENDS = 3  # an offer still unanswered after this many sends: the subscription starts afresh
 RETRIES, RETRY_AFTER = 5, 0.3  # a failed update is tried again this often, this much later (seconds)
 FALLBACK_US = 250_000  # Janus drops to a lower layer after this long without packets of the chosen one
 Key = tuple[int, str]  # (feed, the publisher's mid)
@@ -47,10 +48,14 @@ class Viewer:
     media: MediaParticipantPort | None = None  # the media the state below belongs to
     slots: list[str] = field(default_factory=list)  # the slot m-lines' mids, in slot order
     slot_of: dict[str, str] = field(default_factory=dict)  # slot mid → the participant it carries
-    layers: dict[str, int] = field(default_factory=dict)  # video mid → substream configured
+    # (mid, feed, publisher mid) → substream configured: a mid Janus reuses for another video is new
+    layers: dict[tuple[str, int, str], int] = field(default_factory=dict)
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     offered: bool = False  # an offer awaits the page's answer
+    offer_id: int = 0  # the last offer's number (media.offer ``offer``)
+    pending: protocol.MediaOffer | None = None  # that offer, to send again if the page missed it
+    stale: bool = False  # the subscriber handle is to be dropped and joined afresh (hangup, no answer)
     restart: bool = False
     janus_offers: list[str] = field(default_factory=list)  # offers Janus made unasked
     task: asyncio.Task[None] | None = None
@@ -77,13 +82,20 @@ class Subscriptions:
             tiles[t.feed] = max(tiles.get(t.feed, 0), t.width)
         v.tiles = tiles
         v.low_bandwidth = msg.low_bandwidth
+        if v.offered and v.pending is not None:
+            # A page that says what it shows while an offer waits may never have had it (it came
+            # while the socket was down, or before the page counted itself in): it gets it again.
+            m.send(v.pending)
         v.dirty.set()
 
     async def answer(self, m: Participant, msg: protocol.MediaAnswer) -> None:
         v = self.viewers.get(m.id)
+        if v is not None and msg.offer is not None and msg.offer != v.offer_id:
+            return  # a late answer to an offer already replaced: Janus waits for the newer one
         if m.media is None or v is None or not v.offered:
-            m.send(protocol.MediaError(code="no_offer", message="there is no subscriber offer to answer"))
-            return
+            if v is None or msg.offer is None:
+                m.send(protocol.MediaError(code="no_offer", message="there is no subscriber offer to answer"))
+            return  # (else the same answer twice: the offer went out twice)
         try:
             sdp = keep_candidates(msg.sdp, self.room.node.candidate_networks)
             await asyncio.wait_for(m.media.subscriber.start(sdp, trickle=msg.trickle), MEDIA_TIMEOUT)
@@ -149,14 +161,20 @@ class Subscriptions:
         if media is None:
             return
         sub = media.subscriber
-        if v.media is not media:  # new media (first time, or after media.reset): start afresh
+        if v.stale and v.media is media:  # its PeerConnection is gone, or the page never answered
+            await asyncio.wait_for(sub.close(), MEDIA_TIMEOUT)
+        if v.media is not media or v.stale:  # new media (first time, after media.reset), or a new handle
             v.media, v.slots, v.slot_of, v.layers, v.janus_offers = media, [], {}, {}, []
+            v.stale, v.offered, v.pending = False, False, None
             sub.on_offer = lambda sdp: self._janus_offered(v, sdp)
+            sub.on_hangup = lambda: self._hung_up(v, media)
         while v.janus_offers:  # Janus renegotiated by itself (a publisher left): answer that first
-            await self._offer(v, v.janus_offers.pop(0))
+            if not await self._offer(v, v.janus_offers.pop(0)):
+                return
         if v.restart and sub.handle is not None:
             v.restart = False
-            await self._offer(v, await asyncio.wait_for(sub.restart(), MEDIA_TIMEOUT))
+            if not await self._offer(v, await asyncio.wait_for(sub.restart(), MEDIA_TIMEOUT)):
+                return
         v.restart = False
         videos, direct, slot_targets = self._wanted(v)
         # Slots whose publisher left went inactive: they are slots no more.
@@ -177,8 +195,7 @@ class Subscriptions:
                 if target is None or key is None:
                     unsubscribe.append({"sub_mid": mid})
                 elif v.slot_of.get(mid) != target:
-                    switches.append({"feed": key[0], "mid": key[1], "sub_mid": mid})
-                    v.slot_of[mid] = target
+                    switches.append({"feed": key[0], "mid": key[1], "sub_mid": mid, "_to": target})
             elif target is not None and key is not None:
                 new_slots.append((target, key))
                 subscribe.append({"feed": key[0], "mid": key[1]})
@@ -187,9 +204,11 @@ class Subscriptions:
         gone = {u["sub_mid"] for u in unsubscribe}
         v.slots = [mid for mid in v.slots if mid not in gone]
         if switches:
-            await asyncio.wait_for(sub.switch(switches), MEDIA_TIMEOUT)
-            if not (subscribe or unsubscribe):
-                v.m.send(protocol.MediaStreams(streams=self._streams(v)))
+            await asyncio.wait_for(sub.switch([{k: x[k] for k in ("feed", "mid", "sub_mid")} for x in switches]),
+                                   MEDIA_TIMEOUT)
+            for x in switches:  # only now: a switch that failed is tried again at the next pass
+                v.slot_of[x["sub_mid"]] = x["_to"]
+        offered = False
         if subscribe or (unsubscribe and sub.handle is not None):
             # Janus may put a new stream on an m-line freed by this very update: a new slot is the
             # m-line carrying its stream that is neither a kept stream nor another slot.
@@ -201,40 +220,67 @@ class Subscriptions:
                 if found is not None:
                     v.slots.append(found)
                     v.slot_of[found] = target
-            for mid in gone:
-                v.layers.pop(mid, None)
             if offer is not None:
-                await self._offer(v, offer)
+                if not await self._offer(v, offer):
+                    return
+                offered = True
+        if switches and not offered:  # the page learns who a switched slot carries now
+            v.m.send(protocol.MediaStreams(streams=self._streams(v)))
         await self._configure_layers(v, videos)
 
     def _janus_offered(self, v: Viewer, sdp: str) -> None:
         v.janus_offers.append(sdp)
         v.dirty.set()
 
-    async def _offer(self, v: Viewer, sdp: str) -> None:
-        """Send an offer and wait (bounded) for the page's answer: one renegotiation at a time."""
+    def _hung_up(self, v: Viewer, media: MediaParticipantPort) -> None:
+        """Janus closed the subscriber's PeerConnection: the next pass joins a new handle (a new offer,
+        which the page answers on a new connection)."""
+        if v.media is media:
+            v.stale = True
+            v.dirty.set()
+
+    async def _offer(self, v: Viewer, sdp: str) -> bool:
+        """Send an offer and wait (bounded) for the page's answer: one renegotiation at a time. A page
+        that does not answer gets it again (the socket may have dropped it); one that never does gets
+        a new subscription, since Janus would hold every later update until that answer. True once
+        answered."""
         v.answered.clear()
         v.offered = True
-        v.m.send(protocol.MediaOffer(sdp=sdp, streams=self._streams(v)))
-        try:
-            await asyncio.wait_for(v.answered.wait(), ANSWER_TIMEOUT)
-        except TimeoutError:
-            log.info("a subscriber offer got no answer in %ss", ANSWER_TIMEOUT)
+        v.offer_id += 1
+        pending = v.pending = protocol.MediaOffer(offer=v.offer_id, sdp=sdp, streams=self._streams(v))
+        for _ in range(OFFER_SENDS):
+            v.m.send(pending)
+            try:
+                await asyncio.wait_for(v.answered.wait(), ANSWER_TIMEOUT)
+                v.pending = None
+                return True
+            except TimeoutError:
+                if v.m.state != "joined":
+                    return False
+        log.info("a subscriber offer got no answer in %ss: subscribing afresh", OFFER_SENDS * ANSWER_TIMEOUT)
+        v.offered, v.pending, v.stale = False, None, True
+        v.dirty.set()
+        return False
 
     async def _configure_layers(self, v: Viewer, videos: dict[Key, int | None]) -> None:
         media = v.media
         if media is None:
             return
-        changes: list[dict[str, Any]] = []
+        changes: dict[tuple[str, int, str], int] = {}
         for s in media.subscriber.active:
             if s.type != "video" or s.feed is None or s.feed_mid is None:
                 continue
             substream = videos.get((s.feed, s.feed_mid))
-            if substream is not None and v.layers.get(s.mid) != substream:
-                changes.append({"mid": s.mid, "substream": substream, "temporal": 2, "fallback": FALLBACK_US})
-                v.layers[s.mid] = substream
+            if substream is not None and v.layers.get((s.mid, s.feed, s.feed_mid)) != substream:
+                changes[(s.mid, s.feed, s.feed_mid)] = substream
         if changes:
-            await asyncio.wait_for(media.subscriber.configure(changes), MEDIA_TIMEOUT)
+            streams = [{"mid": key[0], "substream": n, "temporal": 2, "fallback": FALLBACK_US}
+                       for key, n in changes.items()]
+            await asyncio.wait_for(media.subscriber.configure(streams), MEDIA_TIMEOUT)
+        active = {(s.mid, s.feed, s.feed_mid) for s in media.subscriber.active}
+        # Recorded once Janus took them (a refused configure is asked again); the layers of m-lines gone
+        # or reused for another video are forgotten, so a reused one is configured afresh.
+        v.layers = {k: n for k, n in {**v.layers, **changes}.items() if k in active}
 
     # --- what a viewer should receive -----------------------------------------------------------------
 
@@ -248,6 +294,8 @@ class Subscriptions:
             if owner is None or owner is v.m:
                 continue
             screen = owner.feeds.get("screen") == feed
+            if not screen and not owner.camera:
+                continue  # a camera turned off sends nothing worth a stream (and frees its place)
             for mid in self.speakers.mids(feed, "video"):
                 videos[(feed, mid)] = None if screen else substream_for(width, low_bandwidth=v.low_bandwidth)
         people = room.joined()

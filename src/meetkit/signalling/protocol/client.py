@@ -143,6 +143,7 @@ class MediaAnswer(ClientMessage):
     type: Literal["media.answer"]
     sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
     trickle: bool = False
+    offer: Annotated[int, Field(ge=0)] | None = None  # the media.offer answered (None: the outstanding one)
 
 
 class MediaIceRestart(ClientMessage):

@@ -199,6 +199,7 @@ class Stream(BaseModel):
 class MediaOffer(ServerMessage):
     """Janus's offer for the page's one subscriber PC (the first and each renegotiation)."""
     type: Literal["media.offer"] = "media.offer"
+    offer: int  # counts up per participant; the answer names it, and an offer sent again keeps it
     sdp: str
     streams: list[Stream]
 

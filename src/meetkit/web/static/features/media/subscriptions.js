@@ -27,6 +27,7 @@ export const subs = {
   answered: false,          // our answer to the current offer is sent: candidates may follow it
   candidates: [],           // our candidates gathered before the answer was sent
   unsentAnswer: null,       // an answer the socket could not take (reconnecting): sent on resume
+  lastAnswer: null,         // our last answer, sent again if meetkit sends its offer again (`offer` id)
   restartAskedAt: 0,
   restartTimer: null,
   disconnectTimer: null,
@@ -81,6 +82,11 @@ export function onSubscribeOffer(msg) {
 
 async function answer(msg) {
   if (typeof msg.sdp !== "string" || !joined()) return;
+  if (msg.offer != null && subs.lastAnswer?.offer === msg.offer && usable(subs.pc)) {
+    // The same offer again: meetkit did not get our answer (the socket dropped it). Not a new one.
+    send(subs.lastAnswer);
+    return;
+  }
   let pc = subs.pc;
   // A renegotiation or an ICE restart of the same Janus handle goes on the same connection; the first
   // offer of a new subscriber handle needs a new one (a new DTLS session).
@@ -98,7 +104,8 @@ async function answer(msg) {
   await pc.setLocalDescription(await pc.createAnswer());
   if (subs.pc !== pc) return;
   refreshStreams();
-  const reply = { type: "media.answer", sdp: pc.localDescription.sdp, trickle: true };
+  const reply = { type: "media.answer", sdp: pc.localDescription.sdp, trickle: true, offer: msg.offer };
+  subs.lastAnswer = reply;
   subs.unsentAnswer = send(reply) ? null : reply;
   if (!subs.unsentAnswer) flushCandidates();
 }
@@ -232,6 +239,7 @@ function closeSubscriber() {
   subs.answered = false;
   subs.candidates = [];
   subs.unsentAnswer = null;
+  subs.lastAnswer = null;
   subs.restartAskedAt = 0;
   if (store.state.media.streams.size) dispatch({ type: STREAMS_CHANGED, streams: new Map() });
   syncAudio([]);
