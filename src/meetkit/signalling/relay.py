@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, cast
 
 from ..domain import lobby as rules
@@ -50,7 +50,9 @@ class Relay:
             return "the media server is not available"
         return None
 
-    async def open_media(self, m: Participant) -> None:
+    async def open_media(self, m: Participant, *, told: Callable[[], None] | None = None) -> None:
+        """Opens ``m``'s media; ``told`` runs as soon as ``m.media`` is set, before anything else can
+        use it (a re-open tells the browser ``media.reset`` there, before any offer of the new media)."""
         port = self.room.node.media
         assert port is not None
         room = self.room
@@ -74,6 +76,8 @@ class Relay:
         media = await port.open_participant(room.janus_room, m.media_token, on_event=on_event)
         opened.append(media)
         m.media = media
+        if told is not None:
+            told()
 
     async def close_media(self, m: Participant) -> None:
         """Token withdrawn, feeds and presence kicked, Janus session destroyed: each step on its own,
@@ -118,13 +122,24 @@ class Relay:
             m.feeds.clear()
             m.video_kinds.clear()
         for m in people:
-            try:
-                await asyncio.wait_for(self.open_media(m), MEDIA_TIMEOUT)
-            except Exception as exc:
-                log.warning("re-opening media failed: %s", type(exc).__name__)
+            await self._reopen_one(m)
         for m in people:
-            m.send(protocol.MediaReset())
             self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
+
+    async def _reopen_one(self, m: Participant) -> None:
+        told = False
+
+        def tell() -> None:  # media.reset before any offer of the new media can be sent
+            nonlocal told
+            told = True
+            m.send(protocol.MediaReset())
+
+        try:
+            await asyncio.wait_for(self.open_media(m, told=tell), MEDIA_TIMEOUT)
+        except Exception as exc:
+            log.warning("re-opening media failed: %s", type(exc).__name__)
+        if not told:
+            m.send(protocol.MediaReset())
 
     # --- requests from the browser ------------------------------------------------------------------
 
