@@ -61,48 +61,47 @@ async def sample(page: Any, seconds: float) -> dict[str, Any]:
     return {"kbps": kbps, "widths": last["widths"], "tiles": last["tiles"]}
 
 
-async def run(publishers: int, seconds: float, width: int, height: int) -> None:
+async def run(srv: Any, room: dict[str, Any], publishers: int, seconds: float, width: int, height: int) -> None:
     from playwright.async_api import async_playwright
     from tests import browser as b
 
-    with tempfile.TemporaryDirectory(prefix="meetkit-downlink-") as tmp, server(Path(tmp), media_env()) as srv:
-        room = make_room(srv, Path(tmp))
-        host_url, guest_url = room["_links"]["host_url"]["href"], room["_links"]["guest_url"]["href"]
-        async with async_playwright() as pw:
-            browser = await asyncio.wait_for(b.launch(pw), 30)
-            try:
-                for i in range(publishers):
-                    ctx = await b.new_context(browser, srv.base_url, 320, 240)
-                    page = await ctx.new_page()
-                    await asyncio.wait_for(b.join(page, host_url if i == 0 else guest_url, f"Cam {i + 1}"), 30)
-                    await b.wait_state(page, "joined", 30)
-                ctx = await b.new_context(browser, srv.base_url, width, height)
-                rx = await ctx.new_page()
-                await rx.goto(guest_url)
-                await rx.fill("#name", "Receiver")
-                for toggle in ("#prejoin-mic", "#prejoin-camera"):
-                    if await rx.locator(toggle).count():
-                        await rx.click(toggle)
-                await rx.click("#join")
-                await b.wait_state(rx, "joined", 30)
-                deadline = time.monotonic() + 90
-                got: dict[str, Any] = {}
-                while time.monotonic() < deadline:
-                    got = await rx.evaluate(SAMPLE_JS)
-                    if got["tiles"] and len(got["widths"]) >= min(got["tiles"], publishers):
-                        break
-                    await asyncio.sleep(0.5)
-                print(f"downlink: {publishers} cameras, receiver page {width}x{height}, "
-                      f"{got.get('tiles', 0)} remote video tiles on its page")
-                await asyncio.sleep(3)  # layers settle (simulcast switches at a keyframe)
-                full = await sample(rx, seconds)
-                report("tile-sized layers", full)
-                await rx.click("#btn-more")
-                await rx.click("#btn-low-bandwidth")  # More → Low bandwidth, as a user does
-                await asyncio.sleep(3)
-                report("low bandwidth", await sample(rx, seconds))
-            finally:
-                await browser.close()
+    host_url, guest_url = room["_links"]["host_url"]["href"], room["_links"]["guest_url"]["href"]
+    async with async_playwright() as pw:
+        browser = await asyncio.wait_for(b.launch(pw), 30)
+        try:
+            for i in range(publishers):
+                ctx = await b.new_context(browser, srv.base_url, 320, 240)
+                page = await ctx.new_page()
+                await asyncio.wait_for(b.join(page, host_url if i == 0 else guest_url, f"Cam {i + 1}"), 90)
+                await b.wait_state(page, "joined", 60)
+                print(f"  camera {i + 1} joined", file=sys.stderr)
+            ctx = await b.new_context(browser, srv.base_url, width, height)
+            rx = await ctx.new_page()
+            await rx.goto(guest_url)
+            await rx.fill("#name", "Receiver")
+            for toggle in ("#prejoin-mic", "#prejoin-camera"):
+                if await rx.locator(toggle).count():
+                    await rx.click(toggle)
+            await rx.click("#join")
+            await b.wait_state(rx, "joined", 30)
+            deadline = time.monotonic() + 90
+            got: dict[str, Any] = {}
+            while time.monotonic() < deadline:
+                got = await rx.evaluate(SAMPLE_JS)
+                if got["tiles"] and len(got["widths"]) >= min(got["tiles"], publishers):
+                    break
+                await asyncio.sleep(0.5)
+            print(f"downlink: {publishers} cameras, receiver page {width}x{height}, "
+                  f"{got.get('tiles', 0)} remote video tiles on its page")
+            await asyncio.sleep(3)  # layers settle (simulcast switches at a keyframe)
+            full = await sample(rx, seconds)
+            report("tile-sized layers", full)
+            await rx.click("#btn-more")
+            await rx.click("#btn-low-bandwidth")  # More → Low bandwidth, as a user does
+            await asyncio.sleep(3)
+            report("low bandwidth", await sample(rx, seconds))
+        finally:
+            await browser.close()
 
 
 def report(label: str, s: dict[str, Any]) -> None:
@@ -121,7 +120,9 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=800)
     args = ap.parse_args()
     media_net()
-    asyncio.run(run(args.publishers, args.seconds, args.width, args.height))
+    with tempfile.TemporaryDirectory(prefix="meetkit-downlink-") as tmp, server(Path(tmp), media_env()) as srv:
+        room = make_room(srv, Path(tmp))  # (its own event loop: before ours)
+        asyncio.run(run(srv, room, args.publishers, args.seconds, args.width, args.height))
 
 
 if __name__ == "__main__":
