@@ -172,22 +172,39 @@ class Relay:
 
     async def _renegotiate(self, m: Participant, msg: protocol.MediaPublish) -> None:
         """An ICE restart (or any new offer) of the live publisher: the same Janus handle and feed, so
-        nobody's subscription changes and the video limit is not asked again."""
+        nobody's subscription changes. The same media is not asked the video limit again; an offer
+        that adds video needs a free place, checked and reserved like a fresh publish's (else
+        ``video_limit``), and one that drops video frees its place."""
         feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind)
         media = m.media
         if feed is None or media is None:
             m.send(protocol.MediaError(kind=msg.kind, code="publish_failed",
                                        message="nothing to restart: publish again"))
             return
+        video, had_video, camera = sends_video(msg.sdp), msg.kind in m.video_kinds, m.camera
+        if video != had_video:
+            async with self.room.lock:  # the video limit is checked and reserved atomically
+                if video and not rules.may_send_video(video_senders=self.room.video_senders(),
+                                                      max_video_senders=self.room.node.c.settings.max_video_senders):
+                    m.send(self._video_limit(msg.kind))
+                    return
+                (m.video_kinds.add if video else m.video_kinds.discard)(msg.kind)
+                if msg.kind == "camera":
+                    m.camera = video
         async with m.lock:
             try:
                 offer = keep_candidates(msg.sdp, self.room.node.candidate_networks)
                 answer = await asyncio.wait_for(media.renegotiate(msg.kind, offer, trickle=msg.trickle), MEDIA_TIMEOUT)
             except Exception as exc:
+                if video != had_video:  # Janus kept the publisher as it was: so does its place
+                    (m.video_kinds.add if had_video else m.video_kinds.discard)(msg.kind)
+                    m.camera = camera
                 log.warning("restarting a publisher failed: %s", type(exc).__name__)
                 m.send(protocol.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
                 return
         m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
+        if video != had_video:
+            self.room.updates.changed(m)  # its camera is on (or off) for the others now
 
     async def candidate(self, m: Participant, msg: protocol.MediaCandidate) -> None:
         """A browser's trickled candidate: filtered like the SDP's (MEETKIT_MEDIA_CANDIDATE_NETWORKS),
