@@ -114,3 +114,40 @@ async def test_a_camera_turned_off_frees_its_video_place(
     host.send({"type": "ping"})
     await host.expect("pong")
     assert participants[host.id].camera is True
+
+
+async def test_a_restart_that_adds_video_asks_the_video_limit_like_a_publish(
+        container: Container, application_id: str, rooms: Rooms, media: FakeMedia) -> None:
+    room = await make_room(container, application_id)  # one video sender at a time (test_room_unit)
+    host, guest = await host_and_guest(rooms, room)
+    host.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP})
+    await host.expect("media.answer")
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP})
+    assert (await guest.expect("media.error"))["code"] == "video_limit"
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": AUDIO_SDP})
+    feed = (await guest.expect("media.answer"))["feed"]
+
+    # Refused, audio only: a restart offer with video is refused too, and Janus never sees it.
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "restart": True})
+    refused = await guest.expect("media.error")
+    assert refused["code"] == "video_limit" and refused["kind"] == "camera"
+    participants = rooms.rooms[room.id].participants
+    gus, janus = participants[guest.id], _janus_of(media, rooms, room.id, guest.id)
+    assert janus.offers == [("camera", "publish", False)] and gus.video_kinds == set() and gus.camera is False
+    # A genuine ICE restart (the same audio-only media) is not asked.
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": AUDIO_SDP, "restart": True})
+    assert (await guest.expect("media.answer"))["feed"] == feed
+
+    # The host's restart that drops its video frees the place; the guest's restart with video takes it.
+    host.send({"type": "media.publish", "kind": "camera", "sdp": AUDIO_SDP, "restart": True})
+    await host.expect("media.answer")
+    assert participants[host.id].video_kinds == set() and participants[host.id].camera is False
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "restart": True})
+    assert (await guest.expect("media.answer"))["feed"] == feed
+    assert gus.video_kinds == {"camera"} and gus.camera is True
+    assert rooms.rooms[room.id].video_senders() == 1
+    host.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "restart": True})
+    assert (await host.expect("media.error"))["code"] == "video_limit"
+    # The guest's own restart with the same video is free.
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "restart": True})
+    assert (await guest.expect("media.answer"))["feed"] == feed

@@ -12,6 +12,7 @@ enter. A browser's offer may come without candidates (``trickle``): they follow 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 MediaKind = Literal["camera", "screen"]
 KINDS: tuple[MediaKind, ...] = ("camera", "screen")
 CandidateTarget = Literal["camera", "screen", "subscriber"]
+
+log = logging.getLogger("meetkit.media.janus")
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,14 @@ class MediaParticipant:
         if kind not in KINDS:
             raise ValueError(f"unknown media kind {kind!r}")
         async with self._lock(kind):
-            await self._unpublish(kind)
+            await self._unpublish(kind)  # forgets the candidates kept for the previous connection
             self._live[kind] = asyncio.Event()
             handle = await self._attach(kind, feed)
             try:
                 await self._join_as(handle, feed, display)
                 answer = await _configure(handle, sdp_offer, trickle)
             except BaseException:
+                self._early_candidates.forget(kind)  # the browser's connection of this attempt is gone
                 await handle.detach()
                 raise
             self._publishers[kind] = (handle, feed)
@@ -151,12 +155,14 @@ class MediaParticipant:
 
     async def trickle(self, target: CandidateTarget, candidate: JsonObject | None) -> None:
         """A browser's trickled candidate (``None``: its gathering completed) for the camera or screen
-        publisher, or for the subscriber (``self.subscriber.handle``, when there is one). Kept, a few at
-        most, until that handle exists."""
+        publisher, or for the subscriber (``self.subscriber.handle``). A publisher's is kept, a few at
+        most, until that publisher's handle exists. A subscriber's without a handle is dropped: the page
+        trickles only after answering an offer, and the handle exists from the join that made the
+        offer, so such a candidate is for a connection whose handle is gone (closed, or replaced)."""
         if target == "subscriber":
             handle = getattr(getattr(self, "subscriber", None), "handle", None)
             if handle is None:
-                self._early_candidates.keep(target, candidate)
+                log.debug("dropping a subscriber candidate: no subscriber handle")
             else:
                 await handle.trickle(candidate)
             return

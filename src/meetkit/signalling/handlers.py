@@ -87,22 +87,22 @@ async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
 
 
 async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> None:
-    # The camera also holds (or frees) a video-sender place: the relay checks the limit.
-    await room.relay.camera_state(m, msg.camera)
+    # The camera also holds (or frees) a video-sender place: publishing checks the limit.
+    await room.publishing.camera_state(m, msg.camera)
     m.mic = msg.mic
     room.updates.changed(m)
 
 
 async def publish(room: Room, m: Participant, msg: protocol.MediaPublish) -> None:
-    await room.relay.publish(m, msg)
+    await room.publishing.publish(m, msg)
 
 
 async def candidate(room: Room, m: Participant, msg: protocol.MediaCandidate) -> None:
-    await room.relay.candidate(m, msg)
+    await room.publishing.candidate(m, msg)
 
 
 async def unpublish(room: Room, m: Participant, msg: protocol.MediaUnpublish) -> None:
-    await room.relay.unpublish(m, msg.kind)
+    await room.publishing.unpublish(m, msg.kind)
 
 
 async def view(room: Room, m: Participant, msg: protocol.MediaView) -> None:

@@ -1,7 +1,7 @@
 """The room's media relay: meetkit, not the browser, talks to Janus. It opens a participant's media
-when they enter (their token added to the media room) and closes it when they leave, relays the SDP of
-publishing (what each participant receives: signalling/subscriptions.py), and listens to what Janus
-says unasked about a participant's handles (a publisher hung up, a participant kicked)."""
+when they enter (their token added to the media room) and closes it when they leave, and listens to
+what Janus says unasked about a participant's handles (a publisher hung up, a participant kicked).
+Publishing is signalling/publishing.py; what each participant receives, signalling/subscriptions.py."""
 
 from __future__ import annotations
 
@@ -12,8 +12,6 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, cast
 
-from ..domain import lobby as rules
-from ..media.sdp import keep_candidate, keep_candidates, sends_video
 from ..media.videoroom import AudioLevels, MediaEvent
 from . import protocol
 from .node import MEDIA_TIMEOUT, MediaParticipantPort
@@ -29,7 +27,7 @@ CandidateTarget = Literal["camera", "screen", "subscriber"]
 CANDIDATE_TARGETS = ("camera", "screen", "subscriber")
 
 
-def _new_feed_id() -> int:
+def new_feed_id() -> int:
     return secrets.randbelow(2**52 - 1) + 1
 
 
@@ -57,7 +55,7 @@ class Relay:
         assert port is not None
         room = self.room
         if room.janus_room is None:
-            room.janus_room = _new_feed_id()
+            room.janus_room = new_feed_id()
         # Idempotent: cheap when the room exists, and re-creates it after a media server restart.
         s = room.node.c.settings
         # Janus counts every sender, audio-only ones included; meetkit enforces the video limit itself.
@@ -140,134 +138,6 @@ class Relay:
             log.warning("re-opening media failed: %s", type(exc).__name__)
         if not told:
             m.send(protocol.MediaReset())
-
-    # --- requests from the browser ------------------------------------------------------------------
-
-    async def publish(self, m: Participant, msg: protocol.MediaPublish) -> None:
-        room, s = self.room, self.room.node.c.settings
-        if m.media is None:
-            m.send(protocol.MediaError(kind=msg.kind, code="media_unavailable",
-                                       message="no media for this participant"))
-            return
-        if msg.restart:
-            await self._renegotiate(m, msg)
-            return
-        video = sends_video(msg.sdp)
-        async with room.lock:  # the video limit is checked and reserved atomically
-            if video and not rules.holds_video_place(msg.kind, video_kinds=m.video_kinds, camera_on=m.camera):
-                if not rules.may_send_video(video_senders=room.video_senders(), max_video_senders=s.max_video_senders):
-                    m.send(self._video_limit(msg.kind))
-                    return
-                m.video_kinds.add(msg.kind)
-                if msg.kind == "camera":
-                    m.camera = True  # its offer sends camera video: the place is held from now on
-            elif not video:
-                m.video_kinds.discard(msg.kind)
-            feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind) or _new_feed_id()
-            m.pending[msg.kind] = feed
-        async with m.lock:
-            try:
-                offer = keep_candidates(msg.sdp, room.node.candidate_networks)
-                answer = await asyncio.wait_for(m.media.publish(msg.kind, feed, m.name, offer, trickle=msg.trickle),
-                                                MEDIA_TIMEOUT)
-            except Exception as exc:
-                m.video_kinds.discard(msg.kind)
-                m.pending.pop(msg.kind, None)
-                log.warning("publish failed: %s", type(exc).__name__)
-                m.send(protocol.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
-                return
-        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
-        # Others may subscribe only once Janus has the publisher's media: announce the feed then.
-        room.node.spawn(self._announce(m, msg.kind, feed, video), name="announce-feed")
-
-    def _video_limit(self, kind: protocol.Kind) -> protocol.MediaError:
-        limit = self.room.node.c.settings.max_video_senders
-        return protocol.MediaError(kind=kind, code="video_limit", message=f"{limit} people are already sending "
-                                                                           "video: you can send audio only for now.")
-
-    async def _renegotiate(self, m: Participant, msg: protocol.MediaPublish) -> None:
-        """An ICE restart (or any new offer) of the live publisher: the same Janus handle and feed, so
-        nobody's subscription changes and the video limit is not asked again."""
-        feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind)
-        media = m.media
-        if feed is None or media is None:
-            m.send(protocol.MediaError(kind=msg.kind, code="publish_failed",
-                                       message="nothing to restart: publish again"))
-            return
-        async with m.lock:
-            try:
-                offer = keep_candidates(msg.sdp, self.room.node.candidate_networks)
-                answer = await asyncio.wait_for(media.renegotiate(msg.kind, offer, trickle=msg.trickle), MEDIA_TIMEOUT)
-            except Exception as exc:
-                log.warning("restarting a publisher failed: %s", type(exc).__name__)
-                m.send(protocol.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
-                return
-        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
-
-    async def candidate(self, m: Participant, msg: protocol.MediaCandidate) -> None:
-        """A browser's trickled candidate: filtered like the SDP's (MEETKIT_MEDIA_CANDIDATE_NETWORKS),
-        then handed to the Janus handle of its connection. A lost candidate costs at most one path,
-        so a failure is logged, not answered."""
-        media, c = m.media, msg.candidate
-        if media is None:
-            return
-        if c is not None and (not c.candidate or not keep_candidate(c.candidate, self.room.node.candidate_networks)):
-            return  # an empty one is a browser's end of one m-line's candidates; the null follows
-        try:
-            await asyncio.wait_for(media.trickle(msg.target, None if c is None else c.model_dump(exclude_none=True)),
-                                   MEDIA_TIMEOUT)
-        except Exception as exc:
-            log.warning("a trickled candidate could not be given to the media server: %s", type(exc).__name__)
-
-    async def camera_state(self, m: Participant, camera: bool) -> None:
-        """``media.state``: a camera turned off frees its video-sender place; turned on again over a
-        video sender kept in the connection, it needs a free place, or it is refused (``video_limit``,
-        and the page turns the camera off)."""
-        room, s = self.room, self.room.node.c.settings
-        async with room.lock:
-            if camera and not m.camera and "camera" in m.video_kinds:
-                if not rules.may_send_video(video_senders=room.video_senders(), max_video_senders=s.max_video_senders):
-                    m.send(self._video_limit("camera"))
-                    return
-            m.camera = camera
-
-    async def _announce(self, m: Participant, kind: str, feed: int, video: bool) -> None:
-        media = m.media
-        if media is None:
-            return
-        try:
-            await media.wait_live(kind, time_limit=MEDIA_TIMEOUT)
-        except Exception as exc:
-            if m.pending.get(kind) != feed:
-                return  # unpublished or published again meanwhile: nothing of this attempt is counted
-            m.pending.pop(kind, None)
-            log.warning("a published feed did not come up: %s", type(exc).__name__)
-            m.video_kinds.discard(kind)
-            m.send(protocol.MediaError(kind="screen" if kind == "screen" else "camera", code="publish_failed",
-                                       message="your media did not reach the media server"))
-            return
-        if m.state != "joined" or m.media is not media or m.pending.get(kind) != feed:
-            return
-        del m.pending[kind]
-        m.feeds[kind] = feed
-        if kind == "camera":
-            m.camera = video
-        self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
-        if self.room.recording.active():
-            async with self.room.lock:
-                await self.room.recording.feed_announced(m, kind)
-
-    async def unpublish(self, m: Participant, kind: str) -> None:
-        m.feeds.pop(kind, None)
-        m.pending.pop(kind, None)
-        m.video_kinds.discard(kind)
-        if m.media is not None:  # also when the feed was not live yet: Janus's publisher goes too
-            async with m.lock:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(m.media.unpublish(kind), MEDIA_TIMEOUT)
-        if kind == "camera":
-            m.camera = False
-        self.room.updates.changed(m)  # coalesced (signalling/coalesce.py): a burst of media requests is one update
 
     # --- what Janus says unasked --------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 and the session that runs while somebody is in the meeting.
 
 Membership changes of a room run one at a time under ``lock``; the durable side (sessions,
-participants, chat, callbacks) goes through ``actions.meetings``. The room's lobby, media relay, what
-each participant receives and the recording switch are its parts (``lobby``, ``relay``,
-``subscriptions``, ``recording``)."""
+participants, chat, callbacks) goes through ``actions.meetings``. The room's lobby, media relay,
+publishing, what each participant receives and the recording switch are its parts (``lobby``,
+``relay``, ``publishing``, ``subscriptions``, ``recording``)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .connection import Connection
 from .lobby import Lobby
 from .node import Node
 from .participant import Participant
+from .publishing import Publishing
 from .recording import Recording
 from .relay import Relay
 from .subscriptions import Subscriptions
@@ -52,6 +53,7 @@ class Room:
     def __post_init__(self) -> None:
         self.lobby = Lobby(self)
         self.relay = Relay(self)
+        self.publishing = Publishing(self)
         self.subscriptions = Subscriptions(self)
         self.recording = Recording(self)
         s = self.node.c.settings
