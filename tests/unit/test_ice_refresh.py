@@ -1,5 +1,6 @@
 """TURN credentials reach each participant (signalling/ice.py): none in ``welcome`` before admission,
-the first set in ``ice.servers`` right after ``admitted``, then a fresh ``ice.servers`` at 75 % of their lifetime, again and again, until the participant leaves. In-process on a FakeClock
+the first set in ``ice.servers`` right after ``admitted``, then a fresh ``ice.servers`` at 75 % of
+their lifetime, again and again, until the participant leaves. In-process on a FakeClock
 (the browsers and the fake media server of test_room_unit.py): nothing sleeps real seconds."""
 
 from __future__ import annotations
