@@ -177,13 +177,14 @@ async def test_a_relay_only_participant_gets_media_both_ways_through_coturn(
     host = await open_page(chromium, origin, room["_links"]["host_url"]["href"], "Hana Host", TRACK)
     guest = await open_page(chromium, origin, room["_links"]["guest_url"]["href"], "Rey Relay", RELAY)
 
-    # The page config and welcome carry TURN credentials: "<expiry>:<id>", signed with coturn's secret.
+    # The page config carries no TURN credentials (a GET must not mint relays); once admitted the page has
+    # its participant's own: "<expiry>:<id>", signed with coturn's secret.
     config = json.loads(await guest.text_content("#meetkit-config") or "{}")
-    (first,) = config["ice_servers"]
-    assert first["urls"][0].startswith("turn:127.0.0.1:") and first["username"].split(":")[1].startswith("page-")
+    assert config["ice_servers"] == []
     now_servers = (await guest.evaluate(f"async () => (await ({CORE})()).rtcConfig().iceServers"))
     participant_id = await guest.evaluate("() => window.__meetkit.participantId")
     (current,) = now_servers
+    assert current["urls"][0].startswith("turn:127.0.0.1:")
     expiry, who = current["username"].split(":")
     assert who == participant_id and 0 < int(expiry) - time.time() <= TTL + 1
     assert current["credential"] == signed(secret_of(turn_server), participant_id, int(expiry))["credential"]

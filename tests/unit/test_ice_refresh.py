@@ -1,5 +1,6 @@
-"""TURN credentials reach each participant (signalling/ice.py): in ``welcome``, then ``ice.servers`` at
-75 % of their lifetime, again and again, until the participant leaves. In-process on a FakeClock
+"""TURN credentials reach each participant (signalling/ice.py): none in ``welcome`` before admission,
+the first set in ``ice.servers`` right after ``admitted``, then a fresh ``ice.servers`` at 75 % of
+their lifetime, again and again, until the participant leaves. In-process on a FakeClock
 (the browsers and the fake media server of test_room_unit.py): nothing sleeps real seconds."""
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def check_set(servers: list[dict[str, object]], participant_id: str, expires_at:
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_welcome_then_a_fresh_set_before_expiry_until_leaving(container: Container, rooms: Rooms,
+async def test_admitted_then_a_fresh_set_before_expiry_until_leaving(container: Container, rooms: Rooms,
                                                                     tmp_path: Path) -> None:
     clock = container.clock
     assert isinstance(clock, FakeClock)
@@ -64,11 +65,13 @@ async def test_welcome_then_a_fresh_set_before_expiry_until_leaving(container: C
     room = await make_room(container, app.application_id)
     guest = await Browser.open(rooms, room.meeting_code, "Gus")
     start = clock.now()
-    (server,) = guest.welcome["ice_servers"]
-    expiry = datetime.fromtimestamp(int(str(server["username"]).split(":")[0]), start.tzinfo)
-    assert (expiry - start).total_seconds() == TTL
-    check_set(guest.welcome["ice_servers"], guest.id, expiry)
+    assert guest.welcome["ice_servers"] == []  # not yet in the meeting: no relay credentials
     await guest.expect("admitted")
+    first = await guest.expect("ice.servers")
+    expiry = datetime.fromisoformat(first["expires_at"].replace("Z", "+00:00"))
+    assert (expiry - start).total_seconds() == TTL
+    check_set(first["ice_servers"], guest.id, expiry)
+    guest.seen.clear()
 
     for _ in range(2):  # each set is followed by the next one at 75 % of its lifetime
         clock.advance(TTL * 0.75 - 1)
@@ -84,3 +87,30 @@ async def test_welcome_then_a_fresh_set_before_expiry_until_leaving(container: C
     guest.send({"type": "leave"})
     await guest.closed()
     assert not [x for x in rooms.node.tasks if x.get_name() == "ice-refresh" and not x.done()]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_knocker_gets_credentials_only_once_admitted(container: Container, rooms: Rooms,
+                                                             tmp_path: Path) -> None:
+    clock = container.clock
+    assert isinstance(clock, FakeClock)
+    app = await do_create_application(container, "lobby", key_dir=tmp_path / "keys-lobby")
+    room = await make_room(container, app.application_id, "explicit_approval")
+    host = await Browser.open(rooms, room.meeting_code, "Hana", host_token=room.host_token)
+    await host.expect("admitted")
+    guest = await Browser.open(rooms, room.meeting_code, "Gus")
+    assert guest.welcome["state"] == "lobby" and guest.welcome["ice_servers"] == []
+    await guest.expect("lobby")
+    clock.advance(TTL)  # a lobby wait past a lifetime: still nothing (no refresh timer for the lobby)
+    await asyncio.sleep(0.01)
+    assert not any(f["type"] == "ice.servers" for f in guest.seen)
+
+    host.send({"type": "host.admit", "participant_id": guest.id})
+    await guest.expect("admitted")
+    first = await guest.expect("ice.servers")
+    expiry = datetime.fromisoformat(first["expires_at"].replace("Z", "+00:00"))
+    check_set(first["ice_servers"], guest.id, expiry)
+
+    for b in (guest, host):
+        b.send({"type": "leave"})
+        await b.closed()

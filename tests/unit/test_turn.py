@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from meetkit.config import Settings
 from meetkit.domain.turn import TurnCredentials, credential, turn_urls, username
 from meetkit.media.turn import TurnSupervisor, turn_credentials
-from meetkit.media.turn_config import TurnConfig
+from meetkit.media.turn_config import ALL_PEERS, DENIED_PEERS, TurnConfig, ipv4_of_interface
 
 
 def test_known_vector() -> None:
@@ -56,7 +56,7 @@ def test_off_unless_configured_and_external_needs_its_secret(tmp_path: Path) -> 
         Settings(data_dir=tmp_path, turn_mode="managed", turn_tls_cert=tmp_path / "c.pem")
 
 
-def test_managed_config_is_private_and_denies_private_peers(tmp_path: Path) -> None:
+def test_managed_config_is_private_and_allows_only_janus_as_a_peer(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path, turn_mode="managed", public_url="https://meet.example.com",
                  turn_relay_ips="10.0.0.5", media_ice_interface="eth0,10.0.0.5", turn_allowed_peer_ips="10.0.1.9")
     config = TurnConfig(s)
@@ -72,7 +72,9 @@ def test_managed_config_is_private_and_denies_private_peers(tmp_path: Path) -> N
             "no-multicast-peers", "no-tcp-relay", "relay-ip=10.0.0.5", "listening-port=3478"} <= set(lines)
     assert "allow-loopback-peers" not in lines
     assert lines.count("allowed-peer-ip=10.0.0.5") == 1 and "allowed-peer-ip=10.0.1.9" in lines
-    assert "denied-peer-ip=10.0.0.0-10.255.255.255" in lines and "denied-peer-ip=127.0.0.0-127.255.255.255" in lines
+    # Janus's address is known: every other peer is denied (allowed-peer-ip lines win in coturn).
+    assert [x for x in lines if x.startswith("denied-peer-ip=")] == [f"denied-peer-ip={x}" for x in ALL_PEERS]
+    assert {"user-quota=12", "total-quota=1200", "max-bps=500000"} <= set(lines)
     assert f"log-file={config.folder / 'turnserver.log'}" in lines
     assert config.urls() == ("turn:meet.example.com:3478?transport=udp", "turn:meet.example.com:3478?transport=tcp")
     # The secret is in the 0600 file only, never on the command line.
@@ -87,3 +89,21 @@ def test_tls_when_a_certificate_is_given(tmp_path: Path) -> None:
     assert "tls-listening-port=443" in lines and f"cert={tmp_path / 'c.pem'}" in lines and "no-tls" not in lines
     assert "allow-loopback-peers" in lines
     assert config.urls()[-1] == "turns:turn.example.com:443?transport=tcp"
+
+
+def test_without_janus_addresses_private_peers_are_denied(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path, turn_mode="managed", public_url="https://meet.example.com",
+                 media_ice_interface="no-such-interface0", _env_file=None)  # type: ignore[call-arg]
+    lines = TurnConfig(s).text().splitlines()
+    assert not [x for x in lines if x.startswith("allowed-peer-ip=")]
+    assert [x for x in lines if x.startswith("denied-peer-ip=")] == [f"denied-peer-ip={x}" for x in DENIED_PEERS]
+
+
+def test_an_interface_name_gives_its_ipv4_addresses() -> None:
+    shown = """[{"ifindex": 2, "ifname": "eth0", "addr_info": [
+        {"family": "inet", "local": "10.0.0.5", "prefixlen": 24},
+        {"family": "inet6", "local": "fe80::1", "prefixlen": 64},
+        {"family": "inet", "local": "10.0.0.6", "prefixlen": 24}]},
+      {"ifindex": 3, "ifname": "eth1", "addr_info": [{"family": "inet", "local": "192.168.1.2"}]}]"""
+    assert ipv4_of_interface(shown, "eth0") == ["10.0.0.5", "10.0.0.6"]
+    assert ipv4_of_interface(shown, "wlan0") == [] and ipv4_of_interface("not json", "eth0") == []

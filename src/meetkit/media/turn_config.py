@@ -7,14 +7,19 @@ the command line or in coturn's log.
 
 What it allows: TURN over UDP and TCP on ``turn_port``, over TLS on ``turn_tls_port`` when a
 certificate is given; UDP relays only (no TCP relays to arbitrary services); no CLI, no web admin,
-no multicast peers; private, reserved and loopback peer addresses denied, except Janus's own
-addresses (``media_ice_interface``) and ``turn_allowed_peer_ips``.
+no multicast peers. Behind an SFU the only peer a browser needs through meetkit's relay is Janus, so
+when Janus's addresses are known (``media_ice_interface``: IP literals, or an interface name resolved
+to its IPv4 addresses) every other peer is denied; otherwise private, reserved and loopback peers are.
+``turn_allowed_peer_ips`` are allowed either way (the tests' loopback). Quotas bound what one set of
+credentials, and the whole server, may hold.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
+import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,18 +40,48 @@ DENIED_PEERS = (
 )
 
 
-def _split(value: str | None) -> list[str]:
-    return [x.strip() for x in (value or "").split(",") if x.strip()]
+# Every peer: denied when Janus's addresses are known (allowed-peer-ip lines take precedence in coturn).
+ALL_PEERS = ("0.0.0.0-255.255.255.255", "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")
+# Allocations per username (a participant: ≤ 3 peer connections, UDP and TCP each, with ICE restarts).
+USER_QUOTA = 12
+# Allocations the whole server holds at once.
+TOTAL_QUOTA = 1200
+# Bytes per second one TURN session may carry (~4 Mbit/s: a 720p simulcast publisher with headroom).
+MAX_BPS = 500_000
 
 
-def _ip_literals(value: str | None) -> list[str]:
-    out = []
+def ipv4_of_interface(ip_json: str, name: str) -> list[str]:
+    """The IPv4 addresses of interface ``name`` in ``ip -j addr show`` output (pure)."""
+    try:
+        links = json.loads(ip_json or "[]")
+    except ValueError:
+        return []
+    return [str(a["local"]) for link in links if isinstance(link, dict) and link.get("ifname") == name
+            for a in link.get("addr_info", []) if a.get("family") == "inet" and a.get("local")]
+
+
+def _interface_ipv4(name: str) -> list[str]:
+    try:
+        out = subprocess.run(["ip", "-j", "addr", "show", "dev", name], capture_output=True, text=True,
+                             timeout=5, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return ipv4_of_interface(out, name)
+
+
+def janus_addresses(value: str | None) -> list[str]:
+    """Janus's ICE addresses: ``media_ice_interface``'s IP literals, and its interface names resolved."""
+    out: list[str] = []
     for item in _split(value):
         try:
             out.append(str(ipaddress.ip_address(item)))
         except ValueError:
-            pass  # an interface name
+            out += _interface_ipv4(item)
     return out
+
+
+def _split(value: str | None) -> list[str]:
+    return [x.strip() for x in (value or "").split(",") if x.strip()]
 
 
 class TurnConfig:
@@ -122,7 +157,8 @@ class TurnConfig:
             lines.append("no-tls")
         lines += [
             "no-dtls", "no-tcp-relay", "no-cli", "no-multicast-peers", "no-rfc5780", "no-software-attribute",
-            "fingerprint", "stale-nonce=600", "no-stdout-log", "simple-log",
+            "fingerprint", "stale-nonce=600", f"user-quota={USER_QUOTA}", f"total-quota={TOTAL_QUOTA}",
+            f"max-bps={MAX_BPS}", "no-stdout-log", "simple-log",
             f"log-file={_value(str(self.folder / 'turnserver.log'))}",
             f"pidfile={_value(str(self.folder / 'coturn.pid'))}",
             f"userdb={_value(str(self.folder / 'turndb'))}",
@@ -130,9 +166,10 @@ class TurnConfig:
         if s.turn_allow_loopback_peers:
             # Loopback passes coturn's own check; the denied ranges below still keep all but the allowed.
             lines.append("allow-loopback-peers")
-        allowed = [*_ip_literals(s.media_ice_interface), *_split(s.turn_allowed_peer_ips)]
+        janus = janus_addresses(s.media_ice_interface)
+        allowed = [*janus, *_split(s.turn_allowed_peer_ips)]
         lines += [f"allowed-peer-ip={_value(ip)}" for ip in dict.fromkeys(allowed)]
-        lines += [f"denied-peer-ip={ip}" for ip in DENIED_PEERS]
+        lines += [f"denied-peer-ip={ip}" for ip in (ALL_PEERS if janus else DENIED_PEERS)]
         return "\n".join(lines) + "\n"
 
 

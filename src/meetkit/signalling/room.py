@@ -123,7 +123,7 @@ class Room:
                                  join_approval_level=self.approval)
 
     def welcome(self, m: Participant, resumed: bool, *, entering: bool = False) -> protocol.Welcome:
-        """The ``welcome`` for ``m``; its TURN credentials are fresh, and their successor is scheduled."""
+        """The ``welcome`` for ``m``; TURN credentials only if ``m`` is already joined (a resume; see ice.py)."""
         s = self.node.c.settings
         joined = entering or m.state == "joined"
         return protocol.Welcome(
@@ -164,6 +164,9 @@ class Room:
         if not video_allowed:
             m.camera = False
         m.send(await self.admitted(m, video_allowed=video_allowed))
+        servers = ice.admitted_servers(self.node, m)  # only now: no credentials for the lobby
+        if servers is not None:
+            m.send(servers)
         if media_error is not None:
             m.send(protocol.MediaError(code="media_unavailable", message=media_error))
         self.broadcast(protocol.ParticipantJoined(participant=m.view()), exclude=m)

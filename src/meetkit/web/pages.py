@@ -11,7 +11,6 @@ import hmac
 import json
 import mimetypes
 import re
-import secrets
 from html import escape
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +26,7 @@ from ..api.auth import container
 from ..api.render import asset_url
 from ..container import Container
 from ..domain.embedding import OriginError, normalize_origin, origin_allowed
-from ..signalling import ice, protocol, session
+from ..signalling import protocol, session
 from ..signalling.rooms import Rooms
 from ..storage import repositories
 from ..storage import tables as t
@@ -132,8 +131,7 @@ def _script_json(value: Any) -> str:
 
 
 def page_config(request: Request, room: t.Room, theme: t.Theme | None, role: str,
-                host_token: str | None, embed_origins: list[str] | None = None,
-                ice_servers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                host_token: str | None, embed_origins: list[str] | None = None) -> dict[str, Any]:
     return {
         "v": 1,
         "ws_url": f"/_meetkit/ws/{room.meeting_code}",
@@ -153,19 +151,12 @@ def page_config(request: Request, room: t.Room, theme: t.Theme | None, role: str
             "brand_image_white": asset_url(request, theme.brand_image_white) if theme else None,
             "branded_favicon": asset_url(request, theme.branded_favicon) if theme else None,
         },
-        # TURN credentials for connections made before the socket's welcome brings the participant's own.
-        "ice_servers": ice_servers or [],
+        # Never TURN credentials: a GET of a meeting page must not mint relays. The participant's own come
+        # once admitted (signalling/ice.py); peer connections are only made after that.
+        "ice_servers": [],
         # Where the UI may post its events (features/embed/embed.js); null: no list, the framing page's origin.
         "embed_origins": embed_origins,
     }
-
-
-def _page_ice_servers(c: Container) -> list[dict[str, Any]]:
-    """The page's first TURN credentials: no participant exists yet, so they name a one-off page id."""
-    if c.turn is None:
-        return []
-    found = c.turn.issue(f"page-{secrets.token_hex(8)}", c.clock.now())
-    return [server.model_dump(exclude_none=True) for server in ice.views(found)]
 
 
 def _language(room: t.Room) -> str:
@@ -205,7 +196,7 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
     is_host = token is not None and hmac.compare_digest(token.encode(), room.host_token.encode())
     role = "host" if is_host else "guest"
     embed_origins = app.embed_origins if app is not None else None
-    config = page_config(request, room, theme, role, token, embed_origins, _page_ice_servers(c))
+    config = page_config(request, room, theme, role, token, embed_origins)
     favicon = (asset_url(request, theme.branded_favicon) if theme else None) or f"{STATIC_PREFIX}favicon.svg"
     values = {"lang": escape(_language(room)), "title": escape(room.display_name), "favicon": escape(favicon),
               "static": STATIC_PREFIX, "config_json": _script_json(config)}
