@@ -18,7 +18,7 @@ from meetkit.client import MeetingsClient
 from ..signalling_client import Peer
 from ..storage.test_s3_store import bucket, s3_env  # noqa: F401  (fixtures: the real S3 server)
 from ..support import MEDIA_ADDR, Server, create_application, media_env, media_net, start_server, stop_server
-from .peers import Receiver
+from .peers import Receiver, next_frame
 
 aiortc = pytest.importorskip("aiortc")
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)")
@@ -61,15 +61,8 @@ async def publish(peer: Peer, video: bool) -> tuple[Any, dict[str, Any]]:
 
 
 async def next_of(peer: Peer, *types: str, timeout: float = 15.0) -> dict[str, Any]:
-    seen = len(peer.frames)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        for frame in peer.frames[seen:]:
-            if frame["type"] in types:
-                return frame
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"none of {types} within {timeout}s: {[f['type'] for f in peer.frames]}")
+    """The first frame of ``types`` from now on."""
+    return await next_frame(peer, len(peer.frames), *types, timeout=timeout)
 
 
 async def feed_of(peer: Peer, participant_id: str, timeout: float = 15.0) -> int:

@@ -17,6 +17,7 @@ from meetkit.client import MeetingsClient
 
 from ..signalling_client import Peer
 from ..support import Server, create_application, media_env, media_net, start_server, stop_server
+from .peers import next_frame
 from .test_media_meeting import loopback_ice, next_of  # noqa: F401  (fixture)
 
 aiortc = pytest.importorskip("aiortc")
@@ -73,14 +74,7 @@ async def answer_to(peer: Peer, message: dict[str, Any], *types: str, timeout: f
     """The first frame of ``types`` after sending ``message`` (frames seen before it do not count)."""
     seen = len(peer.frames)
     await peer.send(message)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        for frame in peer.frames[seen:]:
-            if frame["type"] in types:
-                return frame
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"none of {types} within {timeout}s")
+    return await next_frame(peer, seen, *types, timeout=timeout)
 
 
 def host_token(room: dict[str, Any]) -> str:
