@@ -173,7 +173,11 @@ INSTRUMENT_JS = r"""
       this.addEventListener('connectionstatechange', () => {
         mark((this.__role || 'pub') + '.' + this.connectionState);
       });
-      this.addEventListener('track', (e) => mark('sub.track.' + e.track.kind));
+      this.addEventListener('track', (e) => {
+        mark('sub.track.' + e.track.kind);
+        // unmute: the track's first packet arrived (the rest to the frame is the decoder's)
+        e.track.addEventListener('unmute', () => mark('sub.packet.' + e.track.kind), { once: true });
+      });
     }
   };
 
@@ -254,6 +258,22 @@ LOADS_JS = """() => {
   }
   return out;
 }"""
+
+# The host's camera publisher, summed over its simulcast layers: keyframe requests (PLI) it got from
+# Janus and keyframes it encoded. Per guest join: more requests than keyframes means the browser
+# refused some (it spaces keyframes out), and the guest's first frame waited for a later one.
+HOST_KEYFRAMES_JS = """async () => {
+  const out = {pli: 0, keyframes: 0};
+  const pc = window.__meetkit && window.__meetkit.publisher;
+  if (!pc) return out;
+  (await pc.getStats()).forEach(s => {
+    if (s.type !== 'outbound-rtp' || s.kind !== 'video') return;
+    out.pli += s.pliCount || 0;
+    out.keyframes += s.keyFramesEncoded || 0;
+  });
+  return out;
+}"""
+
 
 async def one_join(browser: Any, origin: str, guest_url: str, host: Any, name: str,
                    playwright_click: bool) -> tuple[dict[str, float], list[str]]:
@@ -339,8 +359,11 @@ async def join_bench(srv: Server, room: dict[str, Any], joins: int, warmup: int,
             results, raws = [], []
             all_pairs: set[str] = set()
             for i in range(warmup + joins):
+                before = await host.evaluate(HOST_KEYFRAMES_JS)
                 r, pairs = await asyncio.wait_for(
                     one_join(browser, origin, guest_url, host, f"Guest {i}", playwright_click), 90)
+                after = await host.evaluate(HOST_KEYFRAMES_JS)
+                r.update({f"host.{k}": after[k] - before[k] for k in after})
                 all_pairs.update(pairs)
                 tag = "warm-up" if i < warmup else f"join {i - warmup + 1:2d}"
                 line = f"  {tag}: joined {r.get('state.joined', float('nan')):.3f} s, first frame {r['frame']:.3f} s"
@@ -427,7 +450,10 @@ def report_join(results: list[dict[str, float]]) -> None:
     print(f"  aim p50 <= {JOIN_AIM:.1f} s: {'met' if p50 <= JOIN_AIM else 'MISSED'} ({p50:.3f} s)")
     print("  median timeline, s after page.goto started (py.* seen by the benchmark, res.* files loaded, "
           "send./recv. socket frames, pub/sub the guest's publishing and subscribing peer connections):")
-    keys = {k for r in results for k in r if not k.startswith("epoch.")} - {"frame"}
+    pli, keyframes = (sum(r.get(f"host.{k}", 0) for r in results) for k in ("pli", "keyframes"))
+    print(f"  the host's camera, over the {len(results)} joins: {pli:.0f} keyframe requests, {keyframes:.0f} "
+          "keyframes encoded (all layers)")
+    keys = {k for r in results for k in r if not k.startswith(("epoch.", "host."))} - {"frame"}
     medians = sorted((statistics.median([r[k] for r in results if k in r]), k) for k in keys)
     for value, key in medians:
         n = sum(1 for r in results if key in r)
