@@ -245,8 +245,8 @@ class Settings(BaseSettings):
     audio_slots: int = Field(default=8, ge=1, le=64, description="Above audio_all_up_to, the audio m-lines each "
                              "participant receives, pointed by meetkit at the most recent speakers (plus hosts "
                              "and the presenter, always received directly).")
-    audio_active_packets: int = Field(default=10, ge=1, le=1000, description="Janus talking detection: audio "
-                                      "packets (20 ms each) averaged; 10 ≈ 200 ms.")
+    audio_active_packets: int = Field(default=5, ge=1, le=1000, description="Janus talking detection: audio "
+                                      "packets (20 ms each) averaged; 5 ≈ 100 ms (bench/talk.py).")
     audio_level_average: int = Field(default=40, ge=1, le=127, description="Janus talking detection: average "
                                      "level (-dBov, 127 = silence) louder than this counts as talking.")
     # --- end media ---
