@@ -98,6 +98,16 @@ SIMULCAST_LAYERS_JS = """async () => {
   return n;
 }"""
 
+# The narrowest frame the page's camera sends on any layer (its l layer, unless Chromium scaled it).
+SMALLEST_LAYER_JS = """async () => {
+  const stats = await window.__meetkit.publisher.getStats();
+  const widths = [];
+  stats.forEach((s) => {
+    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid && s.frameWidth) widths.push(s.frameWidth);
+  });
+  return widths.length ? Math.min(...widths) : 0;
+}"""
+
 # What a failure message needs: the subscriber's state and what it receives.
 DIAGNOSIS_JS = """() => {
   const m = window.__meetkit;
@@ -283,6 +293,9 @@ async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting)
         pytest.skip(f"{publisher.name}'s camera sends {layers} layer(s): no simulcast publisher on this branch")
     small = await wait_width(page, feed, lambda r: r["width"] > 0, "a first frame")
     assert small["tile"] is not None and small["tile"] <= 360, small
+    # A small tile's frames are the smallest layer's (given with the subscription, kept on resizes).
+    smallest = await publisher.page.evaluate(SMALLEST_LAYER_JS)
+    assert 0 < small["width"] <= smallest, (small, smallest)
     # The page grows to a big desktop window: the tile passes 720 px and the top layer arrives (the
     # cameras here capture 640x360, so the middle layer would be no wider than the smallest seen).
     await page.set_viewport_size({"width": 2560, "height": 1440})
