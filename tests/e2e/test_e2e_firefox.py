@@ -1,13 +1,12 @@
 """Firefox in a meeting: a Firefox host (Debian's firefox-esr over WebDriver BiDi, tests/firefox.py)
 and a Chromium guest (Playwright) in one room through real meetkit and Janus. Each decodes the
-other's video and receives the other's audio; the Firefox camera goes out in simulcast layers once
-the meeting UI publishes simulcast (docs/media.md "Firefox")."""
+other's video and receives the other's audio; the Firefox camera goes out in simulcast layers
+(docs/media.md "Firefox")."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,15 +25,6 @@ pytestmark = [
                        reason="firefox-esr and tests/ui's puppeteer-core are installed by scripts/services.sh"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the loopback media link needs root (CI runs as root)"),
 ]
-
-PUBLISHER_JS = Path(__file__).resolve().parents[2] / "src/meetkit/web/static/features/media/publisher.js"
-
-
-def ui_publishes_simulcast() -> bool:
-    """Whether the meeting UI asks for simulcast layers (issue 11's publisher): until it does,
-    Firefox sends one layer and the simulcast check has nothing to check."""
-    return "sendEncodings" in PUBLISHER_JS.read_text()
-
 
 async def chromium_stats(page: Page) -> dict[str, Any]:
     result: dict[str, Any] = await page.evaluate(PAGE_STATS_JS)
@@ -83,13 +73,12 @@ async def test_firefox_host_and_chromium_guest_see_and_hear_each_other(
     in_firefox = await receiving(lambda: firefox_stats(firefox), "Firefox host")
     assert in_chromium["frame_width"] > 0 and in_firefox["frame_width"] > 0, (in_chromium, in_firefox)
 
-    if ui_publishes_simulcast():
-        # Firefox sends its layers once Janus's answer accepts them (rid h/m/l, docs/media.md).
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 20
+    # Firefox sends its layers once Janus's answer accepts them (rid h/m/l, docs/media.md).
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    out = await firefox_stats(firefox)
+    while len(set(out["rids"])) < 2 and loop.time() < deadline:
+        await asyncio.sleep(0.5)
         out = await firefox_stats(firefox)
-        while len(set(out["rids"])) < 2 and loop.time() < deadline:
-            await asyncio.sleep(0.5)
-            out = await firefox_stats(firefox)
-        assert len(set(out["rids"])) >= 2, out
+    assert len(set(out["rids"])) >= 2, out
     await ctx.close()
