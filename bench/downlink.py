@@ -112,7 +112,8 @@ async def run(srv: Any, room: dict[str, Any], publishers: int, seconds: float, w
             for i in range(publishers):
                 ctx = await b.new_context(cameras, srv.base_url, 320, 240)
                 page = await ctx.new_page()
-                first_camera = first_camera if i else page
+                if i == 0:
+                    first_camera = page  # the host: its layers are printed
                 await asyncio.wait_for(b.join(page, host_url if i == 0 else guest_url, f"Cam {i + 1}"), 90)
                 await b.wait_state(page, "joined", 60)
                 print(f"  camera {i + 1} joined", file=sys.stderr)

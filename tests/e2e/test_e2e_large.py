@@ -292,7 +292,7 @@ async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting)
     assert layers >= 2, f"{publisher.name}'s camera sends {layers} layer(s), not simulcast"
     small = await wait_width(page, feed, lambda r: r["width"] > 0, "a first frame")
     assert small["tile"] is not None and small["tile"] <= 360, small
-    # A small tile's frames are the smallest layer's .
+    # A small tile's frames are the smallest layer's.
     smallest = await publisher.page.evaluate(SMALLEST_LAYER_JS)
     assert 0 < small["width"] <= smallest, (small, smallest)
     # The page grows to a big desktop window: the tile passes 720 px and the top layer arrives (the
