@@ -53,6 +53,7 @@ class MediaEvent:
 
 
 MediaEventCallback = Callable[[MediaEvent], None]
+KEYFRAME_ASKS_S = (1.0, 2.0)  # after a recording starts: the waits before each extra keyframe request
 
 
 class MediaParticipant:
@@ -82,6 +83,7 @@ class MediaParticipant:
         self.subscriber = Subscriber(self._attach_subscriber, room, token, lambda: self._private_id)
         """Everything this participant receives, on one multistream handle (media/subscriber.py)."""
         self._recordings: dict[str, str] = {}
+        self._keyframe_asks: set[asyncio.Task[None]] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._early_candidates = EarlyCandidates()
         self._closed = False
@@ -245,6 +247,24 @@ class MediaParticipant:
             if filename is not None:
                 await handle.message({"request": "configure", "record": True, "filename": base, "secret": secret})
                 self._recordings[kind] = filename
+                task = asyncio.create_task(self._ask_keyframes(kind, filename), name="recording-keyframes")
+                self._keyframe_asks.add(task)
+                task.add_done_callback(self._keyframe_asks.discard)
+
+    async def _ask_keyframes(self, kind: str, filename: str) -> None:
+        """A recording's video starts at a keyframe. Janus asks the browser for one when recording starts,
+        but a browser drops a keyframe request that follows another closely (libwebrtc throttles them),
+        and VP8 sends no keyframe unasked: without these, a recording could hold no frame of someone's
+        camera. Asked twice more, while this recording goes on; a failure costs nothing but the ask."""
+        for delay in KEYFRAME_ASKS_S:
+            await asyncio.sleep(delay)
+            entry = self._publishers.get(kind)
+            if entry is None or self._recordings.get(kind) != filename or self.closed:
+                return
+            try:
+                await entry[0].message({"request": "configure", "keyframe": True})
+            except JanusError:  # (its timeout included)
+                return
 
     def _recording_base(self, filename: str) -> str:
         path = PurePosixPath(filename)
@@ -265,6 +285,8 @@ class MediaParticipant:
         if self._closed:
             return
         self._closed = True
+        for task in self._keyframe_asks:
+            task.cancel()
         handles = [h for h, _ in self._publishers.values()]
         await self.subscriber.close()
         if self._presence is not None:

@@ -14,6 +14,12 @@ import { failPublishWaiters, rejectPublish, requestPublish } from "./requests.js
 export { failPublishWaiters, onPublishAnswer } from "./requests.js";
 
 const RESTARTS_BEFORE_REPUBLISH = 2;  // ICE restarts of one connection that failed again: start over
+// A publish that failed for a reason that passes (no answer in time on a busy server, the media
+// server refused or lost it, the media never came up) is tried again, later each time, for as long as
+// we are in the meeting: a camera that never comes back is worse than a late one. Told once.
+const RETRY_DELAYS_MS = [1000, 2000, 4000, 8000, 15000, 30000];
+const TELL_AFTER_FAILURES = 3;
+const PASSING = new Set(["timeout", "publish_failed"]);
 
 // Three layers of the camera, highest first (Janus is told `rid_order: "hml"`): a subscriber gets
 // the one fitting its tile. The browser drops the layers its source is too small for.
@@ -93,6 +99,8 @@ async function publishCamera(gen, replace) {
       toast(err.message || t("videoLimit"));
       sendMediaState();
       if (audio) schedulePublishCamera();
+    } else if (PASSING.has(err.code)) {
+      retryLater("camera", err);
     } else if (!["disconnected", "superseded", "media_unavailable"].includes(err.code)) {
       // (media_unavailable was already said when the meeting was entered)
       toast(t("mediaFailed", { message: err.message || err.code }));
@@ -129,6 +137,10 @@ async function publishScreen(gen) {
     answer = await requestPublish("screen", offer, pc);
   } catch (err) {
     if (pub.screenPublisher !== pc || err.code === "disconnected" || err.code === "superseded") return;
+    if (PASSING.has(err.code)) {
+      retryLater("screen", err);
+      return;
+    }
     toast(err.code === "video_limit" ? err.message || t("screenFailed") : t("screenFailed"));
     stopScreen();
     return;
@@ -240,15 +252,9 @@ export function onPublishError(msg) {
   if ((msg.feed === undefined || msg.feed === null) && rejectPublish(msg)) return true;
   if (feedId(msg.feed) !== null) return false;
   if (msg.code === "publish_failed" && (msg.kind === "camera" || msg.kind === "screen")) {
-    // The answer came, but the media never reached the server: publish again, a few times at most.
-    const tries = (pub.retries[msg.kind] = (pub.retries[msg.kind] || 0) + 1);
-    if (tries <= 3) {
-      setTimeout(() => {
-        if (msg.kind === "camera") schedulePublishCamera(true);
-        else if (pub.screenStream) republishScreen();
-      }, 1000 * tries);
-      return true;
-    }
+    // The answer came, but the media never reached the server (or the server lost it): again.
+    retryLater(msg.kind, msg);
+    return true;
   }
   if (msg.code === "video_limit" && msg.kind === "camera") cameraRefused(msg);
   else if (msg.code === "video_limit") toast(msg.message || t("videoLimit"));
@@ -257,6 +263,18 @@ export function onPublishError(msg) {
     toast(t("mediaFailed", { message: msg.message || msg.code }));
   }
   return true;
+}
+
+/** Publishes `kind` again a little later, unless something else published it meanwhile. */
+function retryLater(kind, err) {
+  const tries = (pub.retries[kind] = (pub.retries[kind] || 0) + 1);
+  if (tries === TELL_AFTER_FAILURES) toast(t("mediaFailed", { message: err.message || err.code }));
+  const gen = kind === "camera" ? pub.cameraGen : pub.screenGen;
+  setTimeout(() => {
+    if (!joined() || gen !== (kind === "camera" ? pub.cameraGen : pub.screenGen)) return;
+    if (kind === "camera") schedulePublishCamera(true);
+    else if (pub.screenStream) republishScreen();
+  }, RETRY_DELAYS_MS[Math.min(tries, RETRY_DELAYS_MS.length) - 1]);
 }
 
 /** Our camera was turned on again over the video sender it kept, but its place was taken meanwhile. */

@@ -19,6 +19,9 @@ const RESTART_RETRY_MS = 8000;
 const NETWORK_COALESCE_MS = 1000;
 const CANDIDATE_QUEUE_LIMIT = 64;
 const VIEW_RETRY_MS = 5000;
+// An answer still not made by then (a browser stuck in createAnswer on a starved machine) no longer
+// holds back the offers after it: meetkit resends its offer, then subscribes afresh, on a new connection.
+const ANSWER_LIMIT_MS = 15000;
 
 export const subs = {
   pc: null,                 // the subscriber RTCPeerConnection, null until the first offer
@@ -76,8 +79,16 @@ function newPeer() {
 }
 
 export function onSubscribeOffer(msg) {
-  subs.chain = subs.chain.then(() => answer(msg)).catch((err) => console.error("meetkit: subscriber offer", err));
+  subs.chain = subs.chain.then(() => withinLimit(answer(msg))).catch((err) => console.error("meetkit: subscriber offer", err));
   return subs.chain;
+}
+
+function withinLimit(work) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer made within ${ANSWER_LIMIT_MS} ms`)), ANSWER_LIMIT_MS);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 async function answer(msg) {
