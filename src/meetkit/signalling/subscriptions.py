@@ -40,6 +40,17 @@ FALLBACK_US = 250_000  # Janus drops to a lower layer after this long without pa
 Key = tuple[int, str]  # (feed, the publisher's mid)
 
 
+def layer_options(substream: int | None) -> dict[str, int]:
+    """A video's simulcast layer, for a ``subscribe`` item or a ``configure`` stream (None: a screen,
+    sent whole). Given in the subscribe itself, the layer is set before the first packet: a configure
+    afterwards would ask the publisher for a keyframe of its own, which the publisher's browser may
+    then refuse to repeat for the subscriber's start (it spaces keyframes out), and the first frame
+    waits (bench/join.py)."""
+    if substream is None:
+        return {}
+    return {"substream": substream, "temporal": 2, "fallback": FALLBACK_US}
+
+
 @dataclass(eq=False)
 class Viewer:
     m: Participant
@@ -185,7 +196,8 @@ class Subscriptions:
                 and s.feed is not None and s.feed_mid is not None}
         wanted = set(videos) | direct
         unsubscribe: list[dict[str, Any]] = [{"sub_mid": mid} for key, mid in held.items() if key not in wanted]
-        subscribe: list[dict[str, Any]] = [{"feed": f, "mid": mid} for (f, mid) in sorted(wanted - set(held))]
+        subscribe: list[dict[str, Any]] = [{"feed": f, "mid": mid, **layer_options(videos.get((f, mid)))}
+                                           for (f, mid) in sorted(wanted - set(held))]
         switches: list[dict[str, Any]] = []
         new_slots: list[tuple[str, Key]] = []
         for i, target in enumerate(slot_targets):
@@ -214,6 +226,13 @@ class Subscriptions:
             # m-line carrying its stream that is neither a kept stream nor another slot.
             kept = {mid for key, mid in held.items() if key in wanted}
             offer = await asyncio.wait_for(sub.update(subscribe, unsubscribe), MEDIA_TIMEOUT)
+            # The new videos came with their layers (the subscribe items): no configure for them.
+            for s in sub.active:
+                if s.type != "video" or s.mid in kept or s.feed is None or s.feed_mid is None:
+                    continue
+                substream = videos.get((s.feed, s.feed_mid))
+                if substream is not None:
+                    v.layers[(s.mid, s.feed, s.feed_mid)] = substream
             for target, key in new_slots:
                 found = next((s.mid for s in sub.active if s.mid not in kept and (s.feed, s.feed_mid) == key
                               and s.mid not in v.slots), None)
@@ -274,8 +293,7 @@ class Subscriptions:
             if substream is not None and v.layers.get((s.mid, s.feed, s.feed_mid)) != substream:
                 changes[(s.mid, s.feed, s.feed_mid)] = substream
         if changes:
-            streams = [{"mid": key[0], "substream": n, "temporal": 2, "fallback": FALLBACK_US}
-                       for key, n in changes.items()]
+            streams = [{"mid": key[0], **layer_options(n)} for key, n in changes.items()]
             await asyncio.wait_for(media.subscriber.configure(streams), MEDIA_TIMEOUT)
         active = {(s.mid, s.feed, s.feed_mid) for s in media.subscriber.active}
         # Recorded once Janus took them (a refused configure is asked again); the layers of m-lines gone
