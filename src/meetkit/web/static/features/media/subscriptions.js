@@ -22,6 +22,8 @@ const VIEW_RETRY_MS = 5000;
 // An answer still not made by then (a browser stuck in createAnswer on a starved machine) no longer
 // holds back the offers after it: meetkit resends its offer, then subscribes afresh, on a new connection.
 const ANSWER_LIMIT_MS = 15000;
+// Joining, the page's own camera waits this long at most for the subscriber connection to come up.
+const RECEIVE_FIRST_MS = 1500;
 
 export const subs = {
   pc: null,                 // the subscriber RTCPeerConnection, null until the first offer
@@ -34,6 +36,7 @@ export const subs = {
   restartAskedAt: 0,
   restartTimer: null,
   disconnectTimer: null,
+  onConnected: [],          // receivingFirst()'s waiters
 };
 
 /** Which feed each received m-line shows, for the tests and bench (docs/ui.md "window.__meetkit"). */
@@ -192,7 +195,31 @@ function watchConnection(pc) {
   } else if (pc.connectionState === "connected") {
     clearTimeout(subs.restartTimer);
     subs.restartAskedAt = 0;
+    settleReceiving();
   }
+}
+
+function settleReceiving() {
+  const waiters = subs.onConnected;
+  subs.onConnected = [];
+  for (const resolve of waiters) resolve();
+}
+
+/**
+ * Resolves once the subscriber connection is up, or after RECEIVE_FIRST_MS, or at once when `others`
+ * (the participants met on admission) publish nothing. Joining, the page's own camera starts after
+ * this: starting a three-layer encoder while the first offer is answered, ICE checked and the first
+ * frame decoded made the first remote frame wait for the CPU (bench/join.py).
+ */
+export function receivingFirst(others) {
+  const self = store.state.session.participantId;
+  const incoming = (others || []).some((p) => p.participant_id !== self
+    && (feedId(p.feeds?.camera) !== null || feedId(p.feeds?.screen) !== null));
+  if (!incoming || subs.pc?.connectionState === "connected") return Promise.resolve();
+  return new Promise((resolve) => {
+    subs.onConnected.push(resolve);
+    setTimeout(resolve, RECEIVE_FIRST_MS);
+  });
 }
 
 /** Asks meetkit for an ICE-restart offer on our subscriber (same handle, same streams). */

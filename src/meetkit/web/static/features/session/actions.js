@@ -7,7 +7,7 @@ import { ADMITTED, NAME_CHOSEN, RESTARTED, SCREEN_SHOWN, WELCOMED, isIn } from "
 import { CAMERA_SET, VIDEO_ALLOWED } from "../media/state.js";
 import { syncTracks, sendMediaState } from "../media/tracks.js";
 import { pub, closePublishers, failPublishWaiters, schedulePublishCamera, schedulePublishScreen } from "../media/publisher.js";
-import { closeSubscribers, reconcileSubscriptions } from "../media/subscriptions.js";
+import { closeSubscribers, receivingFirst, reconcileSubscriptions } from "../media/subscriptions.js";
 import { stopTalking } from "../media/talking.js";
 import { RECORDING_CHANGED } from "../recording/state.js";
 
@@ -173,7 +173,7 @@ export function onAdmitted(msg) {
   dispatch({ type: ADMITTED, msg });
   if (typeof msg.recording === "boolean") dispatch({ type: RECORDING_CHANGED, active: msg.recording });
   reconcileSubscriptions();
-  devicesReady.then(() => {
+  Promise.all([devicesReady, receivingFirst(msg.participants)]).then(() => {
     if (!isIn(store.state, "joined")) return;
     if (!pub.published) schedulePublishCamera();
     if (pub.screenStream && !pub.screenFeed) schedulePublishScreen();
