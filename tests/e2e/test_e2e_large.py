@@ -98,14 +98,19 @@ SIMULCAST_LAYERS_JS = """async () => {
   return n;
 }"""
 
-# The narrowest frame the page's camera sends on any layer (its l layer, unless Chromium scaled it).
-SMALLEST_LAYER_JS = """async () => {
-  const stats = await window.__meetkit.publisher.getStats();
-  const widths = [];
+# The widths the page's camera sends right now, one per layer that has frames (narrowest first). A
+# layer Chromium switched off keeps its last frameWidth in the stats, so only layers with frames count;
+# on a busy 2-core machine Chromium's CPU adaptation may leave a camera with a single layer for a while.
+LAYER_WIDTHS_JS = """async () => {
+  const pc = window.__meetkit.publisher;
+  if (!pc) return [];
+  const stats = await pc.getStats();
+  const widths = new Set();
   stats.forEach((s) => {
-    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid && s.frameWidth) widths.push(s.frameWidth);
+    if (s.type === 'outbound-rtp' && s.kind === 'video' && s.rid && s.frameWidth && s.framesPerSecond > 0)
+      widths.add(s.frameWidth);
   });
-  return widths.length ? Math.min(...widths) : 0;
+  return [...widths].sort((a, b) => a - b);
 }"""
 
 # What a failure message needs: the subscriber's state and what it receives.
@@ -307,23 +312,14 @@ async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting)
     if await presenter.page.evaluate("() => window.__meetkit.screenPublisher !== null"):
         await press(presenter.page, "#btn-screen")
     await page.wait_for_selector("#stage", state="hidden", timeout=15000)
-    # A camera on the phone's page: its tile is small (≤ 360 device px), so the smallest layer.
-    feed = await page.evaluate("""() => {
-      const v = document.querySelector('#grid .tile:not(.self) video[data-feed]');
-      return v ? Number(v.dataset.feed) : null;
-    }""")
-    assert feed is not None, "no remote camera on the phone's page"
-    owner = await page.evaluate("""(feed) => {
-      for (const [id, p] of window.__meetkit.participants) if (p.feeds && p.feeds.camera === feed) return id;
-      return null;
-    }""", feed)
-    publisher = next(p for p in meeting.people if p.participant_id == owner)
+    # A camera on the phone's page (its tile is small, ≤ 360 device px) whose publisher sends layers
+    # of two widths at least, so there is a bigger one to grow to.
+    feed, publisher, widths = await camera_with_layers(meeting)
     layers = await publisher.page.evaluate(SIMULCAST_LAYERS_JS)
     assert layers >= 2, f"{publisher.name}'s camera sends {layers} layer(s), not simulcast"
     # A small tile's frames are the smallest layer's, once the page has told meetkit of the tile (the
     # share's end re-lays the grid out: its view follows a moment later).
-    smallest = await publisher.page.evaluate(SMALLEST_LAYER_JS)
-    assert smallest > 0, f"{publisher.name}'s camera sends no frame"
+    smallest = widths[0]
     small = await wait_width(page, feed, lambda r: r["tile"] is not None and 0 < r["width"] <= smallest,
                              f"of the smallest layer ({smallest} wide)")
     assert small["tile"] <= 360, small
@@ -333,6 +329,34 @@ async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting)
     grown = await wait_width(page, feed, lambda r: r["tile"] is not None and r["width"] > small["width"],
                              f"wider than {small['width']}")
     assert grown["tile"] > 720, grown
+
+
+async def camera_with_layers(meeting: Meeting, timeout: float = 40.0) -> tuple[int, Person, list[int]]:
+    """A remote camera on the phone's page, its publisher, and the widths that publisher sends now."""
+    page = meeting.phone.page
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    seen: dict[str, list[int]] = {}
+    while loop.time() < deadline:
+        owners: dict[str, str | None] = await page.evaluate("""() => {
+          const out = {};
+          for (const v of document.querySelectorAll('#grid .tile:not(.self) video[data-feed]')) {
+            const feed = Number(v.dataset.feed);
+            out[feed] = null;
+            for (const [id, p] of window.__meetkit.participants) if (p.feeds && p.feeds.camera === feed) out[feed] = id;
+          }
+          return out;
+        }""")
+        for feed, owner in owners.items():
+            publisher = next((p for p in meeting.people if p.participant_id == owner), None)
+            if publisher is None:
+                continue
+            widths: list[int] = await publisher.page.evaluate(LAYER_WIDTHS_JS)
+            seen[publisher.name] = widths
+            if len(widths) >= 2:
+                return int(feed), publisher, widths
+        await asyncio.sleep(1.0)
+    raise AssertionError(f"no camera on the phone's page sends two layer widths within {timeout}s: {seen}")
 
 
 async def wait_width(page: Page, feed: int, ok: Any, what: str, timeout: float = 40.0) -> dict[str, Any]:
