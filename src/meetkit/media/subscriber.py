@@ -16,6 +16,8 @@ What Janus 1.1.2 does with it (checked with aiortc peers, see docs/media.md "One
   stream's simulcast choice: configure it again);
 - ``configure`` with ``streams: [{mid, substream, temporal, fallback}]`` picks simulcast layers;
   with ``restart: true`` it yields an ICE-restart offer;
+- when it starts relaying another simulcast layer on an m-line (the first one included), Janus says
+  so in an unasked event ``{mid, substream}`` (given to ``on_substream``);
 - one (feed, mid) may be subscribed twice on one handle: meetkit keeps that from happening.
 
 Janus's ``streams`` list in each answer is the truth about the m-lines; :attr:`Subscriber.streams` is
@@ -80,6 +82,8 @@ class Subscriber:
         """Called with the SDP of an offer Janus made unasked (a subscribed publisher left)."""
         self.on_hangup: Callable[[], None] | None = None
         """Called when Janus closed the handle's PeerConnection (ICE failed, DTLS alert)."""
+        self.on_substream: Callable[[str, int], None] | None = None
+        """Called with (mid, substream) when Janus starts relaying another simulcast layer on an m-line."""
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[str] | None = None  # the offer of an update Janus queued
 
@@ -183,6 +187,10 @@ class Subscriber:
         if message.get("janus") != "event":
             return
         data = (message.get("plugindata") or {}).get("data") or {}
+        substream, mid = data.get("substream"), data.get("mid")
+        if isinstance(substream, int) and isinstance(mid, str) and self.on_substream is not None:
+            self.on_substream(mid, substream)
+            return
         self._learn(data)
         jsep = message.get("jsep")
         if not isinstance(jsep, dict) or jsep.get("type") != "offer":

@@ -24,6 +24,7 @@ from ..domain.layers import substream_for
 from ..media.sdp import keep_candidates
 from ..media.subscriber import SubscribedStream
 from . import protocol
+from .layers import ViewerLayers, layer_options
 from .node import MEDIA_TIMEOUT, MediaParticipantPort
 from .participant import Participant
 from .speakers import Speakers
@@ -36,19 +37,7 @@ log = logging.getLogger("meetkit.signalling")
 ANSWER_TIMEOUT = 5.0  # how long an offer waits for the page's answer before it is sent again
 OFFER_SENDS = 3  # an offer still unanswered after this many sends: the subscription starts afresh
 RETRIES, RETRY_AFTER = 5, 0.3  # a failed update is tried again this often, this much later (seconds)
-FALLBACK_US = 250_000  # Janus drops to a lower layer after this long without packets of the chosen one
 Key = tuple[int, str]  # (feed, the publisher's mid)
-
-
-def layer_options(substream: int | None) -> dict[str, int]:
-    """A video's simulcast layer, for a ``subscribe`` item or a ``configure`` stream (None: a screen,
-    sent whole). Given in the subscribe itself, the layer is set before the first packet: a configure
-    afterwards would ask the publisher for a keyframe of its own, which the publisher's browser may
-    then refuse to repeat for the subscriber's start (it spaces keyframes out), and the first frame
-    waits (bench/join.py)."""
-    if substream is None:
-        return {}
-    return {"substream": substream, "temporal": 2, "fallback": FALLBACK_US}
 
 
 @dataclass(eq=False)
@@ -59,8 +48,7 @@ class Viewer:
     media: MediaParticipantPort | None = None  # the media the state below belongs to
     slots: list[str] = field(default_factory=list)  # the slot m-lines' mids, in slot order
     slot_of: dict[str, str] = field(default_factory=dict)  # slot mid → the participant it carries
-    # (mid, feed, publisher mid) → substream configured: a mid Janus reuses for another video is new
-    layers: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    layers: ViewerLayers | None = None  # the videos' simulcast layers, for the media above
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     offered: bool = False  # an offer awaits the page's answer
@@ -175,9 +163,11 @@ class Subscriptions:
         if v.stale and v.media is media:  # its PeerConnection is gone, or the page never answered
             await asyncio.wait_for(sub.close(), MEDIA_TIMEOUT)
         if v.media is not media or v.stale:  # new media (first time, after media.reset), or a new handle
-            v.media, v.slots, v.slot_of, v.layers, v.janus_offers = media, [], {}, {}, []
+            v.media, v.slots, v.slot_of, v.janus_offers = media, [], {}, []
+            v.layers = ViewerLayers(self.room.node.c.clock, v.dirty.set)
             v.stale, v.offered, v.pending = False, False, None
             sub.on_offer = lambda sdp: self._janus_offered(v, sdp)
+            sub.on_substream = v.layers.heard
             sub.on_hangup = lambda: self._hung_up(v, media)
         while v.janus_offers:  # Janus renegotiated by itself (a publisher left): answer that first
             if not await self._offer(v, v.janus_offers.pop(0)):
@@ -231,8 +221,8 @@ class Subscriptions:
                 if s.type != "video" or s.mid in kept or s.feed is None or s.feed_mid is None:
                     continue
                 substream = videos.get((s.feed, s.feed_mid))
-                if substream is not None:
-                    v.layers[(s.mid, s.feed, s.feed_mid)] = substream
+                if substream is not None and v.layers is not None:
+                    v.layers.subscribed((s.mid, s.feed, s.feed_mid), substream)
             for target, key in new_slots:
                 found = next((s.mid for s in sub.active if s.mid not in kept and (s.feed, s.feed_mid) == key
                               and s.mid not in v.slots), None)
@@ -282,23 +272,16 @@ class Subscriptions:
         return False
 
     async def _configure_layers(self, v: Viewer, videos: dict[Key, int | None]) -> None:
-        media = v.media
-        if media is None:
+        media, layers = v.media, v.layers
+        if media is None or layers is None:
             return
-        changes: dict[tuple[str, int, str], int] = {}
-        for s in media.subscriber.active:
-            if s.type != "video" or s.feed is None or s.feed_mid is None:
-                continue
-            substream = videos.get((s.feed, s.feed_mid))
-            if substream is not None and v.layers.get((s.mid, s.feed, s.feed_mid)) != substream:
-                changes[(s.mid, s.feed, s.feed_mid)] = substream
+        active = {(s.mid, s.feed, s.feed_mid) for s in media.subscriber.active
+                  if s.type == "video" and s.feed is not None and s.feed_mid is not None}
+        changes = layers.changes(videos, active)
         if changes:
             streams = [{"mid": key[0], **layer_options(n)} for key, n in changes.items()]
             await asyncio.wait_for(media.subscriber.configure(streams), MEDIA_TIMEOUT)
-        active = {(s.mid, s.feed, s.feed_mid) for s in media.subscriber.active}
-        # Recorded once Janus took them (a refused configure is asked again); the layers of m-lines gone
-        # or reused for another video are forgotten, so a reused one is configured afresh.
-        v.layers = {k: n for k, n in {**v.layers, **changes}.items() if k in active}
+            layers.configured_now(changes)  # only once Janus took them: a refused configure is asked again
 
     # --- what a viewer should receive -----------------------------------------------------------------
 
