@@ -42,4 +42,6 @@ if [ "${1:-}" = "dev" ]; then
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 fi
+# The meeting page as one file (esbuild from npm); without it the page loads its ~45 modules one by one.
+bash scripts/build-ui.sh || echo "install: the meeting page's bundle was not built (scripts/build-ui.sh): the page loads its modules one by one"
 echo "install: meetkit $(.venv/bin/python -c 'import meetkit; print(meetkit.__version__)') in .venv"

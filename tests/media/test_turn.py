@@ -111,7 +111,7 @@ GATHER_JS = """async (servers) => {
   return out;
 }"""
 
-CORE = "() => import('/_meetkit/static/core.js')"
+CORE = "() => window.__meetkit"  # rtcConfig() and trackPeer() of the page's own core.js (docs/ui.md)
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ from ..signalling import protocol, session
 from ..signalling.rooms import Rooms
 from ..storage import repositories
 from ..storage import tables as t
-from . import csp
+from . import bundle, csp
 
 
 class MeetingCodeConvertor(Convertor[str]):
@@ -166,7 +166,7 @@ def _language(room: t.Room) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _shell() -> str:
-    return (_STATIC / "meeting.html").read_text(encoding="utf-8")
+    return bundle.shell((_STATIC / "meeting.html").read_text(encoding="utf-8"), _STATIC)
 
 
 async def _meeting(request: Request, code: str, short: str | None, token: str | None) -> Response:

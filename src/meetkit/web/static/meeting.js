@@ -5,7 +5,8 @@
 
 import { t, resolveLanguage, setLanguage, translateDocument } from "./i18n.js";
 import { TalkingDetector } from "./media.js";
-import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, send, setIceServers } from "./core.js";
+import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, send, setIceServers, rtcConfig, trackPeer }
+  from "./core.js";
 import { $, toast } from "./dom.js";
 import { isIn } from "./features/session/state.js";
 import { drawSession } from "./features/session/view.js";
@@ -44,6 +45,9 @@ window.__meetkit = {
   get screenPublisher() { return pub.screenPublisher; },
   get publisherFeed() { return pub.publisherFeed; },
   restartPublisher: (kind) => restartPublisher(kind),
+  // The page's own ICE configuration and its refresh (the bundled page's modules are not importable).
+  rtcConfig: () => rtcConfig(),
+  trackPeer: (pc) => trackPeer(pc),
   get participants() { return store.state.participants.byId; },
 };
 
