@@ -33,6 +33,7 @@ export const subs = {
   candidates: [],           // our candidates gathered before the answer was sent
   unsentAnswer: null,       // an answer the socket could not take (reconnecting): sent on resume
   lastAnswer: null,         // our last answer, sent again if meetkit sends its offer again (`offer` id)
+  answering: false,         // an offer is being answered (answer())
   restartAskedAt: 0,
   restartTimer: null,
   disconnectTimer: null,
@@ -75,7 +76,8 @@ function newPeer() {
   closeSubscriber();
   const pc = newPeerConnection();
   subs.pc = pc;
-  pc.addEventListener("track", () => { if (subs.pc === pc) refreshStreams(); });
+  // During answer() (every offer), its own refresh comes once the answer is sent.
+  pc.addEventListener("track", () => { if (subs.pc === pc && !subs.answering) refreshStreams(); });
   pc.addEventListener("icecandidate", (event) => { if (subs.pc === pc) trickle(event.candidate); });
   pc.addEventListener("connectionstatechange", () => watchConnection(pc));
   return pc;
@@ -106,22 +108,29 @@ async function answer(msg) {
   // offer of a new subscriber handle needs a new one (a new DTLS session).
   if (!usable(pc) || versionOf(msg.sdp) <= versionOf(pc.remoteDescription?.sdp)) pc = newPeer();
   setStreams(msg.streams);
+  subs.answering = true;
   try {
-    await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
-  } catch (err) {
-    if (subs.pc !== pc || pc.remoteDescription === null) throw err;
-    console.warn("meetkit: offer does not fit the subscriber connection, starting over", err);
-    pc = newPeer();
-    await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+    try {
+      await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+    } catch (err) {
+      if (subs.pc !== pc || pc.remoteDescription === null) throw err;
+      console.warn("meetkit: offer does not fit the subscriber connection, starting over", err);
+      pc = newPeer();
+      await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+    }
+    subs.answered = false;
+    await pc.setLocalDescription(await pc.createAnswer());
+    if (subs.pc !== pc) return;
+    // The answer goes before the tiles are drawn: ICE and the first keyframe wait for it, and the
+    // drawing (new video elements, layout) took tens of ms on a busy page (bench/join.py).
+    const reply = { type: "media.answer", sdp: pc.localDescription.sdp, trickle: true, offer: msg.offer };
+    subs.lastAnswer = reply;
+    subs.unsentAnswer = send(reply) ? null : reply;
+    if (!subs.unsentAnswer) flushCandidates();
+  } finally {
+    subs.answering = false;
   }
-  subs.answered = false;
-  await pc.setLocalDescription(await pc.createAnswer());
-  if (subs.pc !== pc) return;
-  refreshStreams();
-  const reply = { type: "media.answer", sdp: pc.localDescription.sdp, trickle: true, offer: msg.offer };
-  subs.lastAnswer = reply;
-  subs.unsentAnswer = send(reply) ? null : reply;
-  if (!subs.unsentAnswer) flushCandidates();
+  if (subs.pc === pc) refreshStreams();
 }
 
 // ---------------------------------------------------------------- trickle ICE (our answer's candidates)
