@@ -151,3 +151,22 @@ async def test_a_restart_that_adds_video_asks_the_video_limit_like_a_publish(
     # The guest's own restart with the same video is free.
     guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "restart": True})
     assert (await guest.expect("media.answer"))["feed"] == feed
+
+
+async def test_the_reply_to_a_publish_names_its_offer(
+        container: Container, application_id: str, rooms: Rooms) -> None:
+    # A page that gave up waiting (20 s) and published again must not take the first offer's late
+    # answer for the second's: the page numbers its offers, the reply carries the number.
+    room = await make_room(container, application_id)
+    _, guest = await host_and_guest(rooms, room)
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "trickle": True, "offer": 7})
+    answer = await guest.expect("media.answer")
+    assert answer["offer"] == 7 and answer["kind"] == "camera"
+    guest.send({"type": "media.publish", "kind": "screen", "sdp": VIDEO_SDP, "restart": True, "offer": 8})
+    refused = await guest.expect("media.error")
+    assert (refused["code"], refused["kind"], refused["offer"]) == ("publish_failed", "screen", 8)
+    guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "trickle": True, "restart": True})
+    assert "offer" not in await guest.expect("media.answer")  # not numbered: nothing to echo
+    for bad in (-1, 2**60, "seven"):
+        guest.send({"type": "media.publish", "kind": "camera", "sdp": VIDEO_SDP, "offer": bad})
+        assert (await guest.expect("error"))["code"] == "bad_message"

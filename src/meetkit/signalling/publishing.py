@@ -31,7 +31,7 @@ class Publishing:
     async def publish(self, m: Participant, msg: protocol.MediaPublish) -> None:
         room, s = self.room, self.room.node.c.settings
         if m.media is None:
-            m.send(protocol.MediaError(kind=msg.kind, code="media_unavailable",
+            m.send(protocol.MediaError(kind=msg.kind, offer=msg.offer, code="media_unavailable",
                                        message="no media for this participant"))
             return
         if msg.restart:
@@ -41,7 +41,7 @@ class Publishing:
         async with room.lock:  # the video limit is checked and reserved atomically
             if video and not rules.holds_video_place(msg.kind, video_kinds=m.video_kinds, camera_on=m.camera):
                 if not rules.may_send_video(video_senders=room.video_senders(), max_video_senders=s.max_video_senders):
-                    m.send(self._video_limit(msg.kind))
+                    m.send(self._video_limit(msg.kind, msg.offer))
                     return
                 m.video_kinds.add(msg.kind)
                 if msg.kind == "camera":
@@ -59,16 +59,18 @@ class Publishing:
                 m.video_kinds.discard(msg.kind)
                 m.pending.pop(msg.kind, None)
                 log.warning("publish failed: %s", type(exc).__name__)
-                m.send(protocol.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
+                m.send(protocol.MediaError(kind=msg.kind, offer=msg.offer, code="publish_failed",
+                                           message="the media server refused"))
                 return
-        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
+        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer, offer=msg.offer))
         # Others may subscribe only once Janus has the publisher's media: announce the feed then.
         room.node.spawn(self._announce(m, msg.kind, feed, video), name="announce-feed")
 
-    def _video_limit(self, kind: protocol.Kind) -> protocol.MediaError:
+    def _video_limit(self, kind: protocol.Kind, offer: int | None = None) -> protocol.MediaError:
         limit = self.room.node.c.settings.max_video_senders
-        return protocol.MediaError(kind=kind, code="video_limit", message=f"{limit} people are already sending "
-                                                                           "video: you can send audio only for now.")
+        return protocol.MediaError(kind=kind, offer=offer, code="video_limit",
+                                   message=f"{limit} people are already sending video: "
+                                           "you can send audio only for now.")
 
     async def _renegotiate(self, m: Participant, msg: protocol.MediaPublish) -> None:
         """An ICE restart (or any new offer) of the live publisher: the same Janus handle and feed, so
@@ -78,7 +80,7 @@ class Publishing:
         feed = m.feeds.get(msg.kind) or m.pending.get(msg.kind)
         media = m.media
         if feed is None or media is None:
-            m.send(protocol.MediaError(kind=msg.kind, code="publish_failed",
+            m.send(protocol.MediaError(kind=msg.kind, offer=msg.offer, code="publish_failed",
                                        message="nothing to restart: publish again"))
             return
         video, had_video, camera = sends_video(msg.sdp), msg.kind in m.video_kinds, m.camera
@@ -86,7 +88,7 @@ class Publishing:
             async with self.room.lock:  # the video limit is checked and reserved atomically
                 if video and not rules.may_send_video(video_senders=self.room.video_senders(),
                                                       max_video_senders=self.room.node.c.settings.max_video_senders):
-                    m.send(self._video_limit(msg.kind))
+                    m.send(self._video_limit(msg.kind, msg.offer))
                     return
                 (m.video_kinds.add if video else m.video_kinds.discard)(msg.kind)
                 if msg.kind == "camera":
@@ -100,9 +102,10 @@ class Publishing:
                     (m.video_kinds.add if had_video else m.video_kinds.discard)(msg.kind)
                     m.camera = camera
                 log.warning("restarting a publisher failed: %s", type(exc).__name__)
-                m.send(protocol.MediaError(kind=msg.kind, code="publish_failed", message="the media server refused"))
+                m.send(protocol.MediaError(kind=msg.kind, offer=msg.offer, code="publish_failed",
+                                           message="the media server refused"))
                 return
-        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer))
+        m.send(protocol.MediaAnswerOut(kind=msg.kind, feed=feed, sdp=answer, offer=msg.offer))
         if video != had_video:
             self.room.updates.changed(m)  # its camera is on (or off) for the others now
 

@@ -99,6 +99,7 @@ class MediaPublish(ClientMessage):
     sdp: Annotated[str, Field(min_length=1, max_length=MAX_SDP)]
     trickle: bool = False  # the offer may lack candidates: they follow as media.candidate
     restart: bool = False  # a new offer for the live publisher (ICE restart): same handle, same feed
+    offer: Annotated[int, Field(ge=0, le=2**53)] | None = None  # the page's number for it, echoed in the reply
 
 
 class IceCandidate(BaseModel):

@@ -181,6 +181,7 @@ class MediaAnswerOut(ServerMessage):
     kind: Kind
     feed: int
     sdp: str
+    offer: int | None = None  # the media.publish answered (its ``offer``, when it gave one)
 
 
 class Stream(BaseModel):
@@ -227,6 +228,7 @@ class MediaError(ServerMessage):
     type: Literal["media.error"] = "media.error"
     kind: Kind | None = None
     feed: int | None = None
+    offer: int | None = None  # the media.publish refused (its ``offer``, when it gave one)
     code: str
     message: str
 
