@@ -47,7 +47,9 @@ def shell(html: str, static: Path) -> str:
     """The page shell, loading the bundle instead of the modules when it is fresh."""
     if not fresh(static):
         return html
-    assert _ENTRY in html, "meeting.html no longer loads meeting.js as it did"
+    if _ENTRY not in html:  # the shell changed how it loads meeting.js (tests/unit/test_ui_modules.py)
+        log.warning("meeting.html does not load meeting.js as web/bundle.py expects: the modules are loaded")
+        return html
     return _PRELOAD.sub("", html).replace(_ENTRY, _ENTRY.replace("meeting.js", BUNDLE))
 
 
