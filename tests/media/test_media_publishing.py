@@ -55,9 +55,9 @@ async def test_a_trickled_offer_then_a_restart_keep_one_live_feed(
 
         # A candidate for a connection not published yet is kept by meetkit, not refused.
         await host.send({"type": "media.candidate", "target": "screen", "candidate": {"candidate": candidates[0]}})
-        await host.send({"type": "media.publish", "kind": "camera", "sdp": bare, "trickle": True})
+        await host.send({"type": "media.publish", "kind": "camera", "sdp": bare, "trickle": True, "offer": 1})
         answer = await next_of(host, "media.answer", "media.error")
-        assert answer["type"] == "media.answer", answer
+        assert answer["type"] == "media.answer" and answer["offer"] == 1, answer  # the page's number, repeated
         for candidate in candidates:
             await host.send({"type": "media.candidate", "target": "camera",
                              "candidate": {"candidate": candidate, "sdpMid": "0", "sdpMLineIndex": 0}})
@@ -67,9 +67,10 @@ async def test_a_trickled_offer_then_a_restart_keep_one_live_feed(
         assert feed == answer["feed"]
 
         seen = len(host.frames)
-        await host.send({"type": "media.publish", "kind": "camera", "sdp": bare, "trickle": True, "restart": True})
+        await host.send({"type": "media.publish", "kind": "camera", "sdp": bare, "trickle": True, "restart": True,
+                         "offer": 2})
         again = await next_of(host, "media.answer", "media.error")
-        assert again["type"] == "media.answer" and again["feed"] == feed, again
+        assert again["type"] == "media.answer" and again["feed"] == feed and again["offer"] == 2, again
         await host.send({"type": "media.candidate", "target": "camera", "candidate": None})
         await host.send({"type": "ping"})
         await host.expect("pong")
