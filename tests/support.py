@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import ipaddress
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -301,3 +302,17 @@ def assert_error(resp: httpx.Response, status: int, name: str | None = None,
     if message is not None:
         assert body["message"] == message, body
     return body
+
+
+def metric_sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of the Prometheus text ``text`` (None if absent)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        m = re.fullmatch(r"([a-z_]+)(?:\{(.*)\})? (\S+)", line)
+        if m is None or m.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(m.group(3))
+    return None

@@ -13,7 +13,7 @@ from . import __version__
 from .actions.applications import count_without_embed_origins
 from .actions.meetings import do_close_orphaned_sessions
 from .actions.recordings import do_stop_orphaned_recordings
-from .api import applications, recordings, rooms, themes, uploads, usage
+from .api import applications, health, recordings, rooms, themes, uploads, usage
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api.bodylimit import BodyLimit, upload_route_limits
@@ -187,6 +187,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         lifespan=lifespan,
     )
     app.state.container = c
+    app.state.metrics = c.metrics
     live_rooms = Rooms(c)  # the meetings of this process; hears RoomEnded / RoomUpdated on c.bus
     app.state.rooms = live_rooms
     app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
@@ -195,8 +196,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     api_openapi.install(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)  # before the pages: /healthz is no company's short URL
     app.include_router(pages.router)
     app.mount(pages.STATIC_PREFIX.rstrip("/"), pages.StaticAssets(pages.static_dir()), name="static")
+    app.add_middleware(health.RequestTimer, metrics=c.metrics)  # innermost: it sees the matched route
     app.add_middleware(BodyLimit, limit=c.settings.max_request_body_bytes, route_limits=upload_route_limits(c.settings))
     app.add_middleware(TargetGuard)
     app.add_middleware(SecurityHeaders)  # outermost: every answer, the guard's 400 included

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, le=1024 * 1024 * 1024, description="The largest request body of any route "
         "but /uploads, refused with 413 before routing and authentication.")
 
+    # Operations. See docs/operations.md.
+    metrics_token: SecretStr | None = Field(
+        default=None, description="A bearer token that lets a scraper read /metrics from any address; "
+        "without it /metrics answers loopback clients only.")
+
     # Signed download links for recordings (seconds).
     download_link_ttl: int = 3600
 

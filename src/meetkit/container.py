@@ -11,6 +11,7 @@ from .bus import Bus
 from .clock import Clock
 from .config import Settings
 from .domain.turn import TurnCredentials
+from .metrics import Metrics
 from .storage.objects import ObjectStore
 from .storage.tokens import TokenLedger
 
@@ -31,6 +32,8 @@ class Container:
     reader_engine: AsyncEngine | None = None
     # Participants' TURN credentials (domain/turn.py); None: no TURN configured.
     turn: TurnCredentials | None = None
+    # What this process counts for /metrics (metrics.py).
+    metrics: Metrics = field(default_factory=Metrics)
     # application_id -> its loaded public key; keys never change once an application exists.
     public_keys: dict[str, Any] = field(default_factory=dict)
 

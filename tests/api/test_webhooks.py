@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -30,7 +31,7 @@ from meetkit.domain import webhooks as hooks
 from meetkit.storage import tables as t
 
 from ..receiver import Hit, Receiver
-from ..support import Server, make_tls_cert, run, start_server, stop_server
+from ..support import Server, make_tls_cert, metric_sample, run, start_server, stop_server
 
 BACKENDS = ["sqlite", "postgresql"]
 FAST_RETRIES = {
@@ -277,6 +278,10 @@ def test_events_arrive_signed_with_metadata_in_order_per_target(hooks_server: Se
         assert "x-meetkit-room-metadata" not in hits[40].headers
         rows = wait_rows(hooks_server, app_id, lambda rs: all(r.status == "delivered" for r in rs), 10)
         assert len(rows) == 46 and all(r.attempts == 1 and r.delivered_at is not None for r in rows)
+        # /metrics counts them (the server is shared with other tests of this module: at least these).
+        scraped = httpx.get(hooks_server.base_url + "/metrics", verify=hooks_server.ssl, timeout=10).text
+        assert (metric_sample(scraped, "meetkit_webhook_attempts_total", outcome="delivered") or 0) >= 46
+        assert (metric_sample(scraped, "meetkit_webhook_attempt_seconds_count") or 0) >= 46
     finally:
         other.stop()
 

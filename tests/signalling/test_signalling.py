@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 import websockets
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from meetkit.storage import tables as t
 from ..api.test_webhooks import verify_signature
 from ..receiver import Receiver
 from ..signalling_client import Peer
-from ..support import Server, server_container
+from ..support import Server, metric_sample, server_container
 
 
 @pytest.fixture
@@ -410,3 +411,24 @@ async def test_a_room_that_expires_or_is_deleted_mid_meeting_ends_it(meet_server
     assert app_client.request("DELETE", f"/rooms/{room_id}").status_code == 204
     await host.expect("meeting.ended", timeout=10)
     await guest.expect("meeting.ended", timeout=10)
+
+
+async def test_metrics_count_live_meetings_participants_and_sockets(meet_server: Server,
+                                                                   app_client: MeetingsClient) -> None:
+    def scrape() -> tuple[float, float, float]:
+        text = httpx.get(meet_server.base_url + "/metrics", verify=meet_server.ssl, timeout=10).text
+        return (metric_sample(text, "meetkit_live_meetings") or 0, metric_sample(text, "meetkit_sockets") or 0,
+                metric_sample(text, "meetkit_participants", state="joined") or 0)
+
+    before = await asyncio.to_thread(scrape)
+    _, code, token = make_room(app_client)
+    host, guest = await host_and_guest(meet_server.base_url, code, token)
+    during = await asyncio.to_thread(scrape)
+    assert (during[0] - before[0], during[1] - before[1], during[2] - before[2]) == (1, 2, 2)
+    for peer in (guest, host):
+        await peer.send({"type": "leave"})
+        await peer.closed()
+    deadline = asyncio.get_running_loop().time() + 10
+    while (after := await asyncio.to_thread(scrape)) != before:
+        assert asyncio.get_running_loop().time() < deadline, (before, after)
+        await asyncio.sleep(0.05)

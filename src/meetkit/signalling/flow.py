@@ -121,3 +121,7 @@ class AddressSockets:
 
     def held(self, address: str) -> int:
         return self._open.get(address, 0)
+
+    def total(self) -> int:
+        """The sockets open now, from every address."""
+        return sum(self._open.values())

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,12 +88,16 @@ class RecordingWorker:
     async def tick(self) -> int:
         done = 0
         while (rec := await self.claim()) is not None:
+            started = time.perf_counter()
             try:
                 await self.process(rec)
                 done += 1
+                self._c.metrics.compose_seconds.observe(time.perf_counter() - started)
+                self._c.metrics.compositions.labels("uploaded").inc()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                self._c.metrics.compositions.labels("failed").inc()
                 await self._failed(rec, exc)
         return done
 

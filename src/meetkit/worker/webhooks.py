@@ -25,6 +25,7 @@ import json
 import logging
 import random
 import ssl
+import time
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -148,9 +149,12 @@ class WebhookWorker:
                     await outbox.set_due(self._c.engine, [r.id for r in queue], lease_until)
                     for r in queue:
                         r.leased_until = lease_until
+                sent = time.perf_counter()
                 outcome = await self.attempt(row)
+                self._c.metrics.webhook_seconds.observe(time.perf_counter() - sent)
                 queue.popleft()
                 state = self._judge(row, outcome)
+                self._c.metrics.webhook_attempts.labels(state.status.value).inc()
                 more = await self._record(row, state, claim_next=state.final and not queue)
                 if not state.final:
                     break
