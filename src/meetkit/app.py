@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from . import __version__
 from .actions.applications import count_without_embed_origins
@@ -22,6 +23,8 @@ from .api.guard import TargetGuard
 from .api.probes import ProbeThrottle
 from .bus import InProcessBus
 from .clock import Clock, SystemClock
+from .cluster.leases import RoomLeases
+from .cluster.ownership import LeasedOwnership, Ownership, SoleOwnership
 from .config import Settings
 from .container import Container
 from .domain.links import API_PREFIX
@@ -69,7 +72,16 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         tokens=TokenLedger(engine, clock),
         bus=InProcessBus(),
         turn=turn_credentials(settings),
+        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
     )
+
+
+def _ownership(c: Container) -> Ownership:
+    """Single-process mode owns every meeting; a member of a deployment leases them (cluster/)."""
+    if c.redis is None:
+        return SoleOwnership()
+    return LeasedOwnership(RoomLeases(c.redis, c.settings.room_lease_seconds), c.sessions, c.clock,
+                           c.settings.node_id)
 
 
 async def _start_media(settings: Settings, live_rooms: Rooms,
@@ -144,10 +156,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if unlisted := await count_without_embed_origins(c):
             log.warning("%d application(s) have no allowed embedding origins: any site may frame their meetings "
                         "(meetkit app set-embed-origins, docs/embed.md)", unlisted)
-        closed = await do_close_orphaned_sessions(c)
+        ownership = live_rooms.node.ownership
+        await ownership.start()
+        # Of a deployment, only what no live node owns: each is claimed (fenced) before it is closed.
+        claim = ownership.claim if c.redis is not None else None
+        closed = await do_close_orphaned_sessions(c, claim=claim, release=ownership.release_soon)
         if closed:
             log.info("closed %d session(s) left running by the previous process", closed)
-        stopped = await do_stop_orphaned_recordings(c)
+        stopped = await do_stop_orphaned_recordings(c, claim=claim, release=ownership.release_soon)
         if stopped:
             log.info("stopped %d recording(s) cut short by the previous process; composing what was captured",
                      stopped)
@@ -172,6 +188,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                 except Exception:
                     log.exception("worker %s failed", task.get_name())
             await live_rooms.close()
+            await ownership.stop()
             await _stop_media(supervisor, media)
             if turn is not None:
                 await turn.stop()
@@ -188,7 +205,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     )
     app.state.container = c
     app.state.metrics = c.metrics
-    live_rooms = Rooms(c)  # the meetings of this process; hears RoomEnded / RoomUpdated on c.bus
+    live_rooms = Rooms(c, ownership=_ownership(c))  # this node's meetings; hears RoomEnded / RoomUpdated on c.bus
     app.state.rooms = live_rooms
     app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
     app.state.probes = ProbeThrottle.of(settings)  # lookups of unknown meetings, per client address

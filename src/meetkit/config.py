@@ -210,6 +210,29 @@ class Settings(BaseSettings):
     def resolved_s3_endpoint_url(self) -> str:
         return self.s3_endpoint_url or f"https://s3.{self.s3_region}.amazonaws.com"
 
+    # --- several machines (Redis) --- See docs/scale-out.md.
+    redis_url: str | None = Field(
+        default=None, description="redis://HOST:PORT/DB: this node is a member of a deployment that shares "
+        "MEETKIT_DATABASE_URL (PostgreSQL); meetings are owned by one node at a time through leases in Redis. "
+        "Unset: single-process mode.")
+    node_id: str | None = Field(default=None, max_length=100, pattern=r"^[A-Za-z0-9._-]+$",
+                                description="This node's name in the deployment; default: host name and a "
+                                "random suffix, new at each start.")
+    room_lease_seconds: float = Field(default=6.0, ge=1.0, le=60.0, description="How long a node's ownership "
+                                      "of a meeting lasts without renewal (renewed every third of it): how "
+                                      "soon another node may take over the meetings of a node that died.")
+
+    @model_validator(mode="after")
+    def _check_cluster(self) -> Settings:
+        if self.redis_url is not None:
+            if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("MEETKIT_REDIS_URL must start with redis://, rediss:// or unix://")
+            if not (self.database_url or "").startswith("postgresql"):
+                raise ValueError("MEETKIT_REDIS_URL needs a shared PostgreSQL MEETKIT_DATABASE_URL "
+                                 "(SQLite is for a single process)")
+        return self
+    # --- end several machines ---
+
     # --- media (Janus) ---
     # See docs/media.md.
     media_mode: Literal["managed", "external", "off"] = Field(

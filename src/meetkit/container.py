@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .bus import Bus
@@ -32,6 +33,8 @@ class Container:
     reader_engine: AsyncEngine | None = None
     # Participants' TURN credentials (domain/turn.py); None: no TURN configured.
     turn: TurnCredentials | None = None
+    # The deployment's Redis (MEETKIT_REDIS_URL); None in single-process mode.
+    redis: Redis | None = None
     # What this process counts for /metrics (metrics.py).
     metrics: Metrics = field(default_factory=Metrics)
     # application_id -> its loaded public key; keys never change once an application exists.
@@ -47,6 +50,8 @@ class Container:
         return self.readers()
 
     async def dispose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
         if self.reader_engine is not None:
             await self.reader_engine.dispose()
         await self.engine.dispose()

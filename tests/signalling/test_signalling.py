@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,8 @@ from meetkit.storage import tables as t
 from ..api.test_webhooks import verify_signature
 from ..receiver import Receiver
 from ..signalling_client import Peer
-from ..support import Server, metric_sample, server_container
+from ..support import Server, create_application, metric_sample, server_container, start_server, stop_server
+from .conftest import ENV
 
 
 @pytest.fixture
@@ -413,22 +415,28 @@ async def test_a_room_that_expires_or_is_deleted_mid_meeting_ends_it(meet_server
     await guest.expect("meeting.ended", timeout=10)
 
 
-async def test_metrics_count_live_meetings_participants_and_sockets(meet_server: Server,
-                                                                   app_client: MeetingsClient) -> None:
-    def scrape() -> tuple[float, float, float]:
-        text = httpx.get(meet_server.base_url + "/metrics", verify=meet_server.ssl, timeout=10).text
-        return (metric_sample(text, "meetkit_live_meetings") or 0, metric_sample(text, "meetkit_sockets") or 0,
-                metric_sample(text, "meetkit_participants", state="joined") or 0)
+async def test_metrics_count_live_meetings_participants_and_sockets(tmp_path: Path) -> None:
+    # A server of its own: the module's server has other tests' sockets closing in the background.
+    srv = await asyncio.to_thread(functools.partial(start_server, "sqlite", tmp_path, ENV, tls=False))
+    try:
+        app_id, key = await asyncio.to_thread(create_application, srv, tmp_path)
+        with MeetingsClient(srv.base_url, app_id, key) as client:
+            _, code, token = make_room(client)
 
-    before = await asyncio.to_thread(scrape)
-    _, code, token = make_room(app_client)
-    host, guest = await host_and_guest(meet_server.base_url, code, token)
-    during = await asyncio.to_thread(scrape)
-    assert (during[0] - before[0], during[1] - before[1], during[2] - before[2]) == (1, 2, 2)
-    for peer in (guest, host):
-        await peer.send({"type": "leave"})
-        await peer.closed()
-    deadline = asyncio.get_running_loop().time() + 10
-    while (after := await asyncio.to_thread(scrape)) != before:
-        assert asyncio.get_running_loop().time() < deadline, (before, after)
-        await asyncio.sleep(0.05)
+        def scrape() -> tuple[float, float, float]:
+            text = httpx.get(srv.base_url + "/metrics", timeout=10).text
+            return (metric_sample(text, "meetkit_live_meetings") or 0, metric_sample(text, "meetkit_sockets") or 0,
+                    metric_sample(text, "meetkit_participants", state="joined") or 0)
+
+        assert await asyncio.to_thread(scrape) == (0, 0, 0)
+        host, guest = await host_and_guest(srv.base_url, code, token)
+        assert await asyncio.to_thread(scrape) == (1, 2, 2)
+        for peer in (guest, host):
+            await peer.send({"type": "leave"})
+            await peer.closed()
+        deadline = asyncio.get_running_loop().time() + 10
+        while (after := await asyncio.to_thread(scrape)) != (0, 0, 0):
+            assert asyncio.get_running_loop().time() < deadline, after
+            await asyncio.sleep(0.05)
+    finally:
+        await asyncio.to_thread(stop_server, srv)

@@ -7,6 +7,7 @@ session events and room expiry stay consistent whatever crashes."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,8 +19,10 @@ from ..container import Container
 from ..domain import lifecycle
 from ..domain import webhooks as hooks
 from ..domain.rooms import RoomType
+from ..storage import fences
 from ..storage import repositories as repo
 from ..storage import tables as t
+from ..storage.fences import Fence
 from .webhooks import enqueue_event
 
 
@@ -56,11 +59,12 @@ async def running_session(db: AsyncSession, room_id: str) -> t.Session | None:
 
 
 async def do_join(c: Container, room_id: str, participant_id: str, name: str, is_host: bool,
-                  browser_id: str | None = None) -> Joined:
-    """The participant enters the meeting: starts the room's session if none runs."""
+                  browser_id: str | None = None, *, fence: Fence | None = None) -> Joined:
+    """The participant enters the meeting: starts the room's session if none runs. Every write of a
+    meeting takes its node's ``fence`` (storage/fences.py) and raises ``Fenced`` once another node owns it."""
     for attempt in range(3):
         try:
-            return await _join_once(c, room_id, participant_id, name, is_host, browser_id)
+            return await _join_once(c, room_id, participant_id, name, is_host, browser_id, fence)
         except IntegrityError:
             # Another process started the session at the same moment: join that one.
             if attempt == 2:
@@ -69,9 +73,10 @@ async def do_join(c: Container, room_id: str, participant_id: str, name: str, is
 
 
 async def _join_once(c: Container, room_id: str, participant_id: str, name: str, is_host: bool,
-                     browser_id: str | None) -> Joined:
+                     browser_id: str | None, fence: Fence | None) -> Joined:
     now = c.clock.now()
     async with c.sessions.begin() as db:
+        await fences.check(db, fence)
         room = await repo.room_by_id(db, room_id)
         if room is None or not room.is_available:
             raise LookupError("room is not available")
@@ -99,11 +104,12 @@ async def _join_once(c: Container, room_id: str, participant_id: str, name: str,
         return Joined(session_id=session.id, session_started=started)
 
 
-async def do_leave(c: Container, participant_id: str, reason: str) -> bool:
+async def do_leave(c: Container, participant_id: str, reason: str, *, fence: Fence | None = None) -> bool:
     """The participant has left; ends the session when nobody is left. Returns True if it ended it.
     Leaving twice is a no-op."""
     now = c.clock.now()
     async with c.sessions.begin() as db:
+        await fences.check(db, fence)
         p = await db.get(t.Participant, participant_id)
         if p is None or p.left_at is not None:
             return False
@@ -122,10 +128,12 @@ async def do_leave(c: Container, participant_id: str, reason: str) -> bool:
         return True
 
 
-async def do_end_session(c: Container, session_id: str, reason: str = "ended") -> None:
+async def do_end_session(c: Container, session_id: str, reason: str = "ended", *,
+                         fence: Fence | None = None) -> None:
     """The host ended the meeting for all: everyone leaves and the session ends, in one transaction."""
     now = c.clock.now()
     async with c.sessions.begin() as db:
+        await fences.check(db, fence)
         session = await db.get(t.Session, session_id)
         if session is None or session.ended_at is not None:
             return
@@ -157,14 +165,33 @@ async def _end_session(c: Container, db: AsyncSession, session_id: str, room: t.
                                                    started_at=session.started_at, ended_at=now), now=now)
 
 
-async def do_close_orphaned_sessions(c: Container) -> int:
-    """At start-up of a single-process server, sessions still running belong to connections that died
-    with the previous process: their participants left when it stopped. Returns the sessions closed."""
+Claim = Callable[[str, int], Awaitable[Fence | None]]
+
+
+async def do_close_orphaned_sessions(c: Container, *, claim: Claim | None = None,
+                                     release: Callable[[str], None] | None = None) -> int:
+    """At start-up: sessions still running whose meeting nobody serves any more. In single-process
+    mode (``claim`` None) that is every one: their participants left when the previous process
+    stopped. In a deployment, only the sessions of rooms this node can ``claim`` (no live node owns
+    them); each is ended under that claim's fence, then ``release``d. Returns the sessions closed."""
     async with c.sessions() as db:
-        ids = (await db.scalars(select(t.Session.id).where(t.Session.ended_at.is_(None)))).all()
-    for session_id in ids:
-        await do_end_session(c, session_id, reason="dropped")
-    return len(ids)
+        rows = (await db.execute(select(t.Session.id, t.Session.room_id, t.Room.owner_epoch)
+                                 .join(t.Room, t.Room.id == t.Session.room_id)
+                                 .where(t.Session.ended_at.is_(None)))).all()
+    closed = 0
+    for session_id, room_id, epoch in rows:
+        fence = None
+        if claim is not None:
+            fence = await claim(room_id, epoch)
+            if fence is None:
+                continue  # a live node owns the meeting
+        try:
+            await do_end_session(c, session_id, reason="dropped", fence=fence)
+            closed += 1
+        finally:
+            if release is not None and claim is not None:
+                release(room_id)
+    return closed
 
 
 async def was_removed(c: Container, room_id: str, browser_id: str) -> bool:
@@ -191,8 +218,9 @@ class ChatLine:
 
 
 async def do_post_chat(c: Container, session_id: str, participant_id: str, name: str, text: str,
-                       *, is_host: bool) -> ChatLine:
+                       *, is_host: bool, fence: Fence | None = None) -> ChatLine:
     async with c.sessions.begin() as db:
+        await fences.check(db, fence)
         msg = t.ChatMessage(session_id=session_id, participant_id=participant_id, name=name, text=text,
                             sent_at=c.clock.now())
         db.add(msg)

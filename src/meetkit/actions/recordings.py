@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,8 +19,11 @@ from ..domain import webhooks as hooks
 from ..domain.links import API_PREFIX, download_signature
 from ..domain.recordings import DELETABLE, RecordingStatus, move
 from ..errors import Conflict, Forbidden, NotFound
+from ..storage import fences
 from ..storage import repositories as repo
 from ..storage import tables as t
+from ..storage.fences import Fence
+from .meetings import Claim
 from .webhooks import Doorbell, enqueue_event
 
 
@@ -80,12 +83,14 @@ async def _room_and_app(db: AsyncSession, room_id: str, application_id: str) -> 
     return room, await db.get(t.Application, application_id)
 
 
-async def do_start_recording(c: Container, session_id: str, *, only_owner: bool) -> t.Recording:
+async def do_start_recording(c: Container, session_id: str, *, only_owner: bool,
+                             fence: Fence | None = None) -> t.Recording:
     """A recording of the running session starts; raises Conflict if one is already running."""
     now = c.clock.now()
     rec_id = str(uuid.uuid4())
     try:
         async with c.sessions.begin() as db:
+            await fences.check(db, fence)
             session = await db.get(t.Session, session_id)
             if session is None or session.ended_at is not None:
                 raise Conflict("the session is not running")
@@ -105,10 +110,12 @@ async def do_start_recording(c: Container, session_id: str, *, only_owner: bool)
     return rec
 
 
-async def do_stop_recording(c: Container, recording_id: str, *, ended_at: datetime | None = None) -> bool:
+async def do_stop_recording(c: Container, recording_id: str, *, ended_at: datetime | None = None,
+                            fence: Fence | None = None) -> bool:
     """The recording stops and its composition is due now. Returns False if it was not running."""
     now = c.clock.now()
     async with c.sessions.begin() as db:
+        await fences.check(db, fence)
         rec = await db.get(t.Recording, recording_id)
         if rec is None or rec.status != RecordingStatus.STARTED:
             return False
@@ -148,24 +155,41 @@ async def do_recording_uploaded(c: Container, recording_id: str, storage_key: st
                 ended_at=rec.ended_at, duration=duration_seconds(rec), url=download_link(c, rec.id)), now=now)
 
 
-async def do_stop_orphaned_recordings(c: Container) -> int:
-    """At start-up of a single-process server: recordings still 'started' lost their meeting with the
-    previous process. They stop at the last moment their tracks were written, and are composed from
-    what was captured."""
+async def do_stop_orphaned_recordings(c: Container, *, claim: Claim | None = None,
+                                      release: Callable[[str], None] | None = None) -> int:
+    """At start-up: recordings still 'started' whose meeting nobody serves any more (in a deployment,
+    only those of rooms this node can ``claim``, as ``meetings.do_close_orphaned_sessions``). They stop
+    at the last moment their tracks were written, and are composed from what was captured."""
     async with c.sessions() as db:
-        started = select(t.Recording).where(t.Recording.status == RecordingStatus.STARTED)
-        rows = (await db.scalars(started)).all()
-    for rec in rows:
-        # Without any track written, nothing was captured: the recording ends where it started (not at
-        # this restart, which could be days later).
-        last = rec.started_at
-        folder = Path(rec.record_dir) if rec.record_dir else None
-        if folder is not None and folder.is_dir():
-            mtimes = [f.stat().st_mtime for f in folder.glob("*.mjr")]
-            if mtimes:
-                last = datetime.fromtimestamp(max(mtimes), UTC)
-        await do_stop_recording(c, rec.id, ended_at=last)
-    return len(rows)
+        started = (select(t.Recording, t.Room.owner_epoch).join(t.Room, t.Room.id == t.Recording.room_id)
+                   .where(t.Recording.status == RecordingStatus.STARTED))
+        rows = (await db.execute(started)).all()
+    stopped = 0
+    for rec, epoch in rows:
+        fence = None
+        if claim is not None:
+            fence = await claim(rec.room_id, epoch)
+            if fence is None:
+                continue
+        try:
+            await do_stop_recording(c, rec.id, ended_at=_last_written(rec), fence=fence)
+            stopped += 1
+        finally:
+            if release is not None and claim is not None:
+                release(rec.room_id)
+    return stopped
+
+
+def _last_written(rec: t.Recording) -> datetime:
+    # Without any track written, nothing was captured: the recording ends where it started (not at
+    # this restart, which could be days later).
+    last = rec.started_at
+    folder = Path(rec.record_dir) if rec.record_dir else None
+    if folder is not None and folder.is_dir():
+        mtimes = [f.stat().st_mtime for f in folder.glob("*.mjr")]
+        if mtimes:
+            last = datetime.fromtimestamp(max(mtimes), UTC)
+    return last
 
 
 recordings_doorbell = Doorbell()

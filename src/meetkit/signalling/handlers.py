@@ -68,7 +68,8 @@ async def chat(room: Room, m: Participant, msg: protocol.ChatSend) -> None:
     if len(msg.text) > limit or room.session_id is None:
         m.send(protocol.Error(code="bad_message", message=f"chat text is at most {limit} characters"))
         return
-    line = await meetings.do_post_chat(room.node.c, room.session_id, m.id, m.name, msg.text, is_host=m.is_host)
+    line = await meetings.do_post_chat(room.node.c, room.session_id, m.id, m.name, msg.text, is_host=m.is_host,
+                                      fence=room.fence)
     view = chat_view(line)
     room.broadcast(protocol.ChatMessageOut(**view.model_dump()))
 

@@ -1,6 +1,6 @@
 """What every room of this process shares: the container, the media server behind its port (once it
-is up), the browsers' candidate filter, and the background tasks the rooms start (each owned, so a
-failure is logged and shutdown cancels them)."""
+is up), which meetings this node owns (cluster/ownership.py), the browsers' candidate filter, and the
+background tasks the rooms start (each owned, so a failure is logged and shutdown cancels them)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..cluster.ownership import Ownership, SoleOwnership
 from ..container import Container
 from ..media.participant import CandidateTarget
 from ..media.sdp import Networks, parse_networks
@@ -53,11 +54,13 @@ class Node:
     c: Container
     media: MediaPort | None = None
     candidate_networks: Networks | None = None
+    ownership: Ownership = field(default_factory=SoleOwnership)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
-    def of(cls, c: Container, media: MediaPort | None = None) -> Node:
-        return cls(c=c, media=media, candidate_networks=parse_networks(c.settings.media_candidate_networks))
+    def of(cls, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> Node:
+        return cls(c=c, media=media, candidate_networks=parse_networks(c.settings.media_candidate_networks),
+                   ownership=ownership or SoleOwnership())
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)

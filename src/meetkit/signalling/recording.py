@@ -83,7 +83,8 @@ class Recording:
         if room.session_id is None or self.active():
             return
         try:
-            rec = await recordings.do_start_recording(room.node.c, room.session_id, only_owner=self.only_owner)
+            rec = await recordings.do_start_recording(room.node.c, room.session_id, only_owner=self.only_owner,
+                                                         fence=room.fence)
         except Conflict as exc:
             room.tell_hosts(protocol.Error(code="recording_conflict", message=str(exc)))
             return
@@ -119,7 +120,8 @@ class Recording:
                 for kind in list(m.feeds):
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(m.media.record(kind, None), MEDIA_TIMEOUT)
-        await recordings.do_stop_recording(self.room.node.c, rec_id)  # raises: still recording, the host may retry
+        # Raises: still recording, the host may retry.
+        await recordings.do_stop_recording(self.room.node.c, rec_id, fence=self.room.fence)
         self.recording_id = None
         self._dir = None
         self.room.broadcast(protocol.Recording(active=False))

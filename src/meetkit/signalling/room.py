@@ -17,6 +17,7 @@ from typing import Literal
 from ..actions import meetings
 from ..domain import lobby as rules
 from ..storage import tables as t
+from ..storage.fences import Fence
 from . import ice, protocol
 from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
@@ -49,6 +50,8 @@ class Room:
     chat_available: bool = True  # available_features.is_chat_available, live (apply_options)
     janus_room: int | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # This node's ownership of the meeting, checked by every write (storage/fences.py).
+    fence: Fence | None = None
 
     def __post_init__(self) -> None:
         self.lobby = Lobby(self)
@@ -61,10 +64,10 @@ class Room:
         self.lobby_feed = LobbyFeed(self, s.lobby_update_interval)
 
     @classmethod
-    def of(cls, node: Node, row: t.Room, on_empty: Callable[[Room], None]) -> Room:
+    def of(cls, node: Node, row: t.Room, on_empty: Callable[[Room], None], fence: Fence | None = None) -> Room:
         room = cls(node=node, room_id=row.id, application_id=row.application_id, display_name=row.display_name,
                    meeting_code=row.meeting_code, approval=row.join_approval_level, host_token=row.host_token,
-                   on_empty=on_empty)
+                   on_empty=on_empty, fence=fence)
         room.apply_options(row)
         return room
 
@@ -150,7 +153,8 @@ class Room:
             self.refuse(m, "full")
             return
         try:
-            joined = await meetings.do_join(self.node.c, self.room_id, m.id, m.name, m.is_host, m.browser)
+            joined = await meetings.do_join(self.node.c, self.room_id, m.id, m.name, m.is_host, m.browser,
+                                           fence=self.fence)
         except LookupError:
             self.refuse(m, "ended")
             return
@@ -192,7 +196,7 @@ class Room:
             await self.relay.close_media(m)
             m.feeds.clear()
             m.video_kinds.clear()
-            ended = await meetings.do_leave(self.node.c, m.id, reason)
+            ended = await meetings.do_leave(self.node.c, m.id, reason, fence=self.fence)
             self.broadcast(protocol.ParticipantLeft(participant_id=m.id, reason=reason))
             if ended or not self.joined():
                 await self.session_over()
@@ -249,8 +253,27 @@ class Room:
                 x.move_to("gone")
             self.participants.clear()
             if session_id is not None:
-                await meetings.do_end_session(self.node.c, session_id, reason="ended")
+                await meetings.do_end_session(self.node.c, session_id, reason="ended", fence=self.fence)
             await self.session_over()
+            self.forget_if_empty()
+
+    async def abandon(self) -> None:
+        """Another node owns the meeting now: everyone here is sent to it (close 4503, their browsers
+        reconnect and resume there) and this node lets go of the media, writing nothing: the session
+        and its participants are the new owner's."""
+        async with self.lock:
+            for x in list(self.participants.values()):
+                if x.conn is not None:
+                    x.conn.close(protocol.CLOSE_MOVED)
+                if x.grace is not None:
+                    x.grace.cancel()
+                if x.state == "joined":
+                    await self.relay.close_media(x)
+                x.move_to("gone")
+            self.participants.clear()
+            self.recording.forget()
+            self.session_id = None
+            await self.relay.destroy_media_room()
             self.forget_if_empty()
 
     def forget_if_empty(self) -> None:

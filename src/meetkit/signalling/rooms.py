@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from ..bus import RoomEnded, RoomEvent, RoomUpdated
+from ..cluster.ownership import Ownership
 from ..container import Container
 from ..domain.ratelimit import KeyedBuckets
 from ..storage import repositories
@@ -24,9 +25,14 @@ from .room import Room
 log = logging.getLogger("meetkit.signalling")
 
 
+class OwnedElsewhere(Exception):
+    """Another node of the deployment owns the room's meeting."""
+
+
 class Rooms:
-    def __init__(self, c: Container, media: MediaPort | None = None) -> None:
-        self.node = Node.of(c, media)
+    def __init__(self, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> None:
+        self.node = Node.of(c, media, ownership)
+        self.node.ownership.on_lost(self.lost)
         self.rooms: dict[str, Room] = {}
         self.addresses = AddressSockets(c.settings.max_sockets_per_address)
         self.flow_limits = FlowLimits.of(c.settings)
@@ -42,21 +48,28 @@ class Rooms:
     def media(self, port: MediaPort | None) -> None:
         self.node.media = port
 
-    def _room(self, row: t.Room) -> Room:
+    async def _room(self, row: t.Room) -> Room:
+        """The room's meeting on this node, made once this node owns it (raises :class:`OwnedElsewhere`)."""
         room = self.rooms.get(row.id)
         if room is None:
-            room = self.rooms[row.id] = Room.of(self.node, row, self._forget)
+            fence = await self.node.ownership.claim(row.id, row.owner_epoch)
+            if fence is None:
+                raise OwnedElsewhere(row.id)
+            room = self.rooms.get(row.id)  # another join may have made it while we claimed
+            if room is None:
+                room = self.rooms[row.id] = Room.of(self.node, row, self._forget, fence)
         return room
 
     def _forget(self, room: Room) -> None:
         if not room.participants and self.rooms.get(room.room_id) is room:
             del self.rooms[room.room_id]
+            self.node.ownership.release_soon(room.room_id)
 
     async def join(self, row: t.Room, conn: Connection,
                    hello: protocol.Hello) -> tuple[Room, Participant | None]:
         """``hello`` arrives at the room ``row``: the participant it makes (None if refused)."""
         for _ in range(100):
-            room = self._room(row)
+            room = await self._room(row)
             async with room.lock:
                 if self.rooms.get(row.id) is not room:
                     continue  # the room emptied and was forgotten while we waited: take the current one
@@ -98,6 +111,14 @@ class Rooms:
             was_only_owner = room.recording.only_owner
             room.apply_options(row)
             await room.recording.follow_only_owner(was_only_owner)
+
+    async def lost(self, room_id: str) -> None:
+        """This node no longer owns the room's meeting (its lease ran out, or a write was fenced off):
+        its sockets here close with 4503 so the browsers reconnect to the owner, and nothing more is
+        written for it from this node."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            await room.abandon()
 
     async def media_restarted(self) -> None:
         """Janus came back empty: every participant's media session is gone. The media server has

@@ -14,11 +14,12 @@ from fastapi import WebSocketDisconnect
 
 from ..domain.addresses import client_key
 from ..storage import repositories
+from ..storage.fences import Fenced
 from . import flow, handlers, protocol
 from .connection import Connection, Socket, receive_frame
 from .participant import Participant
 from .room import Room
-from .rooms import Rooms
+from .rooms import OwnedElsewhere, Rooms
 
 log = logging.getLogger("meetkit.signalling")
 
@@ -75,6 +76,11 @@ async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[
         await _read(room, m, conn, m.flow)
     except WebSocketDisconnect:
         pass
+    except OwnedElsewhere:
+        conn.close(protocol.CLOSE_MOVED)
+    except Fenced:
+        conn.close(protocol.CLOSE_MOVED)
+        await rooms.lost(row.id)
     except Exception as exc:  # the type only: a traceback could carry names or chat text
         log.error("the meeting socket of room %s failed: %s", row.id, type(exc).__name__)
     finally:
@@ -137,6 +143,8 @@ async def _read(room: Room, m: Participant, conn: Connection, limits: flow.Socke
             return
         try:
             await handlers.handle(room, m, msg)
+        except Fenced:
+            raise  # another node owns the meeting now: this socket goes to it
         except Exception as exc:  # one failed request (database, Janus) does not end the meeting
             log.error("a %s message failed in room %s: %s", msg.type, room.room_id, type(exc).__name__)
             m.send(protocol.Error(code="failed", message="that did not work; try again"))

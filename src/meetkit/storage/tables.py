@@ -111,6 +111,10 @@ class Room(Base):
     # expires the room. NULL while nothing can expire it (an instant room with a session running).
     expiry_due_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
     expired_at: Mapped[datetime | None] = mapped_column(index=True, default=None)
+    # The fencing epoch of the node that owns the room's live meeting (storage/fences.py): the meeting's
+    # writes check it, so an owner that lost its lease (paused, cut off) cannot write after a newer one
+    # took over. 0 in single-process mode, where nothing is fenced.
+    owner_epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
 
 
 class Session(Base):

@@ -245,3 +245,6 @@ CLOSE_SLOW_READER, CLOSE_RATE_LIMITED, CLOSE_TOO_MANY_SOCKETS = 4408, 4429, 4430
 # Refused before the room is looked up (web/pages.py): a browser page of a site that may not embed the
 # meeting; the client address looked up too many unknown meetings (api/probes.py).
 CLOSE_ORIGIN, CLOSE_PROBES = 4406, 4431
+# Several machines (cluster/ownership.py): another node owns the meeting, or took it over; the UI
+# reconnects (with its resume token) and the front sends it on.
+CLOSE_MOVED = 4503
