@@ -187,14 +187,15 @@ def media_env(**extra: str) -> dict[str, str]:
     }
 
 
-def stop_server(server: Server) -> None:
+def stop_server(server: Server, *, keep_database: bool = False) -> None:
+    """Stops the server and drops its PostgreSQL database (unless other servers share it)."""
     server.process.terminate()
     try:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait(timeout=10)
-    if server.backend == "postgresql":
+    if server.backend == "postgresql" and not keep_database:
         drop_pg_database(server.database_url)
 
 

@@ -23,6 +23,8 @@ from .api.guard import TargetGuard
 from .api.probes import ProbeThrottle
 from .bus import InProcessBus
 from .clock import Clock, SystemClock
+from .cluster.bus import RedisBus
+from .cluster.channels import Channels
 from .cluster.leases import RoomLeases
 from .cluster.ownership import LeasedOwnership, Ownership, SoleOwnership
 from .config import Settings
@@ -31,6 +33,8 @@ from .domain.links import API_PREFIX
 from .media.supervisor import JanusSupervisor
 from .media.turn import TurnSupervisor, turn_credentials
 from .media.videoroom import MediaServer
+from .signalling import session
+from .signalling.links import Links
 from .signalling.rooms import Rooms
 from .storage import migrate
 from .storage.db import make_engine, make_reader_engine, make_sessionmaker
@@ -60,6 +64,9 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
     engine = make_engine(settings.resolved_database_url)
     reader_engine = make_reader_engine(settings.resolved_database_url, settings.sqlite_readers)
     clock = clock or SystemClock()
+    # A member of a deployment talks to the other nodes through Redis; room events go that way too.
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    channels = Channels(redis) if redis is not None else None
     return Container(
         settings=settings,
         clock=clock,
@@ -70,9 +77,10 @@ def build_container(settings: Settings, clock: Clock | None = None) -> Container
         objects=_object_store(settings),
         secret=settings.resolved_secret_key(),
         tokens=TokenLedger(engine, clock),
-        bus=InProcessBus(),
+        bus=RedisBus(channels) if channels is not None else InProcessBus(),
         turn=turn_credentials(settings),
-        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        redis=redis,
+        channels=channels,
     )
 
 
@@ -157,6 +165,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             log.warning("%d application(s) have no allowed embedding origins: any site may frame their meetings "
                         "(meetkit app set-embed-origins, docs/embed.md)", unlisted)
         ownership = live_rooms.node.ownership
+        if c.channels is not None and live_rooms.links is not None:
+            await c.channels.start()
+            await live_rooms.links.start()
         await ownership.start()
         # Of a deployment, only what no live node owns: each is claimed (fenced) before it is closed.
         claim = ownership.claim if c.redis is not None else None
@@ -189,6 +200,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     log.exception("worker %s failed", task.get_name())
             await live_rooms.close()
             await ownership.stop()
+            if live_rooms.links is not None and c.channels is not None:
+                await live_rooms.links.stop()
+                await c.channels.stop()
             await _stop_media(supervisor, media)
             if turn is not None:
                 await turn.stop()
@@ -206,6 +220,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app.state.container = c
     app.state.metrics = c.metrics
     live_rooms = Rooms(c, ownership=_ownership(c))  # this node's meetings; hears RoomEnded / RoomUpdated on c.bus
+    if c.channels is not None and c.redis is not None:
+        links = live_rooms.links = Links(c.channels, c.redis, live_rooms.node.ownership.node_id, settings)
+        links.serve_with(lambda ws, code: session.serve_relayed(live_rooms, ws, code))
     app.state.rooms = live_rooms
     app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
     app.state.probes = ProbeThrottle.of(settings)  # lookups of unknown meetings, per client address

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .bus import Bus
 from .clock import Clock
+from .cluster.channels import Channels
 from .config import Settings
 from .domain.turn import TurnCredentials
 from .metrics import Metrics
@@ -35,6 +36,7 @@ class Container:
     turn: TurnCredentials | None = None
     # The deployment's Redis (MEETKIT_REDIS_URL); None in single-process mode.
     redis: Redis | None = None
+    channels: Channels | None = None  # pub/sub between the nodes (cluster/channels.py)
     # What this process counts for /metrics (metrics.py).
     metrics: Metrics = field(default_factory=Metrics)
     # application_id -> its loaded public key; keys never change once an application exists.

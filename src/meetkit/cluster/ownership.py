@@ -46,6 +46,10 @@ class Ownership(Protocol):
         """The room emptied here: its lease goes, unless it is claimed again first."""
         ...
 
+    async def owner_elsewhere(self, room_id: str) -> str | None:
+        """The node that owns the room's meeting, if it is another node."""
+        ...
+
     def on_lost(self, callback: LostCallback) -> None: ...
 
     async def start(self) -> None: ...
@@ -62,6 +66,9 @@ class SoleOwnership:
 
     def release_soon(self, room_id: str) -> None:
         pass
+
+    async def owner_elsewhere(self, room_id: str) -> str | None:
+        return None
 
     def on_lost(self, callback: LostCallback) -> None:
         pass
@@ -125,6 +132,12 @@ class LeasedOwnership:
             async with self._sessions() as db:
                 floor = await fences.stored_epoch(db, room_id)
         raise RuntimeError(f"no lease for room {room_id}")
+
+    async def owner_elsewhere(self, room_id: str) -> str | None:
+        if room_id in self._held:
+            return None
+        lease = await self.leases.owner(room_id)
+        return lease.node if lease is not None and lease.node != self.node_id else None
 
     def release_soon(self, room_id: str) -> None:
         if room_id not in self._held:

@@ -18,6 +18,7 @@ from ..storage import tables as t
 from . import protocol
 from .connection import Connection
 from .flow import AddressSockets, FlowLimits
+from .links import Links
 from .node import MediaPort, Node
 from .participant import Participant
 from .room import Room
@@ -28,11 +29,17 @@ log = logging.getLogger("meetkit.signalling")
 class OwnedElsewhere(Exception):
     """Another node of the deployment owns the room's meeting."""
 
+    def __init__(self, owner: str) -> None:
+        super().__init__("another node owns the meeting")
+        self.owner = owner
+
 
 class Rooms:
     def __init__(self, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> None:
         self.node = Node.of(c, media, ownership)
         self.node.ownership.on_lost(self.lost)
+        # The relay of sockets to and from the other nodes (links.py); None in single-process mode.
+        self.links: Links | None = None
         self.rooms: dict[str, Room] = {}
         self.addresses = AddressSockets(c.settings.max_sockets_per_address)
         self.flow_limits = FlowLimits.of(c.settings)
@@ -50,15 +57,22 @@ class Rooms:
 
     async def _room(self, row: t.Room) -> Room:
         """The room's meeting on this node, made once this node owns it (raises :class:`OwnedElsewhere`)."""
-        room = self.rooms.get(row.id)
-        if room is None:
-            fence = await self.node.ownership.claim(row.id, row.owner_epoch)
+        ownership = self.node.ownership
+        for _ in range(5):
+            room = self.rooms.get(row.id)
+            if room is not None:
+                return room
+            fence = await ownership.claim(row.id, row.owner_epoch)
             if fence is None:
-                raise OwnedElsewhere(row.id)
+                owner = await ownership.owner_elsewhere(row.id)
+                if owner is None:
+                    continue  # its owner let it go meanwhile: claim again
+                raise OwnedElsewhere(owner)
             room = self.rooms.get(row.id)  # another join may have made it while we claimed
             if room is None:
                 room = self.rooms[row.id] = Room.of(self.node, row, self._forget, fence)
-        return room
+            return room
+        raise RuntimeError("the room's ownership kept changing")
 
     def _forget(self, room: Room) -> None:
         if not room.participants and self.rooms.get(room.room_id) is room:

@@ -53,22 +53,45 @@ async def serve(rooms: Rooms, ws: Accepting, code: str,
         rooms.addresses.release(address)
 
 
-async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[], int]) -> None:
+async def serve_relayed(rooms: Rooms, ws: Accepting, code: str) -> None:
+    """A socket relayed from another node (signalling/links.py), served as a local one; it is not
+    relayed again: if this node no longer owns the meeting, it closes 4503 and the browser reconnects."""
+    await _meeting(rooms, ws, code, lambda: protocol.CLOSE_NOT_FOUND, relayed=True)
+
+
+async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[], int], *,
+                   relayed: bool = False) -> None:
     await ws.accept()
     async with rooms.node.c.sessions() as db:
         row = await repositories.live_room_by_code(db, code)
     if row is None:
         await ws.close(not_found())
         return
+    if rooms.links is not None and not relayed:
+        owner = await rooms.node.ownership.owner_elsewhere(row.id)
+        if owner is not None:
+            if await rooms.links.alive(owner):
+                await rooms.links.relay(ws, owner, code)
+            else:  # its owner died and its lease has not run out yet: the browser comes back soon
+                await ws.close(protocol.CLOSE_MOVED)
+            return
     s = rooms.node.c.settings
     conn = Connection(ws, max_frames=s.socket_send_queue_frames, max_bytes=s.socket_send_queue_bytes)
     m: Participant | None = None
     room: Room | None = None
     try:
-        hello = await _hello(ws, conn)
-        if hello is None:
+        said = await _hello(ws, conn)
+        if said is None:
             return
-        room, m = await rooms.join(row, conn, hello)
+        hello, raw_hello = said
+        try:
+            room, m = await rooms.join(row, conn, hello)
+        except OwnedElsewhere as elsewhere:
+            # Another node claimed the meeting a moment before us: the socket goes there, hello first.
+            if rooms.links is None or relayed:
+                raise
+            await rooms.links.relay(ws, elsewhere.owner, code, first=raw_hello)
+            return
         if m is None:
             return
         if m.flow is None:  # the participant's, not the socket's: a resume does not refill the buckets
@@ -93,8 +116,9 @@ async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[
                 room.forget_if_empty()
 
 
-async def _hello(ws: Socket, conn: Connection) -> protocol.Hello | None:
-    """The first message, which must be a hello; None (the browser told, the socket closing) if not."""
+async def _hello(ws: Socket, conn: Connection) -> tuple[protocol.Hello, str] | None:
+    """The first message, which must be a hello, and its text; None (the browser told, the socket
+    closing) if not."""
     try:
         raw = await asyncio.wait_for(receive_frame(ws), HELLO_TIMEOUT)
         if raw is None:
@@ -111,7 +135,7 @@ async def _hello(ws: Socket, conn: Connection) -> protocol.Hello | None:
         conn.send(protocol.Error(code="hello_first", message="the first message must be hello"))
         conn.close(protocol.CLOSE_PROTOCOL)
         return None
-    return first
+    return first, raw
 
 
 async def _read(room: Room, m: Participant, conn: Connection, limits: flow.SocketFlow) -> None:
