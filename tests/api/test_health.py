@@ -21,7 +21,7 @@ def test_healthz_and_readyz_on_a_healthy_node(server: Server) -> None:
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     r = _get(server, "/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready", "checks": {"database": "ok", "media": "off"}}
+    assert r.json() == {"status": "ready", "checks": {"database": "ok", "redis": "off", "media": "off"}}
 
 
 def test_metrics_count_rest_requests_by_route_and_read_the_queues(server: Server, client: MeetingsClient) -> None:
@@ -63,7 +63,7 @@ def test_readyz_says_unready_when_the_media_server_cannot_be_reached(tmp_path: P
     try:
         r = _get(srv, "/readyz")
         assert r.status_code == 503
-        assert r.json() == {"status": "unready", "checks": {"database": "ok", "media": "unavailable"}}
+        assert r.json() == {"status": "unready", "checks": {"database": "ok", "redis": "off", "media": "unavailable"}}
         assert _get(srv, "/healthz").status_code == 200  # alive, just not ready
     finally:
         stop_server(srv)

@@ -10,6 +10,7 @@ import os
 import signal
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -173,3 +174,9 @@ async def test_a_paused_owner_is_fenced_off_when_it_wakes(nodes: tuple[Server, S
     await again.expect("admitted")
     assert (await guest.expect("participant.joined"))["participant"]["name"] == "Hana"
     await _leave(again, guest)
+
+
+def test_readyz_checks_redis_on_a_node_of_a_deployment(nodes: tuple[Server, Server]) -> None:
+    r = httpx.get(nodes[1].base_url + "/readyz", timeout=10)
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "checks": {"database": "ok", "redis": "ok", "media": "off"}}

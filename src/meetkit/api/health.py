@@ -1,5 +1,5 @@
 """Probes for the front and the operator: ``/healthz`` (the process answers), ``/readyz`` (it can serve:
-database, and the media server when media is on) and ``/metrics`` (Prometheus text, metrics.py).
+database, Redis in a deployment, and the media server when media is on) and ``/metrics`` (Prometheus text, metrics.py).
 
 haproxy's health checks (deploy/haproxy.cfg) ask ``/readyz``: a node whose database is gone stops
 getting new meetings. ``/metrics`` tells queue depths and counts, not secrets, but they are still the
@@ -63,9 +63,21 @@ def _media(request: Request) -> str:
     return "ok" if connected else "unavailable"
 
 
+async def _redis(c: Container) -> str:
+    if c.redis is None:
+        return "off"
+    try:
+        async with asyncio.timeout(CHECK_SECONDS):
+            await c.redis.ping()
+    except Exception as exc:
+        return f"unavailable ({type(exc).__name__})"
+    return "ok"
+
+
 @router.get("/readyz")
 async def readyz(request: Request) -> JSONResponse:
-    checks = {"database": await _database(_container(request)), "media": _media(request)}
+    c = _container(request)
+    checks = {"database": await _database(c), "redis": await _redis(c), "media": _media(request)}
     ready = all(v in ("ok", "off") for v in checks.values())
     return JSONResponse({"status": "ready" if ready else "unready", "checks": checks},
                         status_code=200 if ready else 503)

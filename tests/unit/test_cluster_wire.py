@@ -1,0 +1,44 @@
+"""What nodes say to each other over Redis (cluster/wire.py) is closed and typed, like the socket
+protocol: every message round-trips, and anything else is refused."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from meetkit.cluster.wire import INBOX, ROOMS, LinkClose, LinkFrame, LinkOpen, RoomEndedMessage, RoomUpdatedMessage
+
+LINK = "0123456789abcdef"
+
+
+@pytest.mark.parametrize("message", [
+    LinkOpen(link=LINK, edge="node-b", code="123456789"),
+    LinkFrame(link=LINK, text='{"type":"hello"}'),
+    LinkFrame(link=LINK, text=None),
+    LinkClose(link=LINK, code=4503),
+])
+def test_inbox_messages_round_trip(message: LinkOpen | LinkFrame | LinkClose) -> None:
+    assert INBOX.validate_json(message.model_dump_json()) == message
+
+
+@pytest.mark.parametrize("message", [RoomEndedMessage(room_id="r", reason="deleted"), RoomUpdatedMessage(room_id="r")])
+def test_room_messages_round_trip(message: RoomEndedMessage | RoomUpdatedMessage) -> None:
+    assert ROOMS.validate_json(message.model_dump_json()) == message
+
+
+@pytest.mark.parametrize("raw", [
+    '{"op": "open", "link": "0123456789abcdef", "edge": "b", "code": "123456789", "extra": 1}',
+    '{"op": "open", "link": "not-a-link", "edge": "b", "code": "123456789"}',
+    '{"op": "open", "link": "0123456789abcdef", "edge": "b", "code": "12345"}',
+    '{"op": "close", "link": "0123456789abcdef", "code": 999}',
+    '{"op": "dance", "link": "0123456789abcdef"}',
+    '{"link": "0123456789abcdef", "text": "x"}',
+])
+def test_anything_else_is_refused(raw: str) -> None:
+    with pytest.raises(ValidationError):
+        INBOX.validate_json(raw)
+
+
+def test_room_events_refuse_unknown_reasons() -> None:
+    with pytest.raises(ValidationError):
+        ROOMS.validate_json('{"op": "room_ended", "room_id": "r", "reason": "bored"}')
