@@ -4,10 +4,14 @@ and real meetkit nodes sharing them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from ..redis_server import RedisServer, start_redis
+from ..support import Server, create_pg_database, drop_pg_database, start_server, stop_server
+
+LEASE = 2.0  # seconds: a paused or killed owner loses its meetings quickly in these tests
 
 
 @pytest.fixture(scope="module")
@@ -15,3 +19,30 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     srv = start_redis(tmp_path_factory.mktemp("redis"))
     yield srv
     srv.stop()
+
+
+def node_env(redis_server: RedisServer, node: str, **extra: str) -> dict[str, str]:
+    return {"MEETKIT_MEDIA_MODE": "off", "MEETKIT_REDIS_URL": redis_server.url, "MEETKIT_NODE_ID": node,
+            "MEETKIT_ROOM_LEASE_SECONDS": str(LEASE), "MEETKIT_UNKNOWN_CODE_BURST": "1000000",
+            "MEETKIT_SOCKET_OPENS_BURST": "1000000", **extra}
+
+
+class Deployment:
+    """``n`` meetkit nodes on one new PostgreSQL database and ``redis_server``."""
+
+    def __init__(self, redis_server: RedisServer, folder: Path, names: list[str], **extra: str) -> None:
+        self.database_url = create_pg_database()
+        self.nodes: list[Server] = []
+        try:
+            for name in names:
+                self.nodes.append(start_server("postgresql", folder / name, node_env(redis_server, name, **extra),
+                                               database_url=self.database_url, tls=False))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for srv in self.nodes:
+            if srv.process.poll() is None:
+                stop_server(srv, keep_database=True)
+        drop_pg_database(self.database_url)

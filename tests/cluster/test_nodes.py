@@ -22,36 +22,15 @@ from meetkit.storage import tables as t
 from ..redis_server import RedisServer
 from ..signalling.test_signalling import make_room
 from ..signalling_client import Peer
-from ..support import (
-    Server,
-    create_application,
-    create_pg_database,
-    drop_pg_database,
-    server_container,
-    start_server,
-    stop_server,
-)
-
-LEASE = 2.0  # seconds: a paused owner loses its meetings quickly in these tests
-
-
-def _env(redis_server: RedisServer, node: str) -> dict[str, str]:
-    return {"MEETKIT_MEDIA_MODE": "off", "MEETKIT_REDIS_URL": redis_server.url, "MEETKIT_NODE_ID": node,
-            "MEETKIT_ROOM_LEASE_SECONDS": str(LEASE), "MEETKIT_UNKNOWN_CODE_BURST": "1000000",
-            "MEETKIT_SOCKET_OPENS_BURST": "1000000"}
+from ..support import Server, create_application, server_container
+from .conftest import Deployment
 
 
 @pytest.fixture(scope="module")
 def nodes(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    url = create_pg_database()
-    a = start_server("postgresql", tmp_path_factory.mktemp("node-a"), _env(redis_server, "node-a"),
-                     database_url=url, tls=False)
-    b = start_server("postgresql", tmp_path_factory.mktemp("node-b"), _env(redis_server, "node-b"),
-                     database_url=url, tls=False)
-    yield a, b
-    for srv in (a, b):
-        stop_server(srv, keep_database=True)
-    drop_pg_database(url)
+    deployment = Deployment(redis_server, tmp_path_factory.mktemp("nodes"), ["node-a", "node-b"])
+    yield deployment.nodes[0], deployment.nodes[1]
+    deployment.stop()
 
 
 @pytest.fixture(scope="module")
