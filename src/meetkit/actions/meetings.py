@@ -59,12 +59,13 @@ async def running_session(db: AsyncSession, room_id: str) -> t.Session | None:
 
 
 async def do_join(c: Container, room_id: str, participant_id: str, name: str, is_host: bool,
-                  browser_id: str | None = None, *, fence: Fence | None = None) -> Joined:
+                  browser_id: str | None = None, *, fence: Fence | None = None,
+                  resume_digest: str | None = None) -> Joined:
     """The participant enters the meeting: starts the room's session if none runs. Every write of a
     meeting takes its node's ``fence`` (storage/fences.py) and raises ``Fenced`` once another node owns it."""
     for attempt in range(3):
         try:
-            return await _join_once(c, room_id, participant_id, name, is_host, browser_id, fence)
+            return await _join_once(c, room_id, participant_id, name, is_host, browser_id, fence, resume_digest)
         except IntegrityError:
             # Another process started the session at the same moment: join that one.
             if attempt == 2:
@@ -73,7 +74,7 @@ async def do_join(c: Container, room_id: str, participant_id: str, name: str, is
 
 
 async def _join_once(c: Container, room_id: str, participant_id: str, name: str, is_host: bool,
-                     browser_id: str | None, fence: Fence | None) -> Joined:
+                     browser_id: str | None, fence: Fence | None, resume_digest: str | None) -> Joined:
     now = c.clock.now()
     async with c.sessions.begin() as db:
         await fences.check(db, fence)
@@ -95,7 +96,7 @@ async def _join_once(c: Container, room_id: str, participant_id: str, name: str,
                                     now=now)
         p = t.Participant(id=participant_id, session_id=session.id, room_id=room.id,
                           application_id=room.application_id, name=name, is_host=is_host, joined_at=now,
-                          browser_id=browser_id)
+                          browser_id=browser_id, resume_digest=resume_digest)
         db.add(p)
         await db.flush()
         if app is not None:
@@ -192,6 +193,18 @@ async def do_close_orphaned_sessions(c: Container, *, claim: Claim | None = None
             if release is not None and claim is not None:
                 release(room_id)
     return closed
+
+
+async def present_in_running_session(c: Container, room_id: str) -> tuple[str | None, list[t.Participant]]:
+    """The room's running session and who is in it by the database (a node taking the meeting over)."""
+    async with c.sessions() as db:
+        session = await running_session(db, room_id)
+        if session is None:
+            return None, []
+        people = (await db.scalars(select(t.Participant).where(
+            t.Participant.session_id == session.id, t.Participant.left_at.is_(None))
+            .order_by(t.Participant.joined_at))).all()
+    return session.id, list(people)
 
 
 async def was_removed(c: Container, room_id: str, browser_id: str) -> bool:

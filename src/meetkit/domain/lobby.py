@@ -3,6 +3,8 @@ the signalling layer asks them under the room's lock and acts on the answer."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Iterable
 from typing import Literal
 
@@ -64,3 +66,13 @@ def holds_video_place(kind: str, *, video_kinds: Iterable[str], camera_on: bool)
 def may_send_video(*, video_senders: int, max_video_senders: int, already_sending: bool = False) -> bool:
     """A participant already holding a video-sender place keeps it; a new one needs a free place."""
     return already_sending or video_senders < max_video_senders
+
+
+def resume_digest(token: str) -> str:
+    """What is stored of a resume token: its SHA-256. The token is 24 random bytes, so no secret or
+    salt is needed to keep it from being guessed back."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resume_matches(digest: str | None, token: str) -> bool:
+    return digest is not None and hmac.compare_digest(digest, resume_digest(token))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..actions import meetings
 from ..domain import browsers
 from ..domain import lobby as rules
-from . import protocol
+from . import ice, protocol
 from .connection import Connection
 from .participant import Participant
 
@@ -29,9 +29,17 @@ class Lobby:
         room = self.room
         if hello.resume is not None:
             old = room.participants.get(hello.resume.participant_id)
-            if old is not None and old.present() and hmac.compare_digest(
-                    old.resume_token.encode(), hello.resume.resume_token.encode()):
+            if old is not None and old.present() and _resumes(old, hello.resume.resume_token):
+                adopted = not old.resume_token  # from the node that owned the meeting before
+                if adopted:
+                    await self._come_back(old, hello)
                 await self._resume(old, conn)
+                if adopted and old.state == "joined":
+                    servers = ice.admitted_servers(room.node, old)
+                    if servers is not None:
+                        old.send(servers)
+                    if room.node.media is not None:  # media.reset: publish and subscribe again, here
+                        await room.relay.reopen([old])
                 return old
         is_host = hello.host_token is not None and hmac.compare_digest(
             hello.host_token.encode(), room.host_token.encode())
@@ -98,6 +106,18 @@ class Lobby:
         else:
             conn.send(protocol.Lobby(reason=old.lobby_reason))
 
+    async def _come_back(self, m: Participant, hello: protocol.Hello) -> None:
+        """A participant adopted from the previous owner (Room.adopt) resumes here: what its browser
+        says of itself, and media of this node's (``media.reset``: the browser publishes and subscribes
+        again). The others see it updated, not joined: it never left."""
+        assert hello.resume is not None
+        m.resume_token = hello.resume.resume_token
+        m.mic, m.camera = hello.mic, hello.camera
+        secret = self.room.node.c.secret
+        if hello.browser_id and browsers.verified_browser_key(secret, hello.browser_id) == m.browser:
+            m.browser_token = hello.browser_id
+        self.room.broadcast(protocol.ParticipantUpdated(participant=m.view()), exclude=m)
+
     def _knock(self, m: Participant, reason: rules.LobbyReason) -> None:
         m.lobby_reason = reason
         m.send(self.room.welcome(m, resumed=False))
@@ -133,3 +153,9 @@ class Lobby:
         for target in self.room.waiting():
             await self.room.enter(target)
         self.room.tell_hosts_lobby()
+
+
+def _resumes(m: Participant, token: str) -> bool:
+    if m.resume_token:
+        return hmac.compare_digest(m.resume_token.encode(), token.encode())
+    return rules.resume_matches(m.resume_digest, token)  # adopted: only the digest is known here

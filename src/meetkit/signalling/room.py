@@ -154,7 +154,7 @@ class Room:
             return
         try:
             joined = await meetings.do_join(self.node.c, self.room_id, m.id, m.name, m.is_host, m.browser,
-                                           fence=self.fence)
+                                           fence=self.fence, resume_digest=rules.resume_digest(m.resume_token))
         except LookupError:
             self.refuse(m, "ended")
             return
@@ -175,6 +175,25 @@ class Room:
             m.send(protocol.MediaError(code="media_unavailable", message=media_error))
         self.broadcast(protocol.ParticipantJoined(participant=m.view()), exclude=m)
         await self.recording.start_automatically()
+
+    async def adopt(self) -> None:
+        """This node just took the meeting over from another (which died, or lost its lease): the
+        database says who is in the running session. Each is here as dropped, within the resume grace
+        (their browsers resume here and get new media, ``lobby.py``); whoever does not come back leaves
+        when it runs out. Who waited in the old owner's lobby knocks again. The room lock is held."""
+        session_id, people = await meetings.present_in_running_session(self.node.c, self.room_id)
+        if session_id is None:
+            return
+        self.session_id = session_id
+        for row in people:
+            if row.id in self.participants:
+                continue
+            m = Participant(id=row.id, name=row.name, is_host=row.is_host, resume_token="", mic=False,
+                            camera=False, since=row.joined_at, browser=row.browser_id,
+                            resume_digest=row.resume_digest)
+            m.move_to("joined", row.joined_at)
+            self.participants[m.id] = m
+            m.grace = self.node.spawn(self._grace_over(m), name="resume-grace")
 
     def refuse(self, m: Participant, reason: rules.Refusal) -> None:
         m.send(protocol.Denied(reason=reason))

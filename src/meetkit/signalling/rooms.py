@@ -71,6 +71,9 @@ class Rooms:
             room = self.rooms.get(row.id)  # another join may have made it while we claimed
             if room is None:
                 room = self.rooms[row.id] = Room.of(self.node, row, self._forget, fence)
+                if fence.epoch is not None:  # of a deployment: maybe taken over from another node
+                    async with room.lock:
+                        await room.adopt()
             return room
         raise RuntimeError("the room's ownership kept changing")
 

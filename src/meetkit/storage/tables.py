@@ -160,6 +160,9 @@ class Participant(Base):
     # The random part of the signed per-browser id (domain/browsers.py): a participant removed with
     # ``host.remove`` (left_reason "removed") keeps its browser out of this session's meeting.
     browser_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # SHA-256 (hex) of the participant's resume token (domain/lobby.resume_digest), never the token:
+    # a node that takes the meeting over (cluster/) lets the browser resume with it.
+    resume_digest: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ChatMessage(Base):
