@@ -181,6 +181,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         supervisor, media = await _start_media(c.settings, live_rooms, c.clock)
         turn = await _start_turn(c.settings, c.clock)
         workers: list[asyncio.Task[None]] = []
+        if c.redis is not None:  # meetings whose node died and nobody came back to (signalling/rooms.py)
+            workers.append(asyncio.create_task(live_rooms.watch_orphans(c.settings.room_lease_seconds * 2),
+                                               name="orphans"))
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
             workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))

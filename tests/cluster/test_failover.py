@@ -5,6 +5,7 @@ is announced twice, no participant row or ``joined`` callback is made again."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 from collections.abc import Iterator
@@ -87,3 +88,35 @@ async def test_a_node_killed_mid_meeting_its_browsers_resume_on_another(deployme
     for peer in (guest2, host2):
         await peer.send({"type": "leave"})
         await peer.closed()
+
+
+async def test_a_meeting_whose_node_died_and_nobody_came_back_is_ended_by_another(
+        redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> None:
+    d = await asyncio.to_thread(functools.partial(Deployment, redis_server, tmp_path_factory.mktemp("orphans"),
+                                                  ["node-a", "node-b"], MEETKIT_RESUME_GRACE="2"))
+    try:
+        a, b = d.nodes
+        app_id, key = await asyncio.to_thread(create_application, a, tmp_path_factory.mktemp("keys"))
+        with MeetingsClient(a.base_url, app_id, key) as client:
+            room_id, code, token = make_room(client)
+        host = await Peer.open(a.base_url, code, "Hana", host_token=token)
+        await host.expect("admitted")
+        os.kill(a.process.pid, signal.SIGKILL)
+        a.process.wait(timeout=10)
+        await host.closed(timeout=10)
+        # B looks for such meetings every two leases, adopts this one and, the grace over, ends it.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        async with server_container(b) as c:
+            while True:
+                async with c.sessions() as db:
+                    ended = await db.scalar(select(t.Session.ended_at).where(t.Session.room_id == room_id))
+                    reasons = (await db.scalars(select(t.Participant.left_reason)
+                                                .where(t.Participant.room_id == room_id))).all()
+                if ended is not None:
+                    break
+                assert loop.time() < deadline, "the orphaned session was never ended"
+                await asyncio.sleep(0.2)
+        assert reasons == ["dropped"]
+    finally:
+        await asyncio.to_thread(d.stop)

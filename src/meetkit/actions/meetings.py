@@ -207,6 +207,12 @@ async def present_in_running_session(c: Container, room_id: str) -> tuple[str | 
     return session.id, list(people)
 
 
+async def rooms_with_running_sessions(c: Container) -> list[t.Room]:
+    async with c.sessions() as db:
+        return list((await db.scalars(select(t.Room).join(t.Session, t.Session.room_id == t.Room.id)
+                                      .where(t.Session.ended_at.is_(None)))).all())
+
+
 async def was_removed(c: Container, room_id: str, browser_id: str) -> bool:
     """Whether a host removed a participant of this browser from the room's running session."""
     async with c.sessions() as db:

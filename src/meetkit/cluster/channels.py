@@ -25,10 +25,16 @@ class Channels:
         self._handlers: dict[str, Handler] = {}
         self._reader: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._reconnected: list[Callable[[], None]] = []
 
     def on(self, channel: str, handler: Handler) -> None:
         """``handler`` gets each message of ``channel`` (set before ``start``)."""
         self._handlers[channel] = handler
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """``callback`` runs each time the subscription is made again after Redis went away: what
+        was said meanwhile is lost."""
+        self._reconnected.append(callback)
 
     async def publish(self, channel: str, data: str) -> None:
         await self.redis.publish(channel, data)
@@ -51,6 +57,9 @@ class Channels:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(*self._handlers)
+                if self._subscribed.is_set():
+                    for callback in self._reconnected:
+                        callback()
                 self._subscribed.set()
                 delay = 0.1
                 while True:

@@ -33,6 +33,7 @@ from .connection import Connection, Socket, receive_frame
 log = logging.getLogger("meetkit.signalling")
 
 INCOMING_FRAMES = 1000  # frames a relayed socket may hold unread on the owner before it is closed 4429
+OPEN_ANSWER = 5.0  # seconds: an owner that says nothing after LinkOpen never heard it (closed 4503)
 
 
 def _alive_key(node: str) -> str:
@@ -92,7 +93,7 @@ class _Edge:
     conn: Connection
     owner: str
     owner_closed: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)  # the owner said something
 
 
 Serve = Callable[[RelayedSocket, str], Awaitable[None]]
@@ -111,6 +112,7 @@ class Links:
         self._watcher: asyncio.Task[None] | None = None
         self._period = settings.room_lease_seconds / 3
         channels.on(inbox_channel(node_id), self._heard)
+        channels.on_reconnect(self._cut_all)
 
     def serve_with(self, serve: Serve) -> None:
         """How the owner serves a relayed socket (session.py), set by the composition root."""
@@ -143,6 +145,7 @@ class Links:
             await self.say(owner, LinkOpen(link=link, edge=self.node_id, code=code))
             if first is not None:
                 await self.say(owner, LinkFrame(link=link, text=first))
+            self.spawn(self._expect_answer(edge))
             while True:
                 raw = await receive_frame(ws)
                 await self.say(owner, LinkFrame(link=link, text=raw))
@@ -159,6 +162,24 @@ class Links:
             edge.conn.close(1000)
             await edge.conn.drain()
 
+    async def _expect_answer(self, edge: _Edge) -> None:
+        try:
+            await asyncio.wait_for(edge.answered.wait(), OPEN_ANSWER)
+        except TimeoutError:
+            log.warning("the owner of a relayed socket did not answer; the browser reconnects")
+            edge.conn.close(protocol.CLOSE_MOVED)
+
+    def _cut_all(self) -> None:
+        """Redis went away and came back: frames of every link may be lost both ways, so every link
+        is closed; the browsers resume (the edge closes them 4503, the owner sees them drop)."""
+        if self._edges or self._owned:
+            log.warning("Redis came back: closing %d relayed socket(s) to resume them",
+                        len(self._edges) + len(self._owned))
+        for edge in list(self._edges.values()):
+            edge.conn.close(protocol.CLOSE_MOVED)
+        for owned in list(self._owned.values()):
+            owned.peer_gone()
+
     # -- messages from other nodes ------------------------------------------------------------------
 
     async def _heard(self, data: bytes) -> None:
@@ -168,6 +189,7 @@ class Links:
             return
         edge = self._edges.get(message.link)
         if edge is not None:  # the owner speaks to the browser
+            edge.answered.set()
             if isinstance(message, LinkClose):
                 edge.owner_closed = True
                 edge.conn.close(message.code)

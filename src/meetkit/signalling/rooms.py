@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from ..actions import meetings
 from ..bus import RoomEnded, RoomEvent, RoomUpdated
 from ..cluster.ownership import Ownership
 from ..container import Container
@@ -136,6 +137,33 @@ class Rooms:
         room = self.rooms.get(room_id)
         if room is not None:
             await room.abandon()
+
+    async def adopt_orphans(self) -> int:
+        """Of a deployment: meetings the database says are running that no node owns (their node died
+        and nobody came back to them). This node takes each over (``Room.adopt``), so whoever is still
+        listed leaves when the resume grace runs out, and the session ends. Returns how many it took."""
+        taken = 0
+        for row in await meetings.rooms_with_running_sessions(self.node.c):
+            if row.id in self.rooms or await self.node.ownership.owner_elsewhere(row.id) is not None:
+                continue
+            try:
+                room = await self._room(row)
+            except OwnedElsewhere:
+                continue
+            taken += 1
+            async with room.lock:
+                room.forget_if_empty()  # its session ended meanwhile: nothing to adopt
+        return taken
+
+    async def watch_orphans(self, period: float) -> None:
+        """Until cancelled: ``adopt_orphans`` every ``period`` seconds."""
+        while True:
+            await self.node.c.clock.sleep(period)
+            try:
+                if taken := await self.adopt_orphans():
+                    log.info("took over %d meeting(s) that no node served", taken)
+            except Exception as exc:
+                log.warning("meetings no node serves could not be looked for: %s", type(exc).__name__)
 
     async def media_restarted(self) -> None:
         """Janus came back empty: every participant's media session is gone. The media server has

@@ -121,17 +121,45 @@ def claim_queues(conn: Connection, now: datetime, lease: timedelta, keys: list[s
             select(d.c.id).where(d.c.id.in_(heads), d.c.status == _PENDING, d.c.next_attempt_at <= now)
             .with_for_update(skip_locked=True)
         ).scalars())
-    taken = [rows for rows in queues.values() if rows[0].id in heads]
+    # Of each queue, the rows due from its head on. A row behind them may be another worker's already:
+    # ids are given at insert but rows become visible at commit, so an earlier id can appear after its
+    # successors were leased, and its queue is due again from that row (issue 12's three-node test
+    # caught one row sent twice this way).
+    taken = [_due_prefix(rows, now) for rows in queues.values() if rows[0].id in heads]
     if not taken:
         return {}
     lease_until = now + lease
-    conn.execute(update(d).where(d.c.id.in_([r.id for rows in taken for r in rows]))
-                 .values(next_attempt_at=lease_until))
+    # Leased only while still pending and due: a row another worker leased meanwhile is not taken
+    # (PostgreSQL re-checks the condition on the row's newest version once the other's lock is gone).
+    leased = set(conn.execute(
+        update(d).where(d.c.id.in_([r.id for rows in taken for r in rows]), d.c.status == _PENDING,
+                        d.c.next_attempt_at <= now)
+        .values(next_attempt_at=lease_until).returning(d.c.id)).scalars())
+    taken = [rows for rows in (_leased_prefix(rows, leased) for rows in taken) if rows]
+    stranded = leased - {r.id for rows in taken for r in rows}
+    if stranded:  # leased behind another worker's row: due again at once, not after this lease
+        conn.execute(update(d).where(d.c.id.in_(stranded)).values(next_attempt_at=now))
     return {rows[0].ordering_key: [Delivery(
         id=r.id, event=r.event, payload=r.payload, target_url=r.target_url, ordering_key=r.ordering_key,
         idempotency_key=r.idempotency_key, attempts=r.attempts, queued_at=r.queued_at,
         room_metadata=r.room_metadata, leased_until=lease_until, secret=r.webhook_secret) for r in rows]
         for rows in taken}
+
+
+def _due_prefix(rows: list[Any], now: datetime) -> list[Any]:
+    for i, r in enumerate(rows):
+        if r.next_attempt_at > now:
+            return rows[:i]
+    return rows
+
+
+def _leased_prefix(rows: list[Any], leased: set[int]) -> list[Any]:
+    """The rows up to the first one this claim did not lease: the queue's order is kept, and what
+    follows a row of another worker's is left to that worker."""
+    for i, r in enumerate(rows):
+        if r.id not in leased:
+            return rows[:i]
+    return rows
 
 
 def store_outcomes(conn: Connection, outcomes: list[tuple[int, NextState]]) -> None:
