@@ -230,6 +230,8 @@ class Settings(BaseSettings):
             if not (self.database_url or "").startswith("postgresql"):
                 raise ValueError("MEETKIT_REDIS_URL needs a shared PostgreSQL MEETKIT_DATABASE_URL "
                                  "(SQLite is for a single process)")
+            if self.secret_key is None:  # each node would generate its own, and refuse the others' links
+                raise ValueError("MEETKIT_REDIS_URL needs MEETKIT_SECRET_KEY, the same on every node")
         return self
     # --- end several machines ---
 

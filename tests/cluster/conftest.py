@@ -11,6 +11,7 @@ import pytest
 from ..redis_server import RedisServer, start_redis
 from ..support import Server, create_pg_database, drop_pg_database, start_server, stop_server
 
+SECRET = "the-deployment-shares-this-secret"  # every node of a deployment has the same
 LEASE = 2.0  # seconds: a paused or killed owner loses its meetings quickly in these tests
 
 
@@ -24,7 +25,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def node_env(redis_server: RedisServer, node: str, **extra: str) -> dict[str, str]:
     return {"MEETKIT_MEDIA_MODE": "off", "MEETKIT_REDIS_URL": redis_server.url, "MEETKIT_NODE_ID": node,
             "MEETKIT_ROOM_LEASE_SECONDS": str(LEASE), "MEETKIT_UNKNOWN_CODE_BURST": "1000000",
-            "MEETKIT_SOCKET_OPENS_BURST": "1000000", **extra}
+            "MEETKIT_SOCKET_OPENS_BURST": "1000000", "MEETKIT_SECRET_KEY": SECRET, **extra}
 
 
 class Deployment:

@@ -22,6 +22,7 @@ from meetkit.storage.fences import Fenced
 
 from ..redis_server import RedisServer
 from ..support import create_pg_database, drop_pg_database
+from .conftest import SECRET
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
 async def pg(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> AsyncIterator[Container]:
     url = await asyncio.to_thread(create_pg_database)
     c = build_container(Settings(data_dir=tmp_path_factory.mktemp("data"), database_url=url, media_mode="off",
-                                 redis_url=redis_server.url))
+                                 redis_url=redis_server.url, secret_key=SECRET))
     await migrate.upgrade(c.engine)
     yield c
     await c.dispose()

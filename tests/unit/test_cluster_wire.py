@@ -1,12 +1,16 @@
 """What nodes say to each other over Redis (cluster/wire.py) is closed and typed, like the socket
-protocol: every message round-trips, and anything else is refused."""
+protocol: every message round-trips, and anything else is refused. And what a node of a deployment
+needs to start."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from meetkit.cluster.wire import INBOX, ROOMS, LinkClose, LinkFrame, LinkOpen, RoomEndedMessage, RoomUpdatedMessage
+from meetkit.config import Settings
 
 LINK = "0123456789abcdef"
 
@@ -42,3 +46,15 @@ def test_anything_else_is_refused(raw: str) -> None:
 def test_room_events_refuse_unknown_reasons() -> None:
     with pytest.raises(ValidationError):
         ROOMS.validate_json('{"op": "room_ended", "room_id": "r", "reason": "bored"}')
+
+
+def test_a_node_of_a_deployment_needs_postgresql_and_a_shared_secret(tmp_path: Path) -> None:
+    pg = "postgresql+asyncpg://meetkit@127.0.0.1/meetkit"
+    with pytest.raises(ValidationError, match="PostgreSQL"):
+        Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    with pytest.raises(ValidationError, match="MEETKIT_SECRET_KEY"):
+        Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0", database_url=pg)
+    with pytest.raises(ValidationError, match="must start with"):
+        Settings(data_dir=tmp_path, redis_url="http://127.0.0.1:6379", database_url=pg, secret_key="x" * 32)
+    ok = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0", database_url=pg, secret_key="x" * 32)
+    assert ok.room_lease_seconds == 6.0
