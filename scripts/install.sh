@@ -18,9 +18,9 @@ fi
 
 # The media server (Janus, run by meetkit with its own configuration), the TURN server (coturn, run by
 # meetkit in MEETKIT_TURN_MODE=managed, also with its own configuration) and the recording tools.
-# The tests of a deployment on several machines start redis-servers of their own (tests/redis_server.py).
+# The tests of a deployment on several machines start redis-servers and an haproxy of their own.
 packages=(janus janus-tools coturn ffmpeg)
-if [ "${1:-}" = "dev" ]; then packages+=(redis-server); fi
+if [ "${1:-}" = "dev" ]; then packages+=(redis-server haproxy); fi
 missing=()
 for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ "${#missing[@]}" -gt 0 ]; then
