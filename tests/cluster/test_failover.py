@@ -22,7 +22,7 @@ from ..redis_server import RedisServer
 from ..signalling.test_signalling import make_room
 from ..signalling_client import Peer
 from ..support import create_application, server_container
-from .conftest import Deployment
+from .conftest import Deployment, host_on_a_guest_on_b
 
 
 @pytest.fixture
@@ -55,14 +55,8 @@ async def test_a_node_killed_mid_meeting_its_browsers_resume_on_another(deployme
                                                                         tmp_path_factory: pytest.TempPathFactory
                                                                         ) -> None:
     a, b = deployment.nodes
-    app_id, key = await asyncio.to_thread(create_application, a, tmp_path_factory.mktemp("keys"))
-    with MeetingsClient(b.base_url, app_id, key) as client:
-        room_id, code, token = make_room(client)
-    host = await Peer.open(a.base_url, code, "Hana", host_token=token)
-    await host.expect("admitted")
-    guest = await Peer.open(b.base_url, code, "Gus")  # relayed to A
-    await guest.expect("admitted")
-    await host.expect("participant.joined")
+    meeting = await host_on_a_guest_on_b(a, b, tmp_path_factory.mktemp("keys"))
+    room_id, code, token, host, guest = meeting.room_id, meeting.code, meeting.token, meeting.host, meeting.guest
     loop = asyncio.get_running_loop()
     os.kill(a.process.pid, signal.SIGKILL)
     a.process.wait(timeout=10)

@@ -14,10 +14,7 @@ from meetkit.client import MeetingsClient
 from meetkit.signalling import protocol
 
 from ..redis_server import RedisServer
-from ..signalling.test_signalling import make_room
-from ..signalling_client import Peer
-from ..support import create_application
-from .conftest import Deployment
+from .conftest import Deployment, host_on_a_guest_on_b
 from .test_failover import _resume_on
 
 
@@ -27,13 +24,9 @@ async def test_redis_restarted_the_meeting_goes_on_and_the_lease_is_reasserted(
                                                   ["node-a", "node-b"]))
     try:
         a, b = d.nodes
-        app_id, key = await asyncio.to_thread(create_application, a, tmp_path_factory.mktemp("keys"))
-        with MeetingsClient(a.base_url, app_id, key) as client:
-            room_id, code, token = make_room(client)
-        host = await Peer.open(a.base_url, code, "Hana", host_token=token)
-        await host.expect("admitted")
-        guest = await Peer.open(b.base_url, code, "Gus")  # relayed to A
-        await guest.expect("admitted")
+        meeting = await host_on_a_guest_on_b(a, b, tmp_path_factory.mktemp("keys"))
+        room_id, code, host, guest = meeting.room_id, meeting.code, meeting.host, meeting.guest
+        app_id, key = meeting.application
         r = redis.Redis(port=redis_server.port)
         key_name = f"meetkit:{{{room_id}}}:owner"
         before = r.get(key_name)
