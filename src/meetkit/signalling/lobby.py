@@ -107,7 +107,7 @@ class Lobby:
             conn.send(protocol.Lobby(reason=old.lobby_reason))
 
     async def _come_back(self, m: Participant, hello: protocol.Hello) -> None:
-        """A participant adopted from the previous owner (Room.adopt) resumes here: what its browser
+        """A participant adopted from the previous owner (handover.adopt) resumes here: what its browser
         says of itself, and media of this node's (``media.reset``: the browser publishes and subscribes
         again). The others see it updated, not joined: it never left."""
         assert hello.resume is not None

@@ -42,7 +42,7 @@ class Participant:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one media request of this participant at a time
     flow: SocketFlow | None = None  # its rate limits (signalling/flow.py), kept across resumes
     ice_refresh: asyncio.Task[None] | None = None  # the next TURN credentials (signalling/ice.py)
-    # Of a participant adopted from another node (Room.adopt): its stored resume digest, as its
+    # Of a participant adopted from another node (handover.adopt): its stored resume digest, as its
     # resume token is not known here until the browser brings it.
     resume_digest: str | None = None
 

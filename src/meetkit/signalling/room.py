@@ -176,25 +176,6 @@ class Room:
         self.broadcast(protocol.ParticipantJoined(participant=m.view()), exclude=m)
         await self.recording.start_automatically()
 
-    async def adopt(self) -> None:
-        """This node just took the meeting over from another (which died, or lost its lease): the
-        database says who is in the running session. Each is here as dropped, within the resume grace
-        (their browsers resume here and get new media, ``lobby.py``); whoever does not come back leaves
-        when it runs out. Who waited in the old owner's lobby knocks again. The room lock is held."""
-        session_id, people = await meetings.present_in_running_session(self.node.c, self.room_id)
-        if session_id is None:
-            return
-        self.session_id = session_id
-        for row in people:
-            if row.id in self.participants:
-                continue
-            m = Participant(id=row.id, name=row.name, is_host=row.is_host, resume_token="", mic=False,
-                            camera=False, since=row.joined_at, browser=row.browser_id,
-                            resume_digest=row.resume_digest)
-            m.move_to("joined", row.joined_at)
-            self.participants[m.id] = m
-            m.grace = self.node.spawn(self._grace_over(m), name="resume-grace")
-
     def refuse(self, m: Participant, reason: rules.Refusal) -> None:
         m.send(protocol.Denied(reason=reason))
         if m.conn is not None:
@@ -236,8 +217,12 @@ class Room:
                 self.participants.pop(m.id, None)
                 self.tell_hosts_lobby()
             elif m.state == "joined" and m.grace is None:
-                m.grace = self.node.spawn(self._grace_over(m), name="resume-grace")
+                self.start_grace(m)
             self.forget_if_empty()
+
+    def start_grace(self, m: Participant) -> None:
+        """``m`` has no socket: it leaves unless it resumes within the grace period."""
+        m.grace = self.node.spawn(self._grace_over(m), name="resume-grace")
 
     async def _grace_over(self, m: Participant) -> None:
         # The injected clock's sleep: the grace period moves with a test's FakeClock.
@@ -274,25 +259,6 @@ class Room:
             if session_id is not None:
                 await meetings.do_end_session(self.node.c, session_id, reason="ended", fence=self.fence)
             await self.session_over()
-            self.forget_if_empty()
-
-    async def abandon(self) -> None:
-        """Another node owns the meeting now: everyone here is sent to it (close 4503, their browsers
-        reconnect and resume there) and this node lets go of the media, writing nothing: the session
-        and its participants are the new owner's."""
-        async with self.lock:
-            for x in list(self.participants.values()):
-                if x.conn is not None:
-                    x.conn.close(protocol.CLOSE_MOVED)
-                if x.grace is not None:
-                    x.grace.cancel()
-                if x.state == "joined":
-                    await self.relay.close_media(x)
-                x.move_to("gone")
-            self.participants.clear()
-            self.recording.forget()
-            self.session_id = None
-            await self.relay.destroy_media_room()
             self.forget_if_empty()
 
     def forget_if_empty(self) -> None:

@@ -16,7 +16,7 @@ from ..container import Container
 from ..domain.ratelimit import KeyedBuckets
 from ..storage import repositories
 from ..storage import tables as t
-from . import protocol
+from . import handover, protocol
 from .connection import Connection
 from .flow import AddressSockets, FlowLimits
 from .links import Links
@@ -74,7 +74,7 @@ class Rooms:
                 room = self.rooms[row.id] = Room.of(self.node, row, self._forget, fence)
                 if fence.epoch is not None:  # of a deployment: maybe taken over from another node
                     async with room.lock:
-                        await room.adopt()
+                        await handover.adopt(room)
             return room
         raise RuntimeError("the room's ownership kept changing")
 
@@ -136,11 +136,11 @@ class Rooms:
         written for it from this node."""
         room = self.rooms.get(room_id)
         if room is not None:
-            await room.abandon()
+            await handover.abandon(room)
 
     async def adopt_orphans(self) -> int:
         """Of a deployment: meetings the database says are running that no node owns (their node died
-        and nobody came back to them). This node takes each over (``Room.adopt``), so whoever is still
+        and nobody came back to them). This node takes each over (``handover.adopt``), so whoever is still
         listed leaves when the resume grace runs out, and the session ends. Returns how many it took."""
         taken = 0
         for row in await meetings.rooms_with_running_sessions(self.node.c):
