@@ -141,3 +141,15 @@ async def _room(c: Container) -> tuple[str, str]:
     app = await do_create_application(c, "cluster")
     room = await do_create_room(c, app.application_id, CreateRoomIn(display_name="fenced"))
     return room.id, app.application_id
+
+
+async def test_a_node_restarted_with_the_same_id_takes_its_old_leases_back(pg: Container, redis: Redis) -> None:
+    c = pg
+    room_id, _ = await _room(c)
+    before = LeasedOwnership(RoomLeases(redis, ttl=30), c.sessions, c.clock, node_id="node-a")
+    old = await before.claim(room_id, 0)  # then the process dies: its lease stays for 30 s
+    assert old is not None and old.epoch is not None
+    after = LeasedOwnership(RoomLeases(redis, ttl=30), c.sessions, c.clock, node_id="node-a")
+    new = await asyncio.wait_for(after.claim(room_id, old.epoch), 5)
+    assert new is not None and new.epoch is not None and new.epoch > old.epoch
+    await after.stop()

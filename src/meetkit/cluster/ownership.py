@@ -119,7 +119,10 @@ class LeasedOwnership:
             if not won:
                 if lease.node != self.node_id:
                     return None
-                await asyncio.sleep(0.02)  # our own release of it is under way: ask again
+                # Ours but not held: our own release of it is under way, or a previous run of this node
+                # (restarted with the same MEETKIT_NODE_ID) left it. Either way it goes, and we ask again.
+                await self.leases.release(lease)
+                await asyncio.sleep(0.02)
                 continue
             async with self._sessions.begin() as db:
                 taken = await fences.take_over(db, room_id, lease.epoch)
