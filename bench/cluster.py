@@ -105,8 +105,9 @@ async def _fanout(d: Deployment, code: str, participants: int, messages: int, in
     loop = asyncio.get_running_loop()
     try:
         for _, pipe in procs:
-            if not await loop.run_in_executor(None, pipe.poll, 180) or pipe.recv()[0] != "ready":
-                raise RuntimeError("a receiver process did not get its participants in")
+            said = pipe.recv() if await loop.run_in_executor(None, pipe.poll, 180) else ("error", "no answer in 180 s")
+            if said[0] != "ready":
+                raise RuntimeError(f"a receiver process did not get its participants in: {said[1]}")
         await asyncio.sleep(1.0)
         deadline = time.time() + messages * interval + 15
         for _, pipe in procs:

@@ -226,6 +226,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if c.channels is not None and c.redis is not None:
         links = live_rooms.links = Links(c.channels, c.redis, live_rooms.node.ownership.node_id, settings)
         links.serve_with(lambda ws, code: session.serve_relayed(live_rooms, ws, code))
+        if isinstance(live_rooms.node.ownership, LeasedOwnership):
+            c.channels.on_reconnect(live_rooms.node.ownership.redis_came_back)
     app.state.rooms = live_rooms
     app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
     app.state.probes = ProbeThrottle.of(settings)  # lookups of unknown meetings, per client address

@@ -34,7 +34,7 @@ async def test_redis_restarted_the_meeting_goes_on_and_the_lease_is_reasserted(
         await asyncio.to_thread(redis_server.stop)
         await asyncio.sleep(1.0)
         await asyncio.to_thread(redis_server.start)
-        assert r.get(key_name) is None  # it came back empty
+        assert r.get(key_name) in (None, before)  # it came back empty (A may have re-asserted already)
         loop = asyncio.get_running_loop()
         back = loop.time()
         deadline = back + 10

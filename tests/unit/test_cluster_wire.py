@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from meetkit.cluster.wire import INBOX, ROOMS, LinkClose, LinkFrame, LinkOpen, RoomEndedMessage, RoomUpdatedMessage
+from meetkit.cluster.wire import (
+    BATCH,
+    INBOX,
+    ROOMS,
+    LinkBatch,
+    LinkClose,
+    LinkFrame,
+    LinkOpen,
+    RoomEndedMessage,
+    RoomUpdatedMessage,
+)
 from meetkit.config import Settings
 
 LINK = "0123456789abcdef"
@@ -22,7 +32,11 @@ LINK = "0123456789abcdef"
     LinkClose(link=LINK, code=4503),
 ])
 def test_inbox_messages_round_trip(message: LinkOpen | LinkFrame | LinkClose) -> None:
-    assert INBOX.validate_json(message.model_dump_json()) == message
+    batch = LinkBatch(items=[message, LinkClose(link=LINK, code=1000)])
+    assert INBOX.validate_json(batch.model_dump_json()) == batch
+    # What Links.say puts together as text is the same batch.
+    text = '{"op":"batch","items":[' + ",".join(m.model_dump_json() for m in batch.items) + "]}"
+    assert INBOX.validate_json(text) == batch
 
 
 @pytest.mark.parametrize("message", [RoomEndedMessage(room_id="r", reason="deleted"), RoomUpdatedMessage(room_id="r")])
@@ -40,7 +54,17 @@ def test_room_messages_round_trip(message: RoomEndedMessage | RoomUpdatedMessage
 ])
 def test_anything_else_is_refused(raw: str) -> None:
     with pytest.raises(ValidationError):
-        INBOX.validate_json(raw)
+        INBOX.validate_json('{"op": "batch", "items": [' + raw + "]}")
+    with pytest.raises(ValidationError):
+        INBOX.validate_json(raw)  # a link message is never sent alone
+
+
+def test_a_batch_is_never_empty_nor_too_big() -> None:
+    with pytest.raises(ValidationError):
+        INBOX.validate_json('{"op": "batch", "items": []}')
+    one = LinkClose(link=LINK, code=1000).model_dump_json()
+    with pytest.raises(ValidationError):
+        INBOX.validate_json('{"op": "batch", "items": [' + ",".join([one] * (BATCH + 1)) + "]}")
 
 
 def test_room_events_refuse_unknown_reasons() -> None:

@@ -14,8 +14,9 @@ import asyncio
 import logging
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +33,11 @@ LostCallback = Callable[[str], Awaitable[None]]
 def new_node_id() -> str:
     """Unique per process: a restarted node is a new owner, never mistaken for the old one."""
     return f"{socket.gethostname()}-{secrets.token_hex(4)}"
+
+
+class ClaimDeferred(Exception):
+    """Redis came back moments ago: the room's owner may not have re-asserted its lease yet, so it is
+    not claimed now (the socket closes 4503 and its browser comes back in a moment)."""
 
 
 class Ownership(Protocol):
@@ -92,7 +98,8 @@ class LeasedOwnership:
         self._releasing: set[str] = set()
         self._lost: list[LostCallback] = []
         self._keeper: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._deferred_until = 0.0  # time.monotonic(): no claims of rooms owned before, until then
 
     @property
     def held(self) -> dict[str, Lease]:
@@ -101,11 +108,22 @@ class LeasedOwnership:
     def on_lost(self, callback: LostCallback) -> None:
         self._lost.append(callback)
 
+    def redis_came_back(self) -> None:
+        """Redis restarted (it may have lost every lease): ours are re-asserted at once, and rooms
+        another node owned are not claimed until that node has had time to re-assert its own: a lease
+        period and the channels' longest reconnect backoff (channels.py)."""
+        self._deferred_until = time.monotonic() + self.leases.ttl_ms / 1000 + 2.5
+        task = asyncio.create_task(self.renew_all(), name="lease-reassert")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def claim(self, room_id: str, floor: int) -> Fence | None:
         held = self._held.get(room_id)
         if held is not None:
             self._releasing.discard(room_id)  # claimed again before its release ran: it stays
             return Fence(room_id, held.epoch)
+        if floor > 0 and time.monotonic() < self._deferred_until:
+            raise ClaimDeferred(room_id)
         # Joins of one room arriving together on this node share one claim.
         task = self._claims.get(room_id)
         if task is None:

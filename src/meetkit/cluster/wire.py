@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 LINK_ID = r"^[0-9a-f]{16}$"
+BATCH = 1000  # link messages in one publish at most
 
 
 class _Message(BaseModel):
@@ -41,8 +42,18 @@ class LinkClose(_Message):
     code: int = Field(ge=1000, le=4999)
 
 
-InboxMessage = Annotated[LinkOpen | LinkFrame | LinkClose, Field(discriminator="op")]
-INBOX = TypeAdapter(InboxMessage)
+LinkMessage = Annotated[LinkOpen | LinkFrame | LinkClose, Field(discriminator="op")]
+
+
+class LinkBatch(_Message):
+    """What one node's inbox receives: the link messages another node had for it, in order. Batched,
+    so a broadcast to many relayed sockets is a few publishes, not one per socket and frame."""
+
+    op: Literal["batch"] = "batch"
+    items: list[LinkMessage] = Field(min_length=1, max_length=BATCH)
+
+
+INBOX = TypeAdapter(LinkBatch)
 
 
 class RoomEndedMessage(_Message):

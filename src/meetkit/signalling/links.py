@@ -25,7 +25,7 @@ from fastapi import WebSocketDisconnect
 from redis.asyncio import Redis
 
 from ..cluster.channels import Channels
-from ..cluster.wire import INBOX, LinkClose, LinkFrame, LinkOpen, inbox_channel
+from ..cluster.wire import BATCH, INBOX, LinkClose, LinkFrame, LinkOpen, inbox_channel
 from ..config import Settings
 from . import protocol
 from .connection import Connection, Socket, receive_frame
@@ -33,6 +33,9 @@ from .connection import Connection, Socket, receive_frame
 log = logging.getLogger("meetkit.signalling")
 
 INCOMING_FRAMES = 1000  # frames a relayed socket may hold unread on the owner before it is closed 4429
+# Characters in one publish (one frame always goes): far below what Redis lets a subscriber fall behind
+# by (client-output-buffer-limit pubsub, 8 MB for 60 s by default) before it cuts it off.
+BATCH_BYTES = 1_000_000
 OPEN_ANSWER = 5.0  # seconds: an owner that says nothing after LinkOpen never heard it (closed 4503)
 
 
@@ -89,6 +92,15 @@ class RelayedSocket:
 
 
 @dataclass
+class _Outbox:
+    """What this node has to say to one other node, waiting for the publish under way."""
+
+    items: list[str] = field(default_factory=list)
+    waiting: list[asyncio.Future[None]] = field(default_factory=list)
+    flusher: asyncio.Task[None] | None = None
+
+
+@dataclass
 class _Edge:
     conn: Connection
     owner: str
@@ -107,6 +119,7 @@ class Links:
         self._settings = settings
         self._edges: dict[str, _Edge] = {}
         self._owned: dict[str, RelayedSocket] = {}
+        self._outboxes: dict[str, _Outbox] = {}
         self._serve: Serve | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._watcher: asyncio.Task[None] | None = None
@@ -127,7 +140,36 @@ class Links:
         task.add_done_callback(self._tasks.discard)
 
     async def say(self, node: str, message: LinkOpen | LinkFrame | LinkClose) -> None:
-        await self._channels.publish(inbox_channel(node), message.model_dump_json())
+        """Sends ``message`` to ``node``'s inbox; returns once it is published. What all links say to one
+        node while a publish is under way goes out together in the next one (``LinkBatch``), in order."""
+        out = self._outboxes.get(node)
+        if out is None:
+            out = self._outboxes[node] = _Outbox()
+        done = asyncio.get_running_loop().create_future()
+        out.items.append(message.model_dump_json())
+        out.waiting.append(done)
+        if out.flusher is None or out.flusher.done():
+            out.flusher = asyncio.create_task(self._flush(node, out), name="links-flush")
+        await done
+
+    async def _flush(self, node: str, out: _Outbox) -> None:
+        while out.items:
+            n, size = 0, 0
+            while n < min(len(out.items), BATCH) and (n == 0 or size + len(out.items[n]) <= BATCH_BYTES):
+                size += len(out.items[n])
+                n += 1
+            items, out.items = out.items[:n], out.items[n:]
+            waiting, out.waiting = out.waiting[:n], out.waiting[n:]
+            try:  # the items are JSON already: the batch is put together as text, not parsed again
+                await self._channels.publish(inbox_channel(node), '{"op":"batch","items":[' + ",".join(items) + "]}")
+            except Exception as exc:
+                for w in waiting:
+                    if not w.done():
+                        w.set_exception(exc)
+                continue
+            for w in waiting:
+                if not w.done():
+                    w.set_result(None)
 
     async def alive(self, node: str) -> bool:
         return bool(await self._redis.exists(_alive_key(node)))
@@ -183,7 +225,10 @@ class Links:
     # -- messages from other nodes ------------------------------------------------------------------
 
     async def _heard(self, data: bytes) -> None:
-        message = INBOX.validate_json(data)
+        for message in INBOX.validate_json(data).items:
+            self._hear(message)
+
+    def _hear(self, message: LinkOpen | LinkFrame | LinkClose) -> None:
         if isinstance(message, LinkOpen):
             self._open(message)
             return

@@ -11,7 +11,7 @@ import logging
 
 from ..actions import meetings
 from ..bus import RoomEnded, RoomEvent, RoomUpdated
-from ..cluster.ownership import Ownership
+from ..cluster.ownership import ClaimDeferred, Ownership
 from ..container import Container
 from ..domain.ratelimit import KeyedBuckets
 from ..storage import repositories
@@ -148,7 +148,7 @@ class Rooms:
                 continue
             try:
                 room = await self._room(row)
-            except OwnedElsewhere:
+            except (OwnedElsewhere, ClaimDeferred):
                 continue
             taken += 1
             async with room.lock:

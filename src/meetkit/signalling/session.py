@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from fastapi import WebSocketDisconnect
+from redis.exceptions import RedisError
 
+from ..cluster.ownership import ClaimDeferred
 from ..domain.addresses import client_key
 from ..storage import repositories
 from ..storage.fences import Fenced
@@ -68,9 +70,15 @@ async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[
         await ws.close(not_found())
         return
     if rooms.links is not None and not relayed:
-        owner = await rooms.node.ownership.owner_elsewhere(row.id)
+        try:
+            owner = await rooms.node.ownership.owner_elsewhere(row.id)
+            alive = owner is not None and await rooms.links.alive(owner)
+        except Exception as exc:  # Redis is away: the browser comes back in a moment
+            log.warning("the owner of a meeting could not be looked up: %s", type(exc).__name__)
+            await ws.close(protocol.CLOSE_MOVED)
+            return
         if owner is not None:
-            if await rooms.links.alive(owner):
+            if alive:
                 await rooms.links.relay(ws, owner, code)
             else:  # its owner died and its lease has not run out yet: the browser comes back soon
                 await ws.close(protocol.CLOSE_MOVED)
@@ -99,7 +107,10 @@ async def _meeting(rooms: Rooms, ws: Accepting, code: str, not_found: Callable[[
         await _read(room, m, conn, m.flow)
     except WebSocketDisconnect:
         pass
-    except OwnedElsewhere:
+    except (OwnedElsewhere, ClaimDeferred):
+        conn.close(protocol.CLOSE_MOVED)
+    except RedisError as exc:  # the deployment's Redis is away: the browser comes back in a moment
+        log.warning("a meeting socket could not be placed: %s", type(exc).__name__)
         conn.close(protocol.CLOSE_MOVED)
     except Fenced:
         conn.close(protocol.CLOSE_MOVED)
