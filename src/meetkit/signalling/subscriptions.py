@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meetkit.signalling")
 
-ANSWER_TIMEOUT = 5.0  # how long an offer waits for the page's answer before it is sent again
-OFFER_SENDS = 3  # an offer still unanswered after this many sends: the subscription starts afresh
+# How long an offer waits for the page's answer before the subscription starts afresh. Long: a page on
+# a starved machine took 21 s to set an offer and make its answer (6 pages on 2 cores), and every
+# offer sent to it before it is done only adds work. Not sent again on a live socket (TCP delivers
+# it); a page that resumes says what it shows, and that brings the offer again (view()).
+ANSWER_TIMEOUT = 30.0
 RETRIES, RETRY_AFTER = 5, 0.3  # a failed update is tried again this often, this much later (seconds)
 Key = tuple[int, str]  # (feed, the publisher's mid)
 
@@ -250,23 +253,21 @@ class Subscriptions:
 
     async def _offer(self, v: Viewer, sdp: str) -> bool:
         """Send an offer and wait (bounded) for the page's answer: one renegotiation at a time. A page
-        that does not answer gets it again (the socket may have dropped it); one that never does gets
-        a new subscription, since Janus would hold every later update until that answer. True once
-        answered."""
+        that never answers gets a new subscription, since Janus would hold every later update until
+        that answer. True once answered."""
         v.answered.clear()
         v.offered = True
         v.offer_id += 1
-        pending = v.pending = protocol.MediaOffer(offer=v.offer_id, sdp=sdp, streams=self._streams(v))
-        for _ in range(OFFER_SENDS):
-            v.m.send(pending)
-            try:
-                await asyncio.wait_for(v.answered.wait(), ANSWER_TIMEOUT)
-                v.pending = None
-                return True
-            except TimeoutError:
-                if v.m.state != "joined":
-                    return False
-        log.info("a subscriber offer got no answer in %ss: subscribing afresh", OFFER_SENDS * ANSWER_TIMEOUT)
+        v.pending = protocol.MediaOffer(offer=v.offer_id, sdp=sdp, streams=self._streams(v))
+        v.m.send(v.pending)
+        try:
+            await asyncio.wait_for(v.answered.wait(), ANSWER_TIMEOUT)
+            v.pending = None
+            return True
+        except TimeoutError:
+            if v.m.state != "joined":
+                return False
+        log.info("a subscriber offer got no answer in %ss: subscribing afresh", ANSWER_TIMEOUT)
         v.offered, v.pending, v.stale = False, None, True
         v.dirty.set()
         return False

@@ -20,7 +20,7 @@ const NETWORK_COALESCE_MS = 1000;
 const CANDIDATE_QUEUE_LIMIT = 64;
 const VIEW_RETRY_MS = 5000;
 // An answer still not made by then (a browser stuck in createAnswer on a starved machine) no longer
-// holds back the offers after it: meetkit resends its offer, then subscribes afresh, on a new connection.
+// holds back the offers after it: meetkit subscribes afresh after 30 s, on a new connection.
 const ANSWER_LIMIT_MS = 15000;
 // Joining, the page's own camera waits this long at most for the subscriber connection to come up.
 const RECEIVE_FIRST_MS = 1500;
@@ -33,6 +33,7 @@ export const subs = {
   candidates: [],           // our candidates gathered before the answer was sent
   unsentAnswer: null,       // an answer the socket could not take (reconnecting): sent on resume
   lastAnswer: null,         // our last answer, sent again if meetkit sends its offer again (`offer` id)
+  newest: 0,                // the highest `offer` number received: older ones still queued are not answered
   answering: false,         // an offer is being answered (answer())
   restartAskedAt: 0,
   restartTimer: null,
@@ -83,8 +84,33 @@ function newPeer() {
   return pc;
 }
 
+/**
+ * `media.offer`. Only the newest offer is worth answering: meetkit keeps one outstanding, so an older
+ * one still queued was replaced (meetkit gave up waiting and subscribed afresh), and one received
+ * again is a re-send (a view sent while it waited, a resume). On a starved machine each answer took
+ * seconds; answering the superseded ones too made a page fall further behind with every offer.
+ */
 export function onSubscribeOffer(msg) {
-  subs.chain = subs.chain.then(() => withinLimit(answer(msg))).catch((err) => console.error("meetkit: subscriber offer", err));
+  const id = Number.isInteger(msg.offer) ? msg.offer : null;
+  if (id !== null) {
+    if (id === subs.lastAnswer?.offer && usable(subs.pc)) {
+      send(subs.lastAnswer);  // meetkit did not get our answer (the socket dropped it)
+      return subs.chain;
+    }
+    // Offer 1 after later ones: the server counts afresh (a node that took the meeting over).
+    const recounted = id === 1 && subs.newest > 1;
+    if (id <= subs.newest && !recounted) return subs.chain;  // queued or being answered already, or older
+    subs.newest = id;
+  }
+  subs.chain = subs.chain.then(async () => {
+    if (id !== null && id < subs.newest) return;
+    try {
+      await withinLimit(answer(msg));
+    } catch (err) {
+      console.error("meetkit: subscriber offer", err);
+      if (id !== null && subs.newest === id) subs.newest = id - 1;  // a re-send of it is tried again
+    }
+  });
   return subs.chain;
 }
 
@@ -98,11 +124,6 @@ function withinLimit(work) {
 
 async function answer(msg) {
   if (typeof msg.sdp !== "string" || !joined()) return;
-  if (msg.offer != null && subs.lastAnswer?.offer === msg.offer && usable(subs.pc)) {
-    // The same offer again: meetkit did not get our answer (the socket dropped it). Not a new one.
-    send(subs.lastAnswer);
-    return;
-  }
   let pc = subs.pc;
   // A renegotiation or an ICE restart of the same Janus handle goes on the same connection; the first
   // offer of a new subscriber handle needs a new one (a new DTLS session).
@@ -295,5 +316,6 @@ function closeSubscriber() {
 /** `media.reset`, leaving, a new participant after a lost resume: everything received is dropped. */
 export function closeSubscribers() {
   closeSubscriber();
+  subs.newest = 0;  // a new participant's offers count from 1 again
   forgetView();
 }
