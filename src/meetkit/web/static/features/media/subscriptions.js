@@ -1,7 +1,7 @@
 // Receiving: ONE RTCPeerConnection carries everything the page receives (Janus multistream, one
 // subscriber handle per participant on the server). The page only says what it shows (`media.view`,
 // view.js); meetkit decides the subscription and sends `media.offer {sdp, streams}`. We answer at
-// once and trickle our candidates (docs/ui.md "Media"). `streams` maps each m-line (mid) to a
+// once and trickle our candidates (docs/ui.md "Media"); ICE restarts are subscriber-ice.js. `streams` maps each m-line (mid) to a
 // participant and feed: videos become per-feed MediaStreams for the tiles, every audio m-line plays
 // from its own hidden <audio> (remote-audio.js), whoever is on the visible page.
 import { store, dispatch, send, newPeerConnection } from "../../core.js";
@@ -10,20 +10,15 @@ import { STREAMS_CHANGED, feedId } from "./state.js";
 import { joined } from "./tracks.js";
 import { syncAudio } from "./remote-audio.js";
 import { forgetView, sendView, startView } from "./view.js";
+import { askIceRestart, forgetRestarts, watchConnection, watchNetwork } from "./subscriber-ice.js";
 
-// "disconnected" often heals by itself within a few seconds (a lost packet burst); "failed" does not.
-const DISCONNECTED_GRACE_MS = 3000;
-// An ICE restart that has not brought the connection back by then is asked for again.
-const RESTART_RETRY_MS = 8000;
-// Two network events (online + connection change) for one move are one restart.
-const NETWORK_COALESCE_MS = 1000;
+export { receivingFirst } from "./subscriber-ice.js";
+
 const CANDIDATE_QUEUE_LIMIT = 64;
 const VIEW_RETRY_MS = 5000;
 // An answer still not made by then (a browser stuck in createAnswer on a starved machine) no longer
 // holds back the offers after it: meetkit subscribes afresh after 30 s, on a new connection.
 const ANSWER_LIMIT_MS = 15000;
-// Joining, the page's own camera waits this long at most for the subscriber connection to come up.
-const RECEIVE_FIRST_MS = 1500;
 
 export const subs = {
   pc: null,                 // the subscriber RTCPeerConnection, null until the first offer
@@ -35,10 +30,6 @@ export const subs = {
   lastAnswer: null,         // our last answer, sent again if meetkit sends its offer again (`offer` id)
   newest: 0,                // the highest `offer` number received: older ones still queued are not answered
   answering: false,         // an offer is being answered (answer())
-  restartAskedAt: 0,
-  restartTimer: null,
-  disconnectTimer: null,
-  onConnected: [],          // receivingFirst()'s waiters
 };
 
 /** Which feed each received m-line shows, for the tests and bench (docs/ui.md "window.__meetkit"). */
@@ -80,7 +71,7 @@ function newPeer() {
   // During answer() (every offer), its own refresh comes once the answer is sent.
   pc.addEventListener("track", () => { if (subs.pc === pc && !subs.answering) refreshStreams(); });
   pc.addEventListener("icecandidate", (event) => { if (subs.pc === pc) trickle(event.candidate); });
-  pc.addEventListener("connectionstatechange", () => watchConnection(pc));
+  pc.addEventListener("connectionstatechange", () => { if (subs.pc === pc) watchConnection(pc); });
   return pc;
 }
 
@@ -212,71 +203,12 @@ function refreshStreams() {
   syncAudio(audio);
 }
 
-// ---------------------------------------------------------------- ICE restart without leaving
-
-function watchConnection(pc) {
-  if (subs.pc !== pc) return;
-  clearTimeout(subs.disconnectTimer);
-  if (pc.connectionState === "failed") askIceRestart();
-  else if (pc.connectionState === "disconnected") {
-    subs.disconnectTimer = setTimeout(() => {
-      if (subs.pc === pc && pc.connectionState === "disconnected") askIceRestart();
-    }, DISCONNECTED_GRACE_MS);
-  } else if (pc.connectionState === "connected") {
-    clearTimeout(subs.restartTimer);
-    subs.restartAskedAt = 0;
-    settleReceiving();
-  }
-}
-
-function settleReceiving() {
-  const waiters = subs.onConnected;
-  subs.onConnected = [];
-  for (const resolve of waiters) resolve();
-}
-
-/**
- * Resolves once the subscriber connection is up, or after RECEIVE_FIRST_MS, or at once when `others`
- * (the participants met on admission) publish nothing. Joining, the page's own camera starts after
- * this: starting a three-layer encoder while the first offer is answered, ICE checked and the first
- * frame decoded made the first remote frame wait for the CPU (bench/join.py).
- */
-export function receivingFirst(others) {
-  const self = store.state.session.participantId;
-  const incoming = (others || []).some((p) => p.participant_id !== self
-    && (feedId(p.feeds?.camera) !== null || feedId(p.feeds?.screen) !== null));
-  if (!incoming || subs.pc?.connectionState === "connected") return Promise.resolve();
-  return new Promise((resolve) => {
-    subs.onConnected.push(resolve);
-    setTimeout(resolve, RECEIVE_FIRST_MS);
-  });
-}
-
-/** Asks meetkit for an ICE-restart offer on our subscriber (same handle, same streams). */
-export function askIceRestart({ minGapMs = RESTART_RETRY_MS } = {}) {
-  const pc = subs.pc;
-  if (!pc || pc.connectionState === "closed" || !joined()) return;
-  if (Date.now() - subs.restartAskedAt < minGapMs) return;
-  if (!send({ type: "media.ice_restart", target: "subscriber" })) return;  // asked again on resume
-  subs.restartAskedAt = Date.now();
-  clearTimeout(subs.restartTimer);
-  subs.restartTimer = setTimeout(() => {
-    if (subs.pc === pc && pc.connectionState !== "connected" && pc.connectionState !== "closed") askIceRestart();
-  }, RESTART_RETRY_MS);
-}
-
-function onNetworkChange() {
-  // The path the media took may be gone while the state still says "connected" for seconds.
-  askIceRestart({ minGapMs: NETWORK_COALESCE_MS });
-}
-
 // ---------------------------------------------------------------- the feature's life
 
 /** What to receive follows the page, the people and the tile sizes on its own. */
 export function watchSubscriptions() {
   startView();
-  navigator.connection?.addEventListener?.("change", onNetworkChange);
-  window.addEventListener("online", onNetworkChange);
+  watchNetwork(() => subs.pc);
 }
 
 /** Admitted, resumed or reset: say what we show (again), and repair what the socket drop cost. */
@@ -299,8 +231,7 @@ export function onSubscribeError(msg) {
 }
 
 function closeSubscriber() {
-  clearTimeout(subs.restartTimer);
-  clearTimeout(subs.disconnectTimer);
+  forgetRestarts();
   closePeer(subs.pc);
   subs.pc = null;
   subs.streams = new Map();
@@ -308,7 +239,6 @@ function closeSubscriber() {
   subs.candidates = [];
   subs.unsentAnswer = null;
   subs.lastAnswer = null;
-  subs.restartAskedAt = 0;
   if (store.state.media.streams.size) dispatch({ type: STREAMS_CHANGED, streams: new Map() });
   syncAudio([]);
 }
