@@ -30,6 +30,7 @@ from .cluster.ownership import LeasedOwnership, Ownership, SoleOwnership
 from .config import Settings
 from .container import Container
 from .domain.links import API_PREFIX
+from .media.pool import MediaPool
 from .media.supervisor import JanusSupervisor
 from .media.turn import TurnSupervisor, turn_credentials
 from .media.videoroom import MediaServer
@@ -93,12 +94,21 @@ def _ownership(c: Container) -> Ownership:
 
 
 async def _start_media(settings: Settings, live_rooms: Rooms,
-                       clock: Clock) -> tuple[JanusSupervisor | None, MediaServer | None]:
-    """The media server as configured: meetkit's own Janus, an external one, or none. A Janus that
-    cannot be reached is logged and the meeting runs without media (chat, lobby and the API work).
-    Restart and reconnect backoff wait on ``clock``."""
+                       clock: Clock) -> tuple[JanusSupervisor | None, MediaServer | MediaPool | None]:
+    """The media server as configured: meetkit's own Janus, an external one, a pool of external ones,
+    or none. A Janus that cannot be reached is logged and the meeting runs without media (chat, lobby
+    and the API work). Restart and reconnect backoff wait on ``clock``."""
     if settings.media_mode == "off":
         return None, None
+    if settings.janus_pool:
+        pool = MediaPool(settings.janus_pool, admin_key=settings.janus_admin_key,
+                         api_secret=settings.janus_api_secret, clock=clock)
+        await pool.start()
+        pool.on_lost(live_rooms.media_lost)
+        pool.on_restart(live_rooms.media_restarted)
+        live_rooms.node.pool = pool
+        log.info("media: a pool of %d Janus servers", len(pool.servers))
+        return None, pool
     supervisor: JanusSupervisor | None = None
     admin_key: str | None
     api_secret: str | None
@@ -118,7 +128,7 @@ async def _start_media(settings: Settings, live_rooms: Rooms,
         if supervisor is not None:
             await supervisor.stop()
         return None, None
-    media.on_restart(live_rooms.media_restarted)
+    media.on_restart(lambda: live_rooms.media_restarted(media))
     live_rooms.media = media
     log.info("media server: %s", "meetkit's own Janus" if supervisor else "external Janus")
     return supervisor, media
@@ -141,7 +151,7 @@ async def _start_turn(settings: Settings, clock: Clock) -> TurnSupervisor | None
     return supervisor
 
 
-async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | None) -> None:
+async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | MediaPool | None) -> None:
     if media is not None:
         await media.stop()
     if supervisor is not None:

@@ -1,5 +1,5 @@
 """``meetkit serve | migrate | app create | app list | app show | app set-callbacks | app set-embed-origins |
-webhooks list|replay | usage``."""
+webhooks list|replay | usage | media list|drain|undrain`` (cli_media.py)."""
 
 from __future__ import annotations
 
@@ -294,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--application", metavar="ID", help="one application (default: every one with usage)")
     usage.add_argument("--json", action="store_true", help="print JSON, as GET /v1/meetings/usage answers")
     usage.set_defaults(func=_usage)
+
+    from .cli_media import add_parser as add_media
+
+    add_media(sub)
     return p
 
 

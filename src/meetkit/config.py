@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain.placement import JanusEntry, parse_janus_urls
+
 _WEAK_SECRETS = {"", "changeme", "change-me", "secret", "changethis"}
 
 
@@ -248,6 +250,23 @@ class Settings(BaseSettings):
         default=None, description="External mode: the videoroom plugin's admin_key (needed to create rooms).")
     janus_api_secret: str | None = Field(
         default=None, description="External mode: Janus's api_secret, when the Janus is configured with one.")
+    janus_urls: str | None = Field(
+        default=None, description="A pool of Janus servers (external mode): name=ws://host:port, comma-separated; "
+        "each new meeting goes to the least loaded (docs/scale-out.md). All share janus_admin_key and "
+        "janus_api_secret. Replaces janus_url.")
+    janus_stress_streams: int = Field(default=4000, ge=1, description="A pooled Janus forwarding this many "
+                                      "streams (estimated) gets no new meeting while another has room.")
+    janus_stress_participants: int = Field(default=500, ge=1, description="… or holding this many participants.")
+    janus_stress_joins: int = Field(default=120, ge=1, description="… or sent this many joins by this node in "
+                                    "the last minute.")
+    janus_ws_ip: str = Field(default="127.0.0.1", description="Managed mode and `meetkit janus run`: the address "
+                             "the Janus API listens on (a pool's Janus on another machine: its private address).")
+    janus_ws_acl: str = Field(default="127.0.0.1", description="… and the addresses (prefixes, comma-separated) "
+                              "that may connect to it: the meetkit nodes.")
+    janus_reclaim_seconds: int = Field(default=0, ge=0, le=600, description="How long Janus keeps a meetkit "
+                                       "connection's sessions (and their media) after it drops; 0 ends them at "
+                                       "once. A pool's Janus: 30, so media flows on while another node takes a "
+                                       "meeting over.")
     janus_binary: str = Field(default="/usr/bin/janus", description="Managed mode: the Janus executable.")
     janus_lib_dir: Path | None = Field(
         default=None, description="Managed mode: folder holding Janus's plugins/ and transports/; "
@@ -279,6 +298,20 @@ class Settings(BaseSettings):
                                       "packets (20 ms each) averaged; 5 ≈ 100 ms (bench/talk.py).")
     audio_level_average: int = Field(default=40, ge=1, le=127, description="Janus talking detection: average "
                                      "level (-dBov, 127 = silence) louder than this counts as talking.")
+
+    @property
+    def janus_pool(self) -> list[JanusEntry]:
+        """The pool's Janus servers (``janus_urls``); empty without one."""
+        return parse_janus_urls(self.janus_urls) if self.janus_urls else []
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> Settings:
+        if self.janus_urls is not None:
+            self.janus_pool  # noqa: B018 — raises ValueError naming what is wrong
+            if self.media_mode != "external":
+                raise ValueError("MEETKIT_JANUS_URLS needs MEETKIT_MEDIA_MODE=external (the pool's Janus "
+                                 "servers run on their own: deploy/systemd/meetkit-janus.service)")
+        return self
     # --- end media ---
 
     # --- TURN (coturn) --- See docs/media.md, "TURN".

@@ -92,7 +92,8 @@ class Receiver:
     """The page's one subscriber PC: answers offers, maps mids to participants, and notes for each
     participant when its audio was first heard loud (``heard_at``, ``time.monotonic()``)."""
 
-    def __init__(self, peer: Peer) -> None:
+    def __init__(self, peer: Peer, *, since: int = 0) -> None:
+        """``since``: the first of ``peer.frames`` to follow (a new connection after ``media.reset``)."""
         self.peer = peer
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.streams: dict[str, dict[str, Any]] = {}  # mid → Stream
@@ -103,7 +104,7 @@ class Receiver:
         self.video_size: dict[str, tuple[int, int]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.pc.on("track", self._track)
-        self._seen = 0
+        self._seen = since
         self._task = asyncio.create_task(self._follow())
 
     def _who(self, track: MediaStreamTrack) -> str | None:

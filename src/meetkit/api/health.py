@@ -58,7 +58,7 @@ def _media(request: Request) -> str:
     if c.settings.media_mode == "off":
         return "off"
     rooms: Rooms = request.app.state.rooms
-    port = rooms.media
+    port = rooms.node.pool or rooms.media  # a pool: ok while one of its Janus servers is reachable
     connected = getattr(port, "connected", False)
     return "ok" if connected else "unavailable"
 
@@ -124,13 +124,15 @@ def _live(rooms: Rooms, m: Metrics) -> None:
     m.participants.labels("joined").set(sum(1 for p in people if p.state == "joined"))
     m.participants.labels("waiting").set(sum(1 for p in people if p.state == "lobby"))
     m.sockets.set(rooms.addresses.total())
-    port = rooms.media
-    if port is not None:
-        janus = str(getattr(port, "url", "janus"))
+    servers: dict[str, object] = dict(rooms.node.pool.servers) if rooms.node.pool is not None else {}
+    if rooms.media is not None:
+        servers[str(getattr(rooms.media, "url", "janus"))] = rooms.media
+    for janus, port in servers.items():  # a pool's by name, the one by its URL
+        on_it = [p for room in rooms.rooms.values() if room.media is port for p in room.participants.values()]
         m.janus_up.labels(janus).set(1 if getattr(port, "connected", False) else 0)
-        m.janus_streams.labels(janus, "published").set(sum(len(p.feeds) for p in people))
+        m.janus_streams.labels(janus, "published").set(sum(len(p.feeds) for p in on_it))
         m.janus_streams.labels(janus, "forwarded").set(
-            sum(len(p.media.subscriber.streams) for p in people if p.media is not None))
+            sum(len(p.media.subscriber.streams) for p in on_it if p.media is not None))
 
 
 @router.get("/metrics")

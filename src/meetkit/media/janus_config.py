@@ -41,7 +41,10 @@ class JanusConfig:
 
     @property
     def admin_key(self) -> str:
-        """The videoroom plugin's admin_key (needed to create rooms)."""
+        """The videoroom plugin's admin_key (needed to create rooms): ``janus_admin_key`` when set (the
+        pool's Janus servers and nodes share one), else a random one kept in the folder."""
+        if self._settings.janus_admin_key:
+            return self._settings.janus_admin_key
         return self._secret("admin_key")
 
     @property
@@ -93,7 +96,7 @@ class JanusConfig:
             f"admin_secret = {_q(self.admin_secret)}",
             'server_name = "meetkit"',
             "session_timeout = 60",
-            "reclaim_session_timeout = 0",
+            f"reclaim_session_timeout = {self._settings.janus_reclaim_seconds}",
             "protected_folders = [" + ", ".join(_q(p) for p in _PROTECTED) + "]",
         ]
         first_ice = (s.media_ice_interface or "").split(",")[0].strip()
@@ -123,7 +126,8 @@ class JanusConfig:
         return _render({
             "general": [
                 'json = "compact"', "events = false", "ws = true", f"ws_port = {self._settings.janus_ws_port}",
-                'ws_ip = "127.0.0.1"', 'ws_acl = "127.0.0.1"', "wss = false", 'ws_logging = "err,warn"',
+                f"ws_ip = {_q(self._settings.janus_ws_ip)}",
+                f"ws_acl = {_q(self._settings.janus_ws_acl)}", "wss = false", 'ws_logging = "err,warn"',
             ],
             "admin": admin,
         })

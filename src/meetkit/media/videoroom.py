@@ -32,6 +32,8 @@ import hashlib
 import hmac
 import logging
 import secrets
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..clock import Clock, SystemClock
@@ -102,9 +104,12 @@ class MediaServer:
         self._client: JanusClient | None = None
         self._admin: JanusHandle | None = None
         self._connected = asyncio.Event()
+        self._clock = clock or SystemClock()
+        self.joins: deque[float] = deque(maxlen=10_000)  # when participants were opened (clock seconds)
+        self._lost: list[Callable[[], None]] = []
         # Each loss counts afresh: the first reconnection is tried at once, then with backoff.
         self._watchdog = Watchdog(
-            f"the connection to Janus at {url}", self._connect, self._wait_lost, clock=clock or SystemClock(),
+            f"the connection to Janus at {url}", self._connect, self._wait_lost, clock=self._clock,
             backoff=Backoff(initial=reconnect_min, cap=reconnect_max, at_once=True),
         )
         # Rooms come back before anyone else hears of the restart.
@@ -137,6 +142,10 @@ class MediaServer:
         async with asyncio.timeout(time_limit):
             await self._connected.wait()
 
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` each time the connection is lost (every session on it is gone)."""
+        self._lost.append(callback)
+
     def on_restart(self, callback: RestartCallback) -> None:
         """Await ``callback()`` after every reconnection (rooms already re-created). Failures are logged."""
         self._watchdog.on_restart(callback)
@@ -159,6 +168,8 @@ class MediaServer:
             await client.wait_closed()
         self._connected.clear()
         log.warning("connection to Janus at %s lost; reconnecting", self.url)
+        for callback in list(self._lost):
+            callback()
 
     async def _restore_rooms(self) -> None:
         for spec in list(self._rooms.values()):
@@ -248,6 +259,25 @@ class MediaServer:
             if exc.code != NO_SUCH_ROOM:
                 raise
 
+    def forget_room(self, room: int) -> None:
+        """The room moved to another Janus: not re-created here when this one comes back."""
+        self._rooms.pop(room, None)
+
+    async def room_sizes(self) -> list[int]:
+        """``num_participants`` of each of meetkit's rooms on this Janus (``list``: the admin_key shows
+        private rooms too), for placement (domain/placement.py)."""
+        body: JsonObject = {"request": "list"}
+        if self._admin_key is not None:
+            body["admin_key"] = self._admin_key
+        data = await self._handle().request(body)
+        rooms = data.get("list")
+        return [int(r.get("num_participants") or 0) for r in rooms if isinstance(r, dict)
+                and str(r.get("description", "")).startswith("meetkit ")] if isinstance(rooms, list) else []
+
+    def recent_joins(self, within: float = 60.0) -> int:
+        now = self._clock.now().timestamp()
+        return sum(1 for at in self.joins if now - at <= within)
+
     async def room_exists(self, room: int) -> bool:
         data = await self._handle().request({"request": "exists", "room": room})
         return bool(data.get("exists"))
@@ -311,6 +341,7 @@ class MediaServer:
         """Open a participant's media (its own Janus session); its token must be allowed (else 433)."""
         if self._client is None or self._client.closed:
             raise JanusClosedError("not connected to Janus")
+        self.joins.append(self._clock.now().timestamp())
         session = await self._client.create_session()
         participant = MediaParticipant(self, room, token, session, on_event)
         try:

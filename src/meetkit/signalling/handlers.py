@@ -83,7 +83,7 @@ async def hand(room: Room, m: Participant, msg: protocol.Hand) -> None:
 async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
     # With a media server, talking comes from Janus's audio levels (signalling/speakers.py), not from
     # what browsers claim.
-    if room.node.media is None:
+    if not room.node.has_media:
         room.updates.talking(m, msg.talking)
 
 

@@ -38,7 +38,7 @@ class Lobby:
                     servers = ice.admitted_servers(room.node, old)
                     if servers is not None:
                         old.send(servers)
-                    if room.node.media is not None:  # media.reset: publish and subscribe again, here
+                    if room.node.has_media:  # media.reset: publish and subscribe again, here
                         await room.relay.reopen([old])
                 return old
         is_host = hello.host_token is not None and hmac.compare_digest(

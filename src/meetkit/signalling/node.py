@@ -1,6 +1,7 @@
 """What every room of this process shares: the container, the media server behind its port (once it
-is up), which meetings this node owns (cluster/ownership.py), the browsers' candidate filter, and the
-background tasks the rooms start (each owned, so a failure is logged and shutdown cancels them)."""
+is up) or the pool of them, which meetings this node owns (cluster/ownership.py), the browsers'
+candidate filter, and the background tasks the rooms start (each owned, so a failure is logged and
+shutdown cancels them)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from ..actions import media_servers
 from ..cluster.ownership import Ownership, SoleOwnership
 from ..container import Container
+from ..domain.placement import JanusLoad
 from ..media.participant import CandidateTarget
 from ..media.sdp import Networks, parse_networks
 from ..media.subscriber import Subscriber
@@ -49,10 +52,18 @@ class MediaPort(Protocol):
                                on_event: MediaEventCallback | None = None) -> MediaParticipantPort: ...
 
 
+class MediaPoolPort(Protocol):
+    """A pool of media servers (``media.pool.MediaPool``): a new meeting is placed on one of them."""
+
+    servers: dict[str, Any]  # name → MediaPort
+    async def loads(self) -> list[JanusLoad]: ...
+
+
 @dataclass
 class Node:
     c: Container
-    media: MediaPort | None = None
+    media: MediaPort | None = None  # the one media server, without a pool
+    pool: MediaPoolPort | None = None  # a pool of them (MEETKIT_JANUS_URLS)
     candidate_networks: Networks | None = None
     ownership: Ownership = field(default_factory=SoleOwnership)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -61,6 +72,20 @@ class Node:
     def of(cls, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> Node:
         return cls(c=c, media=media, candidate_networks=parse_networks(c.settings.media_candidate_networks),
                    ownership=ownership or SoleOwnership())
+
+    @property
+    def has_media(self) -> bool:
+        return self.media is not None or self.pool is not None
+
+    async def place(self, room_id: str) -> MediaPort | None:
+        """The media server a meeting starting its media goes on: the one, or the pool's choice."""
+        if self.pool is None:
+            return self.media
+        name = await media_servers.place_meeting(self.c, self.pool, room_id)
+        if name is None:
+            log.warning("no Janus of the pool can take a meeting (none reachable, or all drained)")
+            return None
+        return cast(MediaPort, self.pool.servers[name])
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)

@@ -63,7 +63,7 @@ class Recording:
         """``host.record``. A recording running when the room stopped offering recording (an update)
         may still be stopped."""
         stopping = not active and self.active()
-        if not stopping and (not self.available or self.room.node.media is None):
+        if not stopping and (not self.available or not self.room.node.has_media):
             host.send(protocol.Error(code="not_available", message="recording is not available in this room"))
         elif active and not self.active():
             await self.start()
@@ -75,7 +75,7 @@ class Recording:
             await self.stop()
 
     async def start_automatically(self) -> None:
-        if self.auto_record and self.available and self.room.node.media is not None and not self.active():
+        if self.auto_record and self.available and self.room.node.has_media and not self.active():
             await self.start()
 
     async def start(self) -> None:

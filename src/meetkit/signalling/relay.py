@@ -39,7 +39,7 @@ class Relay:
 
     async def open_media_of_newcomer(self, m: Participant) -> str | None:
         """Opens ``m``'s media; what to tell them when there is none."""
-        if self.room.node.media is None:
+        if not self.room.node.has_media:
             return "this server runs without a media server"
         try:
             await asyncio.wait_for(self.open_media(m), MEDIA_TIMEOUT)
@@ -51,11 +51,13 @@ class Relay:
     async def open_media(self, m: Participant, *, told: Callable[[], None] | None = None) -> None:
         """Opens ``m``'s media; ``told`` runs as soon as ``m.media`` is set, before anything else can
         use it (a re-open tells the browser ``media.reset`` there, before any offer of the new media)."""
-        port = self.room.node.media
-        assert port is not None
         room = self.room
-        if room.janus_room is None:
+        if room.janus_room is None or room.media is None:  # the meeting's first media: placed now
+            room.media = await room.node.place(room.room_id)
             room.janus_room = new_feed_id()
+        port = room.media
+        if port is None:
+            raise LookupError("no media server can take the meeting")
         # Idempotent: cheap when the room exists, and re-creates it after a media server restart.
         s = room.node.c.settings
         # Janus counts every sender, audio-only ones included; meetkit enforces the video limit itself.
@@ -80,7 +82,7 @@ class Relay:
     async def close_media(self, m: Participant) -> None:
         """Token withdrawn, feeds and presence kicked, Janus session destroyed: each step on its own,
         so one failing does not keep the others from happening."""
-        port, room = self.room.node.media, self.room
+        port, room = self.room.media, self.room
         media, m.media = m.media, None
         room.subscriptions.forget(m)
         feeds = [*m.feeds.values(), *m.pending.values()]
@@ -102,7 +104,7 @@ class Relay:
                 log.warning("closing a participant's media failed: %s", type(exc).__name__)
 
     async def destroy_media_room(self) -> None:
-        port, room = self.room.node.media, self.room
+        port, room = self.room.media, self.room
         room.subscriptions.close()
         await room.subscriptions.speakers.close()
         if port is not None and room.janus_room is not None:
@@ -110,7 +112,19 @@ class Relay:
                 await port.destroy_room(room.janus_room)
             except Exception as exc:
                 log.warning("destroying a media room failed: %s", type(exc).__name__)
-        room.janus_room = None
+        room.janus_room, room.media = None, None
+
+    async def move(self) -> None:
+        """The room's Janus is lost and the pool has others: the meeting is placed again and everyone
+        publishes and subscribes there (``media.reset``). The room lock is held."""
+        old, room = self.room.media, self.room
+        room.subscriptions.close()
+        await room.subscriptions.speakers.close()
+        forget = getattr(old, "forget_room", None)
+        if forget is not None and room.janus_room is not None:
+            forget(room.janus_room)  # not re-created there should that Janus come back
+        room.janus_room, room.media = None, None
+        await self.reopen(room.joined())
 
     async def reopen(self, people: list[Participant]) -> None:
         """Their media sessions are gone (Janus restarted, or kicked them): open new ones and tell the
@@ -119,6 +133,8 @@ class Relay:
             m.media = None
             m.feeds.clear()
             m.video_kinds.clear()
+        for m in people:  # its viewer may wait for an answer to an offer of the media now gone: a new one
+            self.room.subscriptions.forget(m)
         for m in people:
             await self._reopen_one(m)
         for m in people:

@@ -22,7 +22,7 @@ from . import ice, protocol
 from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
 from .lobby import Lobby
-from .node import Node
+from .node import MediaPort, Node
 from .participant import Participant
 from .publishing import Publishing
 from .recording import Recording
@@ -49,6 +49,7 @@ class Room:
     locked: bool = False
     chat_available: bool = True  # available_features.is_chat_available, live (apply_options)
     janus_room: int | None = None
+    media: MediaPort | None = None  # the media server janus_room is on (node.place: one of a pool)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # This node's ownership of the meeting, checked by every write (storage/fences.py).
     fence: Fence | None = None

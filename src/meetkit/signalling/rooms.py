@@ -165,13 +165,32 @@ class Rooms:
             except Exception as exc:
                 log.warning("meetings no node serves could not be looked for: %s", type(exc).__name__)
 
-    async def media_restarted(self) -> None:
-        """Janus came back empty: every participant's media session is gone. The media server has
-        re-created the rooms it knew; meetkit re-opens each participant's media and tells browsers to
-        publish and subscribe again."""
+    async def media_restarted(self, server: object | None = None) -> None:
+        """Janus (``server``; None: any) came back empty: every participant's media session on it is
+        gone. The media server has re-created the rooms it knew; meetkit re-opens each participant's
+        media and tells browsers to publish and subscribe again."""
         for room in list(self.rooms.values()):
+            if server is not None and room.media is not server:
+                continue  # on another Janus of the pool, or moved off this one meanwhile
             async with room.lock:
-                await room.relay.reopen(room.joined())
+                if server is None or room.media is server:
+                    await room.relay.reopen(room.joined())
+
+    def media_lost(self, server: object) -> None:
+        """A Janus of the pool is lost: its meetings move to another that is reachable, at once (their
+        media is gone either way). With no other, they wait for it to come back (media_restarted)."""
+        pool = self.node.pool
+        if pool is None or not any(s is not server and getattr(s, "connected", False) for s in pool.servers.values()):
+            return
+        for room in list(self.rooms.values()):
+            if room.media is server:
+                self.node.spawn(self._move(room, server), name="media-move")
+
+    async def _move(self, room: Room, server: object) -> None:
+        async with room.lock:
+            if room.media is server and room.participants:
+                log.info("moving a meeting off a lost Janus")
+                await room.relay.move()
 
     async def close(self) -> None:
         self._unsubscribe()

@@ -41,7 +41,7 @@ class Speakers:
 
     async def open(self) -> None:
         """Make sure the room has its listener (the media room exists; the room lock is held)."""
-        port, janus_room = self.room.node.media, self.room.janus_room
+        port, janus_room = self.room.media, self.room.janus_room
         if port is None or janus_room is None:
             return
         if self.listener is not None and not getattr(self.listener, "closed", False):

@@ -137,6 +137,18 @@ class Session(Base):
     ended_at: Mapped[datetime | None]
     # Set when the usage worker stored this session's participant minutes (usage_items).
     usage_metered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The pooled Janus the meeting's media is on (MEETKIT_JANUS_URLS); None without a pool.
+    media_server: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class MediaServer(Base):
+    """A Janus of the pool an operator drained (``meetkit media drain``): it gets no new meeting."""
+
+    __tablename__ = "media_servers"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    draining: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]
 
 
 class Participant(Base):
