@@ -5,14 +5,18 @@ media (real Janus), e2e (real Chromium). `make test` runs them all; `make test-u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from meetkit.client import MeetingsClient
 
 from .support import Server, create_application, start_server, stop_server
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -36,3 +40,18 @@ def client(server: Server, application: tuple[str, str]) -> Iterator[MeetingsCli
     app_id, key = application
     with MeetingsClient(server.base_url, app_id, key, verify=str(server.cert_path)) as c:
         yield c
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, kept on this machine (tests/browser.py)."""
+    from playwright.async_api import async_playwright
+
+    from .browser import launch
+
+    async with async_playwright() as pw:
+        browser = await launch(pw)
+        try:
+            yield browser
+        finally:
+            await browser.close()

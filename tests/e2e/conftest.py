@@ -1,4 +1,5 @@
-"""The end-to-end tier: real meetkit servers with their own Janus, driven by Debian's Chromium."""
+"""The end-to-end tier: real meetkit servers with their own Janus, driven by Debian's Chromium (the
+``chromium`` fixture is tests/conftest.py's: the cluster tier drives it too) and firefox-esr."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ from meetkit.client import MeetingsClient
 from ..support import Server, create_application, media_env, media_net, start_server, stop_server
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser
-
     from ..firefox import Firefox
 
 
@@ -32,21 +31,6 @@ def api(media_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     app_id, key = create_application(media_server, tmp_path_factory.mktemp("keys"))
     with MeetingsClient(media_server.base_url, app_id, key) as c:
         yield c
-
-
-@pytest.fixture
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium, headless, kept on this machine (tests/browser.py)."""
-    from playwright.async_api import async_playwright
-
-    from ..browser import launch
-
-    async with async_playwright() as pw:
-        browser = await launch(pw)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture
