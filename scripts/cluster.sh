@@ -7,9 +7,10 @@
 #   bash scripts/cluster.sh status
 #   bash scripts/cluster.sh stop
 #
-# Each node runs its own Janus (the owner of a meeting is the only node that talks to Janus for it);
-# sharing a pool of Janus servers between the nodes (MEETKIT_JANUS_URLS) is not built yet. Everything
-# lives in data/cluster/ (logs, pids, the nodes' data folders, the deployment's shared secret).
+# The nodes share a pool of two Janus servers (MEETKIT_JANUS_URLS), each run by `meetkit janus run`;
+# `bash scripts/cluster.sh media list` (or `drain NAME`) runs `meetkit media …` with the nodes'
+# settings. Everything lives in data/cluster/ (logs, pids, the nodes' and Janus' data folders, the
+# deployment's shared secret and the pool's admin key).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +18,24 @@ DIR="$PWD/data/cluster"
 FRONT="${MEETKIT_CLUSTER_PORT:-18080}"
 REDIS_PORT="${MEETKIT_CLUSTER_REDIS_PORT:-16379}"
 NODES=(1 2 3)
+JANUS=(1 2)
 DB_NAME=meetkit_cluster
 # The meetkit role scripts/services.sh makes (it may create databases).
 PG="postgresql://meetkit:meetkit@127.0.0.1:5432"
 DB_URL="postgresql+asyncpg://meetkit:meetkit@127.0.0.1:5432/$DB_NAME"
 
 node_port() { echo $((FRONT + $1)); }
+pool_urls() {
+  local out=""
+  for j in "${JANUS[@]}"; do out+="${out:+,}janus-$j=ws://127.0.0.1:$((18180 + j))"; done
+  echo "$out"
+}
+
+media() {  # meetkit media … with the nodes' settings
+  env MEETKIT_DATA_DIR="$DIR/node-1" MEETKIT_DATABASE_URL="$DB_URL" MEETKIT_SECRET_KEY="$(cat "$DIR/secret.key")" \
+      MEETKIT_MEDIA_MODE=external MEETKIT_JANUS_URLS="$(pool_urls)" MEETKIT_JANUS_ADMIN_KEY="$(cat "$DIR/janus.key")" \
+      .venv/bin/meetkit media "$@"
+}
 
 stop() {
   for pidfile in "$DIR"/*.pid; do
@@ -45,6 +58,7 @@ status() {
   printf 'front   http://127.0.0.1:%s  ' "$FRONT"
   curl -s -m 2 "http://127.0.0.1:$FRONT/readyz" || printf 'down'
   echo
+  media list 2>/dev/null || true
 }
 
 wait_ready() {  # url seconds
@@ -66,22 +80,32 @@ start() {
     psql "$PG/postgres" -qc "CREATE DATABASE $DB_NAME"
   fi
   [ -f "$DIR/secret.key" ] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n=/+' > "$DIR/secret.key")
+  [ -f "$DIR/janus.key" ] || (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '\n=/+' > "$DIR/janus.key")
 
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$DIR" \
     --daemonize yes --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log"
 
+  # The pool: Janus N on websockets 1818N, admin 1828N, media 2N000-2N999.
+  for j in "${JANUS[@]}"; do
+    mkdir -p "$DIR/janus-$j"
+    env MEETKIT_DATA_DIR="$DIR/janus-$j" MEETKIT_JANUS_ADMIN_KEY="$(cat "$DIR/janus.key")" \
+        MEETKIT_JANUS_WS_PORT="$((18180 + j))" MEETKIT_JANUS_ADMIN_PORT="$((18280 + j))" \
+        MEETKIT_MEDIA_RTP_PORTS="$((20000 + j * 1000))-$((20999 + j * 1000))" \
+        MEETKIT_JANUS_RECLAIM_SECONDS=30 \
+        nohup .venv/bin/meetkit janus run > "$DIR/janus-$j.out" 2>&1 &
+    echo $! > "$DIR/janus-$j.pid"
+  done
+
   for n in "${NODES[@]}"; do
     port=$(node_port "$n")
     mkdir -p "$DIR/node-$n"
-    # Each node's Janus on its own ports: websockets 1818N, admin 1828N, media 2N000-2N999.
     env MEETKIT_DATA_DIR="$DIR/node-$n" \
         MEETKIT_DATABASE_URL="$DB_URL" \
         MEETKIT_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0" \
         MEETKIT_NODE_ID="node-$n" \
         MEETKIT_SECRET_KEY="$(cat "$DIR/secret.key")" \
         MEETKIT_PUBLIC_URL="http://127.0.0.1:$FRONT" \
-        MEETKIT_JANUS_WS_PORT="$((18180 + n))" MEETKIT_JANUS_ADMIN_PORT="$((18280 + n))" \
-        MEETKIT_MEDIA_RTP_PORTS="$((20000 + n * 1000))-$((20999 + n * 1000))" \
+        MEETKIT_MEDIA_MODE=external MEETKIT_JANUS_URLS="$(pool_urls)" MEETKIT_JANUS_ADMIN_KEY="$(cat "$DIR/janus.key")" \
         nohup .venv/bin/meetkit serve --host 127.0.0.1 --port "$port" > "$DIR/node-$n.log" 2>&1 &
     echo $! > "$DIR/node-$n.pid"
     # The first node migrates the database; the others start once it has.
@@ -115,5 +139,6 @@ case "${1:-start}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status"; exit 2 ;;
+  media) shift; media "$@" ;;
+  *) echo "usage: $0 start|stop|status|media list|drain NAME|undrain NAME"; exit 2 ;;
 esac
