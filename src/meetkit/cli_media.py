@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from .config import Settings
@@ -26,7 +27,7 @@ def _list(_args: argparse.Namespace, settings: Settings) -> int:
     from .media.pool import MediaPool
 
     if not settings.janus_pool:
-        print("meetkit: MEETKIT_JANUS_URLS is not set: there is no pool of Janus servers")
+        print("meetkit: MEETKIT_JANUS_URLS is not set: there is no pool of Janus servers", file=sys.stderr)
         return 1
 
     async def go(c: Container) -> list[dict[str, object]]:

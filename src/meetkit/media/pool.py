@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -40,12 +41,14 @@ class MediaPool:
         return any(s.connected for s in self.servers.values())
 
     def on_lost(self, callback: Callable[[MediaServer], None]) -> None:
+        """``callback(server)`` each time a Janus of the pool is lost."""
         for server in self.servers.values():
-            server.on_lost(lambda s=server: callback(s))  # type: ignore[misc]
+            server.on_lost(functools.partial(callback, server))
 
     def on_restart(self, callback: Callable[[MediaServer], Awaitable[None]]) -> None:
+        """``await callback(server)`` each time a Janus of the pool is back (its rooms re-created)."""
         for server in self.servers.values():
-            server.on_restart(lambda s=server: callback(s))  # type: ignore[misc]
+            server.on_restart(functools.partial(callback, server))
 
     async def start(self) -> None:
         for name, server in self.servers.items():
