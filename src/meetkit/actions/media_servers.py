@@ -30,13 +30,9 @@ async def place_meeting(c: Container, pool: Pool, room_id: str) -> str | None:
         drained = await store.drained(db)
     name = place(await pool.loads(), drained, limits(c))
     if name is not None:
-        await placed(c, room_id, name)
+        async with c.sessions.begin() as db:
+            await store.place_session(db, room_id, name)
     return name
-
-
-async def placed(c: Container, room_id: str, name: str | None) -> None:
-    async with c.sessions.begin() as db:
-        await store.place_session(db, room_id, name)
 
 
 def _known(c: Container, name: str) -> None:

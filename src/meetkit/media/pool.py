@@ -32,9 +32,6 @@ class MediaPool:
             for e in entries}
         self._retries: list[asyncio.Task[None]] = []
 
-    def name_of(self, server: object) -> str | None:
-        return next((name for name, s in self.servers.items() if s is server), None)
-
     @property
     def connected(self) -> bool:
         """A Janus of the pool is reachable (``/readyz``)."""

@@ -105,7 +105,7 @@ class MediaServer:
         self._admin: JanusHandle | None = None
         self._connected = asyncio.Event()
         self._clock = clock or SystemClock()
-        self.joins: deque[float] = deque(maxlen=10_000)  # when participants were opened (clock seconds)
+        self._joins: deque[float] = deque(maxlen=10_000)  # when participants were opened (clock seconds)
         self._lost: list[Callable[[], None]] = []
         # Each loss counts afresh: the first reconnection is tried at once, then with backoff.
         self._watchdog = Watchdog(
@@ -276,7 +276,7 @@ class MediaServer:
 
     def recent_joins(self, within: float = 60.0) -> int:
         now = self._clock.now().timestamp()
-        return sum(1 for at in self.joins if now - at <= within)
+        return sum(1 for at in self._joins if now - at <= within)
 
     async def room_exists(self, room: int) -> bool:
         data = await self._handle().request({"request": "exists", "room": room})
@@ -341,7 +341,7 @@ class MediaServer:
         """Open a participant's media (its own Janus session); its token must be allowed (else 433)."""
         if self._client is None or self._client.closed:
             raise JanusClosedError("not connected to Janus")
-        self.joins.append(self._clock.now().timestamp())
+        self._joins.append(self._clock.now().timestamp())
         session = await self._client.create_session()
         participant = MediaParticipant(self, room, token, session, on_event)
         try:

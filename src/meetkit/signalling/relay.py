@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 from ..media.videoroom import AudioLevels, MediaEvent
 from . import protocol
-from .node import MEDIA_TIMEOUT, MediaParticipantPort
+from .node import MEDIA_TIMEOUT, MediaParticipantPort, MediaPort
 from .participant import Participant
 
 if TYPE_CHECKING:
@@ -104,27 +104,31 @@ class Relay:
                 log.warning("closing a participant's media failed: %s", type(exc).__name__)
 
     async def destroy_media_room(self) -> None:
-        port, room = self.room.media, self.room
-        room.subscriptions.close()
-        await room.subscriptions.speakers.close()
-        if port is not None and room.janus_room is not None:
+        port, janus_room = await self._drop_media_room()
+        if port is not None and janus_room is not None:
             try:
-                await port.destroy_room(room.janus_room)
+                await port.destroy_room(janus_room)
             except Exception as exc:
                 log.warning("destroying a media room failed: %s", type(exc).__name__)
-        room.janus_room, room.media = None, None
 
     async def move(self) -> None:
         """The room's Janus is lost and the pool has others: the meeting is placed again and everyone
         publishes and subscribes there (``media.reset``). The room lock is held."""
-        old, room = self.room.media, self.room
+        old, janus_room = await self._drop_media_room()
+        forget = getattr(old, "forget_room", None)
+        if forget is not None and janus_room is not None:
+            forget(janus_room)  # not re-created there should that Janus come back
+        await self.reopen(self.room.joined())
+
+    async def _drop_media_room(self) -> tuple[MediaPort | None, int | None]:
+        """The room lets go of its media room: subscriptions and listener closed, the room unplaced (the
+        next media opened places it again). Returns where it was."""
+        room = self.room
         room.subscriptions.close()
         await room.subscriptions.speakers.close()
-        forget = getattr(old, "forget_room", None)
-        if forget is not None and room.janus_room is not None:
-            forget(room.janus_room)  # not re-created there should that Janus come back
+        was = room.media, room.janus_room
         room.janus_room, room.media = None, None
-        await self.reopen(room.joined())
+        return was
 
     async def reopen(self, people: list[Participant]) -> None:
         """Their media sessions are gone (Janus restarted, or kicked them): open new ones and tell the

@@ -23,7 +23,7 @@ async def set_draining(db: AsyncSession, name: str, draining: bool, now: datetim
         row.draining, row.updated_at = draining, now
 
 
-async def place_session(db: AsyncSession, room_id: str, name: str | None) -> None:
+async def place_session(db: AsyncSession, room_id: str, name: str) -> None:
     """The room's running session has its media on ``name`` now."""
     await db.execute(update(t.Session).where(t.Session.room_id == room_id, t.Session.ended_at.is_(None))
                      .values(media_server=name).execution_options(synchronize_session=False))
