@@ -259,6 +259,10 @@ class Settings(BaseSettings):
     janus_stress_participants: int = Field(default=500, ge=1, description="… or holding this many participants.")
     janus_stress_joins: int = Field(default=120, ge=1, description="… or sent this many joins by this node in "
                                     "the last minute.")
+    janus_cascade_receivers: int = Field(
+        default=120, ge=0, description="A pool's cascading: a meeting's Janus carries this many receivers; the "
+        "next receive on another Janus of the pool, which gets the publishers' streams as remote publishers "
+        "(docs/scale-out.md). 0: never cascade.")
     janus_ws_ip: str = Field(default="127.0.0.1", description="Managed mode and `meetkit janus run`: the address "
                              "the Janus API listens on (a pool's Janus on another machine: its private address).")
     janus_ws_acl: str = Field(default="127.0.0.1", description="… and the addresses (prefixes, comma-separated) "

@@ -35,6 +35,15 @@ async def place_meeting(c: Container, pool: Pool, room_id: str) -> str | None:
     return name
 
 
+async def pick_edge(c: Container, pool: Pool, exclude: set[str]) -> str | None:
+    """Another Janus for a cascading meeting's next receivers (signalling/cascade.py): placed by the
+    same rule, the meeting's own Janus left out. Not stored: an edge lives as long as its meeting's
+    owner keeps it."""
+    async with c.sessions() as db:
+        drained = await store.drained(db)
+    return place([x for x in await pool.loads() if x.name not in exclude], drained, limits(c))
+
+
 def _known(c: Container, name: str) -> None:
     names = [e.name for e in c.settings.janus_pool]
     if name not in names:

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .janus import JanusError, JanusHandle, JsonObject
 
 Attach = Callable[[Callable[[JanusHandle, JsonObject], None]], Awaitable[JanusHandle]]
+MidMap = Callable[[int, str], str]  # (feed, mid) → the same stream's mid in the other naming
 OfferCallback = Callable[[str], None]
 OFFER_TIMEOUT = 10.0  # how long a queued update's offer may take
 
@@ -84,6 +85,10 @@ class Subscriber:
         """Called when Janus closed the handle's PeerConnection (ICE failed, DTLS alert)."""
         self.on_substream: Callable[[str, int], None] | None = None
         """Called with (mid, substream) when Janus starts relaying another simulcast layer on an m-line."""
+        self.to_janus: MidMap | None = None
+        """On a cascade's edge Janus (signalling/cascade.py), a feed's streams have other mids than on
+        its home Janus: meetkit names them as the home does, and these translate them both ways."""
+        self.from_janus: MidMap | None = None
         self._lock = asyncio.Lock()
         self._queued: asyncio.Future[str] | None = None  # the offer of an update Janus queued
 
@@ -99,6 +104,7 @@ class Subscriber:
         """One renegotiation: add and remove streams (``unsubscribe`` items: ``{sub_mid}`` or
         ``{feed, mid}``). Returns Janus's offer, to be answered with :meth:`start`, or None when Janus
         had nothing to renegotiate (or sends its offer later, to ``on_offer``)."""
+        subscribe, unsubscribe = self._out(subscribe), self._out(unsubscribe)
         async with self._lock:
             if self.handle is None or self.handle.closed:
                 if not subscribe:
@@ -142,7 +148,7 @@ class Subscriber:
     async def switch(self, changes: list[JsonObject]) -> None:
         """Re-point m-lines (``{feed, mid, sub_mid}``) without renegotiation."""
         async with self._lock:
-            data, _ = await self._live().message({"request": "switch", "streams": changes})
+            data, _ = await self._live().message({"request": "switch", "streams": self._out(changes)})
             self._learn(data)
 
     async def configure(self, streams: list[JsonObject]) -> None:
@@ -171,10 +177,22 @@ class Subscriber:
             raise JanusError(0, "no subscription")
         return self.handle
 
+    def _out(self, items: list[JsonObject]) -> list[JsonObject]:
+        """Items naming a feed's stream (``feed`` and ``mid``) with the mid this Janus knows."""
+        to = self.to_janus
+        if to is None:
+            return items
+        return [{**x, "mid": to(x["feed"], str(x["mid"]))} if "feed" in x and "mid" in x else x for x in items]
+
     def _learn(self, data: JsonObject) -> None:
         streams = parse_streams(data)
-        if streams is not None:
-            self.streams = streams
+        if streams is None:
+            return
+        back = self.from_janus
+        if back is not None:
+            streams = [replace(s, feed_mid=back(s.feed, s.feed_mid)) if s.feed is not None and s.feed_mid is not None
+                       else s for s in streams]
+        self.streams = streams
 
     def _heard(self, handle: JanusHandle, message: JsonObject) -> None:
         """Unasked events of the handle: an ``updated`` with an offer is Janus renegotiating; a

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 from ..media.videoroom import AudioLevels, MediaEvent
 from . import protocol
+from .cascade import SplitMedia
 from .node import MEDIA_TIMEOUT, MediaParticipantPort, MediaPort
 from .participant import Participant
 
@@ -66,6 +67,7 @@ class Relay:
                                description=f"meetkit {room.room_id}",
                                audio_levels=AudioLevels(s.audio_active_packets, s.audio_level_average))
         await room.subscriptions.speakers.open()
+        edge = await room.cascade.place(m)  # None: m receives on the home Janus too
         await port.allow(room.janus_room, m.media_token)
         opened: list[MediaParticipantPort] = []
 
@@ -74,6 +76,16 @@ class Relay:
                 self._heard(m, opened[0], event)
 
         media = await port.open_participant(room.janus_room, m.media_token, on_event=on_event)
+        if edge is not None:
+            try:
+                await edge.server.allow(room.janus_room, m.media_token)
+                far = await edge.server.open_participant(room.janus_room, m.media_token, on_event=on_event)
+            except BaseException:
+                room.cascade.release(m)
+                await media.close()
+                raise
+            far.subscriber.to_janus, far.subscriber.from_janus = edge.to_edge, edge.to_home
+            media = SplitMedia(media, far)
         opened.append(media)
         m.media = media
         if told is not None:
@@ -87,11 +99,16 @@ class Relay:
         room.subscriptions.forget(m)
         feeds = [*m.feeds.values(), *m.pending.values()]
         presence = getattr(media, "presence_id", None)
+        edge = room.cascade.release(m)
         if port is not None and room.janus_room is not None:
             steps: list[Awaitable[None]] = [port.disallow(room.janus_room, m.media_token)]
             steps += [port.kick(room.janus_room, feed) for feed in feeds]
             if isinstance(presence, int):
                 steps.append(port.kick(room.janus_room, presence))
+            far = getattr(media, "edge", None)
+            if edge is not None and far is not None:
+                steps.append(edge.server.disallow(room.janus_room, m.media_token))
+                steps.append(edge.server.kick(room.janus_room, far.presence_id))
             for step in steps:
                 try:
                     await asyncio.wait_for(step, MEDIA_TIMEOUT)
@@ -126,6 +143,7 @@ class Relay:
         room = self.room
         room.subscriptions.close()
         await room.subscriptions.speakers.close()
+        await room.cascade.close(room.janus_room)
         was = room.media, room.janus_room
         room.janus_room, room.media = None, None
         return was

@@ -19,6 +19,7 @@ from ..domain import lobby as rules
 from ..storage import tables as t
 from ..storage.fences import Fence
 from . import ice, protocol
+from .cascade import Cascade
 from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
 from .lobby import Lobby
@@ -57,6 +58,7 @@ class Room:
     def __post_init__(self) -> None:
         self.lobby = Lobby(self)
         self.relay = Relay(self)
+        self.cascade = Cascade(self)
         self.publishing = Publishing(self)
         self.subscriptions = Subscriptions(self)
         self.recording = Recording(self)

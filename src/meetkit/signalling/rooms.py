@@ -7,6 +7,8 @@ connected to it, and hears what the rest of the deployment says about it on the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from ..actions import meetings
@@ -20,7 +22,7 @@ from . import handover, protocol
 from .connection import Connection
 from .flow import AddressSockets, FlowLimits
 from .links import Links
-from .node import MediaPort, Node
+from .node import MEDIA_TIMEOUT, MediaPort, Node
 from .participant import Participant
 from .room import Room
 
@@ -180,11 +182,27 @@ class Rooms:
         """A Janus of the pool is lost: its meetings move to another that is reachable, at once (their
         media is gone either way). With no other, they wait for it to come back (media_restarted)."""
         pool = self.node.pool
+        for room in list(self.rooms.values()):
+            if any(e.server is server for e in room.cascade.edges.values()):
+                self.node.spawn(self._off_edge(room, server), name="media-off-edge")
         if pool is None or not any(s is not server and getattr(s, "connected", False) for s in pool.servers.values()):
             return
         for room in list(self.rooms.values()):
             if room.media is server:
                 self.node.spawn(self._move(room, server), name="media-move")
+
+    async def _off_edge(self, room: Room, server: object) -> None:
+        """The Janus a cascading meeting's edge was on is lost: who received there receives elsewhere
+        (its media opened again: the home part is closed with it, so it publishes again too)."""
+        async with room.lock:
+            people = [m for m in room.cascade.lost(server) if m.state == "joined"]
+            for m in people:
+                if m.media is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(m.media.close(), MEDIA_TIMEOUT)
+            if people:
+                log.info("a meeting's edge Janus is lost: %d receivers move", len(people))
+                await room.relay.reopen(people)
 
     async def _move(self, room: Room, server: object) -> None:
         async with room.lock:

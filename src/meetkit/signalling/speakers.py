@@ -33,6 +33,7 @@ class Speakers:
         self.listener: MediaParticipantPort | None = None
         self._token = secrets.token_urlsafe(24)
         self._streams: dict[int, list[tuple[str, str]]] = {}  # feed → [(type, mid)] as published
+        self.published: dict[int, dict[str, Any]] = {}  # feed → Janus's description of it (cascading)
         self.spoke_at: dict[str, float] = {}  # participant id → when last heard talking (clock seconds)
         self.talking: set[str] = set()
 
@@ -48,6 +49,7 @@ class Speakers:
             return
         self.listener = None
         self._streams.clear()
+        self.published.clear()
         await port.allow(janus_room, self._token)
         opened: list[MediaParticipantPort] = []
 
@@ -63,6 +65,7 @@ class Speakers:
     async def close(self) -> None:
         listener, self.listener = self.listener, None
         self._streams.clear()
+        self.published.clear()
         self.spoke_at.clear()
         self.talking.clear()
         if listener is not None:
@@ -88,6 +91,8 @@ class Speakers:
                 self._learn(data["publishers"])
             for gone in (data.get("unpublished"), data.get("leaving")):
                 if isinstance(gone, int) and self._streams.pop(gone, None) is not None:
+                    self.published.pop(gone, None)
+                    self.room.cascade.withdrawn(gone)
                     self._changed()
 
     def _learn(self, publishers: list[Any]) -> None:
@@ -96,6 +101,8 @@ class Speakers:
                 continue
             self._streams[p["id"]] = [(str(s.get("type")), str(s.get("mid"))) for s in p["streams"]
                                       if isinstance(s, dict) and "mid" in s and not s.get("disabled")]
+            self.published[p["id"]] = p
+            self.room.cascade.published(p["id"])
         self._changed()
 
     def _talked(self, feed: Any, talking: bool) -> None:

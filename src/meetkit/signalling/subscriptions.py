@@ -293,7 +293,7 @@ class Subscriptions:
         videos: dict[Key, int | None] = {}
         for feed, width in v.tiles.items():
             owner = room.feed_owner(feed)
-            if owner is None or owner is v.m:
+            if owner is None or owner is v.m or not room.cascade.carries(v.m, feed):
                 continue
             screen = owner.feeds.get("screen") == feed
             if not screen and not owner.camera:
@@ -301,7 +301,8 @@ class Subscriptions:
             for mid in self.speakers.mids(feed, "video"):
                 videos[(feed, mid)] = None if screen else substream_for(width, low_bandwidth=v.low_bandwidth)
         people = room.joined()
-        senders = [x.id for x in people if x.mic and self._audio_of(x.id) is not None]
+        senders = [x.id for x in people if x.mic and (key := self._audio_of(x.id)) is not None
+                   and room.cascade.carries(v.m, key[0])]
         presenter = next((x.id for x in people if "screen" in x.feeds), None)
         previous = [v.slot_of.get(mid, "") for mid in v.slots]
         now = room.node.c.clock.now().timestamp()
