@@ -194,6 +194,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         if c.redis is not None:  # meetings whose node died and nobody came back to (signalling/rooms.py)
             workers.append(asyncio.create_task(live_rooms.watch_orphans(c.settings.room_lease_seconds * 2),
                                                name="orphans"))
+        if live_rooms.node.cards is not None:  # media carried through a failover (signalling/carry.py)
+            workers.append(asyncio.create_task(live_rooms.keep_media_cards(), name="media-cards"))
         if run_workers:
             workers.append(asyncio.create_task(WebhookWorker(c).run(), name="webhooks"))
             workers.append(asyncio.create_task(LifecycleWorker(c).run(), name="lifecycle"))

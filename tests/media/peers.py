@@ -107,6 +107,10 @@ class Receiver:
         self._seen = since
         self._task = asyncio.create_task(self._follow())
 
+    def follow(self, peer: Peer) -> None:
+        """Go on with the same connection on ``peer``'s socket (a resume: the offers come there now)."""
+        self.peer, self._seen = peer, 0
+
     def _who(self, track: MediaStreamTrack) -> str | None:
         for t in self.pc.getTransceivers():
             if t.receiver.track is track and t.mid is not None:

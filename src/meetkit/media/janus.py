@@ -144,6 +144,15 @@ class JanusClient:
         self._sessions[session.id] = session
         return session
 
+    async def claim_session(self, session_id: int) -> JanusSession:
+        """Take over a session another connection made (Janus keeps it ``reclaim_session_timeout``
+        seconds after that connection drops; after, or with 0, it answers 458): its events come here
+        from now on, its handles with it (:meth:`JanusSession.adopt`)."""
+        await self.call({"janus": "claim", "session_id": session_id})
+        session = JanusSession(self, session_id)
+        self._sessions[session.id] = session
+        return session
+
     async def info(self) -> JsonObject:
         """Janus's ``info`` (version, plugins, transports): a cheap liveness check."""
         return await self.call({"janus": "info"})

@@ -79,6 +79,14 @@ class JanusSession:
         self.client._register_handle(handle)
         return handle
 
+    def adopt(self, handle_id: int, plugin: str, *, on_event: EventCallback | None = None,
+              on_closed: HandleClosedCallback | None = None) -> JanusHandle:
+        """A handle of a claimed session (``JanusClient.claim_session``), known by its id."""
+        handle = JanusHandle(self, handle_id, plugin, on_event=on_event, on_closed=on_closed)
+        self._handles[handle.id] = handle
+        self.client._register_handle(handle)
+        return handle
+
     async def destroy(self) -> None:
         """Destroy the session (Janus detaches its handles). Idempotent; tolerates a lost connection."""
         if self._destroyed:
@@ -93,6 +101,14 @@ class JanusSession:
             await self.client.call({"janus": "destroy", "session_id": self.id})
         except JanusError as exc:
             log.debug("destroying Janus session %s: %s", self.id, exc)
+
+    def let_go(self) -> None:
+        """Forget the session here without a word to Janus (no more keepalives either): another meetkit
+        claims it, or Janus times it out."""
+        self._destroyed = True
+        self.client._forget_session(self.id)
+        for handle in list(self._handles.values()):
+            handle._forget()
 
     def _lost(self) -> None:
         """Janus timed the session out: its handles are gone."""

@@ -14,16 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from .candidates import EarlyCandidates
 from .codes import ID_EXISTS, NO_SUCH_FEED, PLUGIN
+from .handover import MediaCard
 from .janus import JanusError, JanusHandle, JanusSession, JsonObject
 from .janus_session import EventCallback
 from .sdp import has_simulcast
-from .subscriber import Subscriber
+from .subscriber import SubscribedStream, Subscriber
 
 if TYPE_CHECKING:
     from .videoroom import MediaServer
@@ -298,6 +299,14 @@ class MediaParticipant:
             await handle.detach()
         await self._session.destroy()
 
+    def let_go(self) -> None:
+        """This meetkit no longer serves the participant, and another may claim its session: forget it
+        here, asking Janus nothing (closing would end the media the other carries on)."""
+        self._closed = True
+        for task in self._keyframe_asks:
+            task.cancel()
+        self._session.let_go()
+
     # -- internals ----------------------------------------------------------------------------------
 
     def _lock(self, key: str) -> asyncio.Lock:
@@ -310,6 +319,11 @@ class MediaParticipant:
         return await self._attach("subscriber", None, heard)
 
     async def _attach(self, role: str, feed: int | None, heard: EventCallback | None = None) -> JanusHandle:
+        on_event, on_closed = self._callbacks(role, feed, heard)
+        return await self._session.attach(PLUGIN, on_event=on_event, on_closed=on_closed)
+
+    def _callbacks(self, role: str, feed: int | None,
+                   heard: EventCallback | None = None) -> tuple[EventCallback, Callable[[JanusHandle], None]]:
         live = self._live.get(role)
 
         def on_event(handle: JanusHandle, message: JsonObject) -> None:
@@ -323,7 +337,30 @@ class MediaParticipant:
         def on_closed(_: JanusHandle) -> None:
             self._emit("closed", role, feed, {})
 
-        return await self._session.attach(PLUGIN, on_event=on_event, on_closed=on_closed)
+        return on_event, on_closed
+
+    def card(self) -> MediaCard:
+        """What another meetkit needs to carry this media on (media/handover.py)."""
+        sub = self.subscriber.handle
+        return MediaCard(
+            session=self._session.id, presence=self._presence.id if self._presence is not None else 0,
+            presence_id=self.presence_id, private_id=self._private_id,
+            publishers={kind: (handle.id, feed) for kind, (handle, feed) in self._publishers.items()},
+            subscriber=sub.id if sub is not None and not sub.closed else None,
+            streams=[asdict(x) for x in self.subscriber.streams])
+
+    def _claimed(self, card: MediaCard) -> None:
+        """Take the handles of a claimed session as this participant's (``MediaServer.claim_participant``)."""
+        self._presence = self._session.adopt(card.presence, PLUGIN, **_kw(self._callbacks("presence", None)))
+        self.presence_id, self._private_id = card.presence_id, card.private_id
+        for kind, (handle_id, feed) in card.publishers.items():
+            live = self._live[kind] = asyncio.Event()
+            live.set()  # it was live: others subscribe to it
+            self._publishers[kind] = (self._session.adopt(handle_id, PLUGIN, **_kw(self._callbacks(kind, feed))), feed)
+        if card.subscriber is not None:
+            self.subscriber.claimed(self._session.adopt(
+                card.subscriber, PLUGIN, **_kw(self._callbacks("subscriber", None, self.subscriber.heard))),
+                [s for s in (SubscribedStream.of_card(x) for x in card.streams) if s is not None])
 
     def _emit(self, type_: str, role: str, feed: int | None, data: JsonObject) -> None:
         if self.on_event is not None:
@@ -340,6 +377,10 @@ async def _configure(handle: JanusHandle, sdp_offer: str, trickle: bool) -> str:
     if answer is None or answer.get("type") != "answer":
         raise JanusError(0, "Janus configured the publisher without an SDP answer")
     return str(answer["sdp"])
+
+
+def _kw(callbacks: tuple[EventCallback, Callable[[JanusHandle], None]]) -> dict[str, Any]:
+    return {"on_event": callbacks[0], "on_closed": callbacks[1]}
 
 
 def _event_type(message: JsonObject) -> str:

@@ -61,6 +61,16 @@ class SubscribedStream:
                    active=active)
 
 
+    @classmethod
+    def of_card(cls, raw: Any) -> SubscribedStream | None:
+        """One of ``dataclasses.asdict(stream)``'s, read back (media/handover.py)."""
+        if not isinstance(raw, dict) or not isinstance(raw.get("mid"), str) or not isinstance(raw.get("type"), str):
+            return None
+        feed, feed_mid = raw.get("feed"), raw.get("feed_mid")
+        return cls(mid=raw["mid"], type=raw["type"], feed=feed if isinstance(feed, int) else None,
+                   feed_mid=feed_mid if isinstance(feed_mid, str) else None, active=bool(raw.get("active")))
+
+
 def parse_streams(data: JsonObject) -> list[SubscribedStream] | None:
     raw = data.get("streams")
     if not isinstance(raw, list):
@@ -109,7 +119,7 @@ class Subscriber:
             if self.handle is None or self.handle.closed:
                 if not subscribe:
                     raise JanusError(0, "nothing to subscribe to")
-                handle = await self._attach(self._heard)
+                handle = await self._attach(self.heard)
                 body: JsonObject = {"request": "join", "ptype": "subscriber", "room": self.room, "streams": subscribe,
                                     "private_id": self._private_id(), "token": self._token}
                 try:
@@ -164,6 +174,10 @@ class Subscriber:
                 raise JanusError(0, "Janus restarted ICE without an SDP offer")
             return str(jsep["sdp"])
 
+    def claimed(self, handle: JanusHandle, streams: list[SubscribedStream]) -> None:
+        """The handle of a claimed session (media/handover.py), with the m-lines it had."""
+        self.handle, self.streams = handle, streams
+
     async def close(self) -> None:
         handle, self.handle = self.handle, None
         self.streams = []
@@ -194,7 +208,7 @@ class Subscriber:
                        else s for s in streams]
         self.streams = streams
 
-    def _heard(self, handle: JanusHandle, message: JsonObject) -> None:
+    def heard(self, handle: JanusHandle, message: JsonObject) -> None:
         """Unasked events of the handle: an ``updated`` with an offer is Janus renegotiating; a
         ``hangup`` is the PeerConnection gone (the handle stays, but needs a new one)."""
         if handle is not self.handle:

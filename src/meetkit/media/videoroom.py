@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 
 from ..clock import Clock, SystemClock
 from .codes import ID_EXISTS, NO_SUCH_FEED, NO_SUCH_ROOM, PLUGIN, PUBLISHERS_FULL, ROOM_EXISTS, UNAUTHORIZED
+from .handover import MediaCard
 from .janus import JanusClient, JanusClosedError, JanusError, JanusHandle, JsonObject
 from .participant import KINDS, MediaEvent, MediaEventCallback, MediaKind, MediaParticipant
 from .watchdog import Backoff, RestartCallback, Watchdog
@@ -357,4 +358,15 @@ class MediaServer:
         except BaseException:
             await participant.close()
             raise
+        return participant
+
+    async def claim_participant(self, room: int, token: str, card: MediaCard, *,
+                                on_event: MediaEventCallback | None = None) -> MediaParticipant:
+        """Go on with a participant's media that another meetkit opened (media/handover.py): its Janus
+        session is claimed on this connection. Raises :class:`JanusError` (458: the session is gone)."""
+        if self._client is None or self._client.closed:
+            raise JanusClosedError("not connected to Janus")
+        session = await self._client.claim_session(card.session)
+        participant = MediaParticipant(self, room, token, session, on_event)
+        participant._claimed(card)
         return participant

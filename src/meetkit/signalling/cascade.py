@@ -216,6 +216,11 @@ class Cascade:
         if self.room.janus_room is not None:
             edge.server.forget_room(self.room.janus_room)  # not re-created there when it comes back
 
+    def forget(self) -> None:
+        """This node no longer serves the meeting: its edges are the next owner's to drop."""
+        self.edges, self.edge_of = {}, {}
+        self.home_receivers.clear()
+
     async def close(self, janus_room: int | None) -> None:
         """The meeting's media room goes (emptied, or moved): its edges' rooms go with it (and their
         remote publishers); the home's forwarders go with the home's room."""
@@ -277,3 +282,9 @@ class SplitMedia:
             await self.edge.close()
         finally:
             await self.home.close()
+
+    def let_go(self) -> None:
+        for part in (self.edge, self.home):
+            let_go = getattr(part, "let_go", None)
+            if let_go is not None:
+                let_go()

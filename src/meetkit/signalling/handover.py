@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..actions import meetings
-from . import protocol
+from . import carry, protocol
 from .participant import Participant
 
 if TYPE_CHECKING:
@@ -30,6 +30,8 @@ async def adopt(room: Room) -> None:
         m.move_to("joined", row.joined_at)
         room.participants[m.id] = m
         room.start_grace(m)
+    if room.node.cards is not None and room.node.has_media:  # their Janus sessions, claimed
+        await carry.carry_on(room, room.node.cards)
 
 
 async def abandon(room: Room) -> None:
@@ -37,16 +39,20 @@ async def abandon(room: Room) -> None:
     reconnect and resume there) and this node lets go of the media, writing nothing: the session and
     its participants are the new owner's."""
     async with room.lock:
+        carried = room.node.cards is not None  # the new owner claims the media: nothing of it is touched
         for x in list(room.participants.values()):
             if x.conn is not None:
                 x.conn.close(protocol.CLOSE_MOVED)
             if x.grace is not None:
                 x.grace.cancel()
-            if x.state == "joined":
+            if x.state == "joined" and not carried:
                 await room.relay.close_media(x)
             x.move_to("gone")
+        if carried:
+            await room.relay.let_go_media()
         room.participants.clear()
         room.recording.forget()
         room.session_id = None
-        await room.relay.destroy_media_room()
+        if not carried:
+            await room.relay.destroy_media_room()
         room.forget_if_empty()

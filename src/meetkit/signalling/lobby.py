@@ -38,8 +38,8 @@ class Lobby:
                     servers = ice.admitted_servers(room.node, old)
                     if servers is not None:
                         old.send(servers)
-                    if room.node.has_media:  # media.reset: publish and subscribe again, here
-                        await room.relay.reopen([old])
+                    if room.node.has_media and old.media is None:  # not carried on (carry.py): media.reset,
+                        await room.relay.reopen([old])  # publish and subscribe again, here
                 return old
         is_host = hello.host_token is not None and hmac.compare_digest(
             hello.host_token.encode(), room.host_token.encode())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from ..actions import media_servers
+from ..cluster.media_cards import MediaCards
 from ..cluster.ownership import Ownership, SoleOwnership
 from ..container import Container
 from ..domain.placement import JanusLoad
@@ -66,6 +67,9 @@ class Node:
     pool: MediaPoolPort | None = None  # a pool of them (MEETKIT_JANUS_URLS)
     candidate_networks: Networks | None = None
     ownership: Ownership = field(default_factory=SoleOwnership)
+    # Where this node keeps its meetings' media cards for a node that takes one over (signalling/carry.py):
+    # with Redis and an external Janus the nodes share; None otherwise.
+    cards: MediaCards | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod

@@ -12,7 +12,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, cast
 
-from ..media.videoroom import AudioLevels, MediaEvent
+from ..media.handover import MediaCard
+from ..media.videoroom import AudioLevels, MediaEvent, MediaServer
 from . import protocol
 from .cascade import SplitMedia
 from .node import MEDIA_TIMEOUT, MediaParticipantPort, MediaPort
@@ -56,26 +57,14 @@ class Relay:
         if room.janus_room is None or room.media is None:  # the meeting's first media: placed now
             room.media = await room.node.place(room.room_id)
             room.janus_room = new_feed_id()
-        port = room.media
-        if port is None:
+        port, janus_room = room.media, room.janus_room
+        if port is None or janus_room is None:
             raise LookupError("no media server can take the meeting")
-        # Idempotent: cheap when the room exists, and re-creates it after a media server restart.
-        s = room.node.c.settings
-        # Janus counts every sender, audio-only ones included; meetkit enforces the video limit itself.
-        # (+1: the room's listener, signalling/speakers.py.) Talking detection tuned in the settings.
-        await port.create_room(room.janus_room, publishers=s.max_participants + s.max_video_senders + 1,
-                               description=f"meetkit {room.room_id}",
-                               audio_levels=AudioLevels(s.audio_active_packets, s.audio_level_average))
-        await room.subscriptions.speakers.open()
+        await self.ready_media_room()
         edge = await room.cascade.place(m)  # None: m receives on the home Janus too
-        await port.allow(room.janus_room, m.media_token)
-        opened: list[MediaParticipantPort] = []
-
-        def on_event(event: MediaEvent) -> None:
-            if opened and m.media is opened[0]:  # a closed or replaced media's events are history
-                self._heard(m, opened[0], event)
-
-        media = await port.open_participant(room.janus_room, m.media_token, on_event=on_event)
+        await port.allow(janus_room, m.media_token)
+        on_event, opened = self._events_of(m)
+        media = await port.open_participant(janus_room, m.media_token, on_event=on_event)
         if edge is not None:
             try:
                 await edge.server.allow(room.janus_room, m.media_token)
@@ -90,6 +79,41 @@ class Relay:
         m.media = media
         if told is not None:
             told()
+
+    async def ready_media_room(self) -> None:
+        """The meeting's media room exists on its Janus, with its listener. Idempotent: cheap when the room
+        exists, and re-creates it after a media server restart."""
+        room, port, janus_room = self.room, self.room.media, self.room.janus_room
+        if port is None or janus_room is None:
+            raise LookupError("the meeting has no media room")
+        s = room.node.c.settings
+        # Janus counts every sender, audio-only ones included; meetkit enforces the video limit itself.
+        # (+1: the room's listener, signalling/speakers.py.) Talking detection tuned in the settings.
+        await port.create_room(janus_room, publishers=s.max_participants + s.max_video_senders + 1,
+                               description=f"meetkit {room.room_id}",
+                               audio_levels=AudioLevels(s.audio_active_packets, s.audio_level_average))
+        await room.subscriptions.speakers.open()
+
+    async def claim_media(self, m: Participant, card: MediaCard) -> None:
+        """Go on with ``m``'s media from a dead owner's card (signalling/carry.py); its token is allowed."""
+        room, server = self.room, self.room.media
+        if not isinstance(server, MediaServer) or room.janus_room is None:
+            raise LookupError("the meeting has no media room")
+        on_event, opened = self._events_of(m)
+        media = await server.claim_participant(room.janus_room, m.media_token, card, on_event=on_event)
+        opened.append(media)
+        m.media = media
+        room.cascade.home_receivers.add(m.id)
+
+    def _events_of(self, m: Participant) -> tuple[Callable[[MediaEvent], None], list[MediaParticipantPort]]:
+        """What Janus says unasked about ``m``'s media, once it is in the list (and still ``m``'s)."""
+        opened: list[MediaParticipantPort] = []
+
+        def on_event(event: MediaEvent) -> None:
+            if opened and m.media is opened[0]:  # a closed or replaced media's events are history
+                self._heard(m, opened[0], event)
+
+        return on_event, opened
 
     async def close_media(self, m: Participant) -> None:
         """Token withdrawn, feeds and presence kicked, Janus session destroyed: each step on its own,
@@ -119,6 +143,20 @@ class Relay:
                 await asyncio.wait_for(media.close(), MEDIA_TIMEOUT)
             except Exception as exc:
                 log.warning("closing a participant's media failed: %s", type(exc).__name__)
+
+    async def let_go_media(self) -> None:
+        """Another node owns the meeting and claims its media (signalling/carry.py): this node forgets
+        everyone's media and the media room without a word to Janus."""
+        room = self.room
+        for m in room.participants.values():
+            media, m.media = m.media, None
+            let_go = getattr(media, "let_go", None)
+            if let_go is not None:
+                let_go()
+        room.subscriptions.close()
+        await room.subscriptions.speakers.close()  # this node's own listener: the new owner has its own
+        room.cascade.forget()
+        room.janus_room, room.media = None, None
 
     async def destroy_media_room(self) -> None:
         port, janus_room = await self._drop_media_room()

@@ -242,6 +242,8 @@ class Room:
         await self.recording.stop()
         self.session_id = None
         await self.relay.destroy_media_room()
+        if self.node.cards is not None:
+            self.node.spawn(self.node.cards.drop(self.room_id), name="media-cards-drop")
 
     async def end_meeting(self) -> None:
         """The meeting ends for everyone (the host ended it, or the room ended)."""

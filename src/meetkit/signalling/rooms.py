@@ -10,15 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 from ..actions import meetings
 from ..bus import RoomEnded, RoomEvent, RoomUpdated
+from ..cluster.media_cards import MediaCards
 from ..cluster.ownership import ClaimDeferred, Ownership
 from ..container import Container
 from ..domain.ratelimit import KeyedBuckets
 from ..storage import repositories
 from ..storage import tables as t
 from . import handover, protocol
+from .carry import CardKeeper
 from .connection import Connection
 from .flow import AddressSockets, FlowLimits
 from .links import Links
@@ -41,6 +44,9 @@ class Rooms:
     def __init__(self, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> None:
         self.node = Node.of(c, media, ownership)
         self.node.ownership.on_lost(self.lost)
+        if c.redis is not None and c.settings.media_mode == "external":
+            # Cards live while Janus keeps a dead node's sessions (the pool's Janus: MEETKIT_JANUS_RECLAIM_SECONDS).
+            self.node.cards = MediaCards(c.redis, max(60, c.settings.janus_reclaim_seconds + 30))
         # The relay of sockets to and from the other nodes (links.py); None in single-process mode.
         self.links: Links | None = None
         self.rooms: dict[str, Room] = {}
@@ -79,6 +85,11 @@ class Rooms:
                         await handover.adopt(room)
             return room
         raise RuntimeError("the room's ownership kept changing")
+
+    async def keep_media_cards(self) -> None:
+        """Runs for the node's life (with cards): each owned meeting's cards, written when they change."""
+        if self.node.cards is not None:
+            await CardKeeper(self.node.cards, lambda: self.rooms, time.monotonic).run()
 
     def _forget(self, room: Room) -> None:
         if not room.participants and self.rooms.get(room.room_id) is room:

@@ -166,12 +166,7 @@ class Subscriptions:
         if v.stale and v.media is media:  # its PeerConnection is gone, or the page never answered
             await asyncio.wait_for(sub.close(), MEDIA_TIMEOUT)
         if v.media is not media or v.stale:  # new media (first time, after media.reset), or a new handle
-            v.media, v.slots, v.slot_of, v.janus_offers = media, [], {}, []
-            v.layers = ViewerLayers(self.room.node.c.clock, v.dirty.set)
-            v.stale, v.offered, v.pending = False, False, None
-            sub.on_offer = lambda sdp: self._janus_offered(v, sdp)
-            sub.on_substream = v.layers.heard
-            sub.on_hangup = lambda: self._hung_up(v, media)
+            self._bind(v, media)
         while v.janus_offers:  # Janus renegotiated by itself (a publisher left): answer that first
             if not await self._offer(v, v.janus_offers.pop(0)):
                 return
@@ -239,6 +234,36 @@ class Subscriptions:
         if switches and not offered:  # the page learns who a switched slot carries now
             v.m.send(protocol.MediaStreams(streams=self._streams(v)))
         await self._configure_layers(v, videos)
+
+    def _bind(self, v: Viewer, media: MediaParticipantPort) -> None:
+        """The viewer's state is of ``media``'s subscriber from now on, starting empty."""
+        sub = media.subscriber
+        v.media, v.slots, v.slot_of, v.janus_offers = media, [], {}, []
+        v.layers = ViewerLayers(self.room.node.c.clock, v.dirty.set)
+        v.stale, v.offered, v.pending = False, False, None
+        sub.on_offer = lambda sdp: self._janus_offered(v, sdp)
+        sub.on_substream = v.layers.heard
+        sub.on_hangup = lambda: self._hung_up(v, media)
+
+    def restore(self, m: Participant, view: dict[str, Any]) -> None:
+        """``m``'s media was carried on from a dead owner (signalling/carry.py): the viewer goes on from
+        what that owner knew (``view``: its tiles, slots and last offer), so nothing changes for the page
+        until it says otherwise."""
+        media = m.media
+        if media is None:
+            return
+        v = self._viewer(m)
+        self._bind(v, media)
+        live = {s.mid for s in media.subscriber.active}
+        tiles, slot_of = view.get("tiles"), view.get("slot_of")
+        if isinstance(tiles, dict):
+            v.tiles = {int(f): int(w) for f, w in tiles.items() if str(f).isdigit() and isinstance(w, int)}
+        v.low_bandwidth = bool(view.get("low"))
+        v.slots = [mid for mid in view.get("slots") or [] if isinstance(mid, str) and mid in live]
+        if isinstance(slot_of, dict):
+            v.slot_of = {mid: str(who) for mid, who in slot_of.items() if mid in v.slots}
+        offer = view.get("offer")
+        v.offer_id = offer if isinstance(offer, int) else 0
 
     def _janus_offered(self, v: Viewer, sdp: str) -> None:
         v.janus_offers.append(sdp)
