@@ -44,6 +44,8 @@ class Front:
     def owner(self) -> Server:
         """The node holding the live meeting (its /metrics counts it)."""
         for node in self.deployment.nodes:
+            if node.process.poll() is not None:
+                continue  # (killed by the test)
             text = httpx.get(node.base_url + "/metrics", timeout=5).text
             found = re.search(r"^meetkit_live_meetings (\S+)$", text, flags=re.M)
             if found and float(found.group(1)) >= 1:
