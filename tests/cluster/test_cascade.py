@@ -22,7 +22,7 @@ from meetkit.media.videoroom import MediaServer
 from .. import browser as b
 from ..signalling_client import Peer
 from ..support import create_application, free_port, media_net, start_server, stop_server
-from .test_janus_pool import ADMIN_KEY, Pool, _janus, _leave
+from .test_janus_pool import ADMIN_KEY, Pool, RunJanus, _janus, _leave
 
 aiortc = pytest.importorskip("aiortc")
 
@@ -36,11 +36,11 @@ async def cascade(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Poo
     media_net()
     tmp_path = tmp_path_factory.mktemp("cascade")
     first = _janus(tmp_path / "a", 43000 + free_port() % 8000)
-    second = _janus(tmp_path / "b", 52000 + free_port() % 8000)
     await first.start()
     srv = None
+    second: RunJanus | None = None
     try:
-        await second.start()
+        second = await RunJanus.start(tmp_path / "b", 52000 + free_port() % 8000)  # killed by the last test
         srv = await asyncio.to_thread(start_server, "postgresql", tmp_path / "node", {
             "MEETKIT_MEDIA_MODE": "external", "MEETKIT_JANUS_URLS": f"a={first.url},b={second.url}",
             "MEETKIT_JANUS_ADMIN_KEY": ADMIN_KEY, "MEETKIT_MEDIA_CANDIDATE_NETWORKS": "127.0.0.0/8",
@@ -49,7 +49,8 @@ async def cascade(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Poo
     finally:
         if srv is not None:
             await asyncio.to_thread(stop_server, srv)
-        await second.stop()
+        if second is not None:
+            second.kill()
         await first.stop()
 
 
@@ -242,3 +243,42 @@ async def _decoding_from(page: Any, feeds: int, timeout: float = 30.0) -> dict[s
             return live
         await asyncio.sleep(0.25)
     raise AssertionError(f"not decoding {feeds} feeds within {timeout}s: {last}")
+
+
+async def test_a_lost_edge_janus_its_receivers_receive_again_elsewhere(cascade: Pool) -> None:
+    """(Last in this module: it kills Janus b.) The meeting is placed on a (the less loaded name), so b
+    is its edge: when b dies, the receiver there is told ``media.reset``, and hears the host again."""
+    app_id, key = await asyncio.to_thread(create_application, cascade.server, cascade.keys, "edge lost")
+    with MeetingsClient(cascade.server.base_url, app_id, key) as api:
+        room = api.create_room({"display_name": "edge lost", "join_approval_level": "none"})
+    code, token = room["meeting_code"], room["_links"]["host_url"]["href"].split("participant_token=")[1]
+    host = await Peer.open(cascade.server.base_url, code, "Hana", host_token=token)
+    await host.expect("admitted")
+    voice = Voice()
+    voice.speak()
+    pcs = [await publish(host, voice=voice)]
+    peers, receivers = [host], [Receiver(host)]
+    try:
+        for name in ("Gus", "Ida"):
+            guest = await Peer.open(cascade.server.base_url, code, name)
+            await guest.expect("admitted")
+            peers.append(guest)
+            receivers.append(Receiver(guest))
+        ida = peers[2]
+        await _until("the receiver on the edge hears the host", lambda: receivers[2].loud_frames.get(host.id, 0) >= 10)
+        assert {n: row["meetings"] for n, row in cascade.listed().items()}["a"] == 1
+        janus_b = cascade.janus["b"]
+        assert isinstance(janus_b, RunJanus)
+        seen = len(ida.frames)
+        janus_b.kill()
+        await ida.expect("media.reset", timeout=15)
+        assert not [f for f in host.frames + peers[1].frames if f["type"] == "media.reset"]  # only the edge's
+        await receivers[2].close()
+        receivers[2] = again = Receiver(ida, since=seen)
+        await _until("the moved receiver hears the host again", lambda: again.loud_frames.get(host.id, 0) >= 10)
+    finally:
+        for r in receivers:
+            await r.close()
+        for pc in pcs:
+            await pc.close()
+        await _leave(*reversed(peers))
