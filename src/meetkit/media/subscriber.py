@@ -60,7 +60,6 @@ class SubscribedStream:
                    feed_mid=str(raw["feed_mid"]) if active and raw.get("feed_mid") is not None else None,
                    active=active)
 
-
     @classmethod
     def of_card(cls, raw: Any) -> SubscribedStream | None:
         """One of ``dataclasses.asdict(stream)``'s, read back (media/handover.py)."""

@@ -173,7 +173,12 @@ class Relay:
         forget = getattr(old, "forget_room", None)
         if forget is not None and janus_room is not None:
             forget(janus_room)  # not re-created there should that Janus come back
-        await self.reopen(self.room.joined())
+        people = self.room.joined()
+        for m in people:  # gone with the lost Janus, but a cascade's edge part is alive: its session goes
+            if m.media is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(m.media.close(), MEDIA_TIMEOUT)
+        await self.reopen(people)
 
     async def _drop_media_room(self) -> tuple[MediaPort | None, int | None]:
         """The room lets go of its media room: subscriptions and listener closed, the room unplaced (the
