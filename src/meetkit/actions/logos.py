@@ -22,6 +22,7 @@ from ..domain.themes import (
 from ..errors import BadRequest, NotFound
 from ..storage import repositories as repo
 from ..storage import tables as t
+from .themes import tell_live_rooms
 
 
 def _checked_logo(data: bytes, logo_type: LogoType, limits: LogoLimits) -> bytes | str:
@@ -111,6 +112,7 @@ async def do_finalize_logos(c: Container, application_id: str, theme_id: str, ke
                 upload = await db.get(t.LogoUpload, key)
                 if upload is not None:
                     await db.delete(upload)
+            await tell_live_rooms(db, c, theme_id)
     except BaseException:
         for key in new_keys:
             await asyncio.to_thread(c.objects.delete, key)

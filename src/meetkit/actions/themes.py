@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..bus import RoomUpdated, publish_on_commit
 from ..container import Container
 from ..domain.themes import LOGO_COLUMN
 from ..errors import BadRequest, Conflict, Forbidden, InputValidationError, NotFound
@@ -105,12 +106,21 @@ async def do_update_theme(c: Container, application_id: str, theme_id: str, body
             for name in ("theme_name", "main_color", "brand_text", "short_company_url"):
                 if name in given:
                     setattr(theme, name, getattr(details, name))
+            await tell_live_rooms(db, c, theme_id)
     except IntegrityError as exc:
         raise await _conflict_after_race(
             c, application_id, details.theme_name if "theme_name" in given else None,
             details.short_company_url if "short_company_url" in given else None, theme_id,
         ) from exc
     return theme
+
+
+async def tell_live_rooms(db: AsyncSession, c: Container, theme_id: str) -> None:
+    """The meetings running in the theme's rooms draw it anew once this commits (``RoomUpdated``)."""
+    running = select(t.Session.room_id).where(t.Session.ended_at.is_(None))
+    rooms = await db.scalars(select(t.Room.id).where(t.Room.theme_id == theme_id, t.Room.id.in_(running)))
+    for room_id in rooms:
+        publish_on_commit(db, c.bus, RoomUpdated(room_id))
 
 
 async def do_delete_theme(c: Container, application_id: str, theme_id: str, force: bool) -> None:

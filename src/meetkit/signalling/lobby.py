@@ -118,6 +118,26 @@ class Lobby:
             m.browser_token = hello.browser_id
         self.room.broadcast(protocol.ParticipantUpdated(participant=m.view()), exclude=m)
 
+    async def approval_changed(self) -> None:
+        """The room's approval level changed while people wait (a live PATCH): whoever the new level
+        lets in at once enters; whoever now waits for another reason is told it (the lock is held).
+        Nobody already in the meeting is moved out by a stricter level."""
+        room = self.room
+        changed = False
+        for waiting in room.waiting():
+            if waiting.lobby_reason == "removed_before":
+                continue  # a host's decision, whatever the level
+            reason = rules.lobby_reason(is_host=False, approval=room.approval, host_present=room.hosts_present())
+            if reason is None:
+                await room.enter(waiting)
+                changed = True
+            elif reason != waiting.lobby_reason:
+                waiting.lobby_reason = reason
+                waiting.send(protocol.Lobby(reason=reason))
+                changed = True
+        if changed:
+            room.tell_hosts_lobby()
+
     def _knock(self, m: Participant, reason: rules.LobbyReason) -> None:
         m.lobby_reason = reason
         m.send(self.room.welcome(m, resumed=False))

@@ -16,6 +16,7 @@ from typing import Literal
 
 from ..actions import meetings
 from ..domain import lobby as rules
+from ..domain.links import API_PREFIX
 from ..storage import tables as t
 from ..storage.fences import Fence
 from . import ice, protocol
@@ -112,6 +113,13 @@ class Room:
         frame = message.frame()  # serialised once for everybody
         for x in self.joined():
             if x is not exclude:
+                x.send(frame)
+
+    def tell_everyone(self, message: protocol.ServerMessage) -> None:
+        """Everyone present: in the meeting and in the lobby."""
+        frame = message.frame()
+        for x in self.participants.values():
+            if x.present():
                 x.send(frame)
 
     def tell_hosts(self, message: protocol.ServerMessage) -> None:
@@ -271,6 +279,25 @@ class Room:
             self.updates.throttle.cancel()
             self.lobby_feed.throttle.cancel()
             self.on_empty(self)
+
+
+def room_changed(row: t.Room, theme: t.Theme | None) -> protocol.RoomChanged:
+    """``room.updated``: the room's options as the page uses them (docs/signalling.md)."""
+    def asset(key: str | None) -> str | None:
+        return f"{API_PREFIX}/assets/{key}" if key else None
+
+    features = {k: v for k, v in (row.available_features or {}).items() if k in protocol.Features.model_fields}
+    choices = {k: v for k, v in (row.recording_options or {}).items() if k in protocol.RecordingChoices.model_fields}
+    return protocol.RoomChanged(
+        room=protocol.RoomView(id=row.id, display_name=row.display_name, meeting_code=row.meeting_code,
+                               join_approval_level=row.join_approval_level),
+        available_features=protocol.Features(**{k: bool(v) for k, v in features.items()}),
+        recording_options=protocol.RecordingChoices(**{k: bool(v) for k, v in choices.items()}),
+        theme=protocol.ThemeView(
+            main_color=theme.main_color if theme else None, brand_text=theme.brand_text if theme else None,
+            brand_image_colored=asset(theme.brand_image_colored) if theme else None,
+            brand_image_white=asset(theme.brand_image_white) if theme else None,
+            branded_favicon=asset(theme.branded_favicon) if theme else None))
 
 
 def chat_view(line: meetings.ChatLine) -> protocol.ChatView:

@@ -27,7 +27,7 @@ from .flow import AddressSockets, FlowLimits
 from .links import Links
 from .node import MEDIA_TIMEOUT, MediaPort, Node
 from .participant import Participant
-from .room import Room
+from .room import Room, room_changed
 
 log = logging.getLogger("meetkit.signalling")
 
@@ -136,12 +136,15 @@ class Rooms:
             return
         async with self.node.c.sessions() as db:
             row = await repositories.room_by_id(db, room_id)
+            theme = await db.get(t.Theme, row.theme_id) if row is not None and row.theme_id else None
         if row is None:
             return
         async with room.lock:
             was_only_owner = room.recording.only_owner
             room.apply_options(row)
             await room.recording.follow_only_owner(was_only_owner)
+            room.tell_everyone(room_changed(row, theme))  # what the pages show and allow follows
+            await room.lobby.approval_changed()
 
     async def lost(self, room_id: str) -> None:
         """This node no longer owns the room's meeting (its lease ran out, or a write was fenced off):

@@ -146,6 +146,9 @@ from .server import (
     Error as Error,
 )
 from .server import (
+    Features as Features,
+)
+from .server import (
     Feeds as Feeds,
 )
 from .server import (
@@ -215,7 +218,13 @@ from .server import (
     Recording as Recording,
 )
 from .server import (
+    RecordingChoices as RecordingChoices,
+)
+from .server import (
     Removed as Removed,
+)
+from .server import (
+    RoomChanged as RoomChanged,
 )
 from .server import (
     RoomView as RoomView,
@@ -228,6 +237,9 @@ from .server import (
 )
 from .server import (
     TalkingOut as TalkingOut,
+)
+from .server import (
+    ThemeView as ThemeView,
 )
 from .server import (
     Waiting as Waiting,

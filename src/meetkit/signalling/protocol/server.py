@@ -260,6 +260,45 @@ class Recording(ServerMessage):
     active: bool
 
 
+class Features(BaseModel):
+    """The room's ``available_features`` as the meeting uses them (the REST contract's names)."""
+
+    model_config = ConfigDict(extra="forbid")
+    is_recording_available: bool = True
+    is_chat_available: bool = True
+    is_whiteboard_available: bool = True
+    is_locale_switcher_available: bool = False
+    is_captions_available: bool = False
+
+
+class RecordingChoices(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auto_record: bool = False
+    record_only_owner: bool = False
+
+
+class ThemeView(BaseModel):
+    """The room's theme as the page draws it; image URLs are the API's asset links (same origin)."""
+
+    model_config = ConfigDict(extra="forbid")
+    main_color: str | None = None
+    brand_text: str | None = None
+    brand_image_colored: str | None = None
+    brand_image_white: str | None = None
+    branded_favicon: str | None = None
+
+
+class RoomChanged(ServerMessage):
+    """The room was updated (REST PATCH, or its theme changed) while the meeting runs: what the page
+    shows and allows follows at once."""
+
+    type: Literal["room.updated"] = "room.updated"
+    room: RoomView
+    available_features: Features
+    recording_options: RecordingChoices
+    theme: ThemeView
+
+
 class Pong(ServerMessage):
     type: Literal["pong"] = "pong"
 
@@ -278,7 +317,8 @@ class Error(ServerMessage):
 AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
     | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut
-    | MediaError | MediaReset | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error | IceServers,
+    | MediaError | MediaReset | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error | IceServers
+    | RoomChanged,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

@@ -23,9 +23,14 @@ function readConfig() {
 }
 
 export const config = readConfig();
-const features = config.available_features || {};
-export const chatAvailable = features.is_chat_available !== false;
-export const recordingAvailable = features.is_recording_available !== false;
+// The room's features: the page's first, then each `room.updated` (a live PATCH of the room).
+export let chatAvailable = true;
+export let recordingAvailable = true;
+export function setFeatures(features) {
+  chatAvailable = features?.is_chat_available !== false;
+  recordingAvailable = features?.is_recording_available !== false;
+}
+setFeatures(config.available_features);
 
 export const store = createStore({
   session: sessionReducer(config.role),
@@ -33,7 +38,7 @@ export const store = createStore({
   media: mediaReducer,
   participants: participantsReducer,
   grid: gridReducer,
-  chat: chatReducer(chatAvailable),
+  chat: chatReducer(() => chatAvailable),
   controls: controlsReducer,
   host: hostReducer,
   recording: recordingReducer,

@@ -5,7 +5,8 @@
 
 import { t, resolveLanguage, setLanguage, translateDocument } from "./i18n.js";
 import { TalkingDetector } from "./media.js";
-import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, send, setIceServers, rtcConfig, trackPeer }
+import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, setFeatures, send, setIceServers, rtcConfig,
+  trackPeer }
   from "./core.js";
 import { $, toast } from "./dom.js";
 import { isIn } from "./features/session/state.js";
@@ -103,6 +104,7 @@ const handlers = {
   "meeting.ended": session.onEnded,
   "locked": onLocked,
   "recording": (msg) => dispatch({ type: RECORDING_CHANGED, active: !!msg.active }),
+  "room.updated": onRoomUpdated,
   "pong": () => {},
   "error": onError,
 };
@@ -114,13 +116,42 @@ function onMessage(msg) {
 
 // ---------------------------------------------------------------- start-up
 
+/** `room.updated`: the room was changed while the meeting runs (docs/signalling.md). */
+function onRoomUpdated(msg) {
+  if (msg.room) {
+    config.room = { ...config.room, ...msg.room };
+    showRoomName(config.room.display_name || "");
+  }
+  if (msg.available_features) config.available_features = msg.available_features;
+  if (msg.recording_options) config.recording_options = msg.recording_options;
+  setFeatures(config.available_features);
+  applyFeatures();
+  applyTheme(msg.theme || {});
+}
+
+function applyFeatures() {
+  document.body.classList.toggle("no-chat", !chatAvailable);
+  document.body.classList.toggle("no-recording", !recordingAvailable);
+}
+
+function showRoomName(name) {
+  $("#room-title").textContent = name;
+  $("#prejoin-room").textContent = name;
+  $("#grid").dataset.title = name;
+}
+
 function applyTheme(theme) {
   const root = document.documentElement;
   if (typeof theme.main_color === "string" && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(theme.main_color)) {
     root.style.setProperty("--accent", theme.main_color);
     root.style.setProperty("--accent-text", contrastText(theme.main_color));
     root.style.setProperty("--accent-fg", readableOnDark(theme.main_color));
+  } else {
+    for (const name of ["--accent", "--accent-text", "--accent-fg"]) root.style.removeProperty(name);
   }
+  const favicon = safeUrl(theme.branded_favicon);
+  const icon = document.querySelector('link[rel="icon"]');
+  if (favicon && icon) icon.href = favicon;
   $("#brand-text").textContent = typeof theme.brand_text === "string" ? theme.brand_text : "";
   const white = safeUrl(theme.brand_image_white);
   const colored = safeUrl(theme.brand_image_colored);
@@ -176,13 +207,9 @@ function start() {
   setLanguage(resolveLanguage(config.ui_settings?.language, navigator.languages || [navigator.language]));
   translateDocument();
   applyTheme(config.theme || {});
-  document.body.classList.toggle("no-chat", !chatAvailable);
-  document.body.classList.toggle("no-recording", !recordingAvailable);
+  applyFeatures();
   document.body.classList.toggle("no-screen", !navigator.mediaDevices?.getDisplayMedia);
-  const roomName = config.room?.display_name || "";
-  $("#room-title").textContent = roomName;
-  $("#prejoin-room").textContent = roomName;
-  $("#grid").dataset.title = roomName;
+  showRoomName(config.room?.display_name || "");
 
   runtime.detector = new TalkingDetector(onLocalTalking, showLevel);
   // The devices first: getUserMedia takes a while, and the views can be set up meanwhile.

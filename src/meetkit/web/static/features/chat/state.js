@@ -22,7 +22,7 @@ function receive(s, m, history, root) {
 }
 
 export const chatReducer = (available) => (s = initial, action, root) => {
-  if (!available) return s;
+  if (!available()) return s;
   switch (action.type) {
     case ADMITTED: {
       let next = s;

@@ -1,0 +1,113 @@
+"""Live room updates in Chromium (issue 13): a PATCH of the room's features, theme or approval level,
+and an edit of its theme, reach the running meeting's pages within a second — no reload, nobody
+re-joins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.async_api import Browser, Page, Playwright, async_playwright
+
+from meetkit.client import MeetingsClient
+
+from .. import browser as b
+from .. import ui_support as ui
+from ..support import Server
+
+ACCENT_JS = "() => getComputedStyle(document.documentElement).getPropertyValue('--accent').trim().toLowerCase()"
+
+
+@pytest.fixture(scope="module")
+async def pw() -> AsyncIterator[Playwright]:
+    async with async_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
+    browser = await b.launch(pw)
+    yield browser
+    await browser.close()
+
+
+async def _within(what: str, check: Callable[[], Awaitable[bool]], limit: float = 1.0) -> float:
+    """Seconds until ``check()`` holds; fails past ``limit`` (and a little slack for the poll)."""
+    start = time.monotonic()
+    while not await check():
+        assert time.monotonic() - start < limit, f"{what}: not within {limit} s"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+async def test_a_patch_reaches_the_running_meeting(media_server: Server, api: MeetingsClient,
+                                                   chromium: Browser) -> None:
+    theme = api.create_theme({"theme_name": "live-e2e", "main_color": "#12ab34", "brand_text": "Before"})
+    expires = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%d %H:%M:%S")
+    room = api.create_room({"display_name": "Live", "type": "long_term", "expires_at": expires,
+                            "join_approval_level": "none"})  # (an instant room cannot be updated)
+    host_ctx = await ui.context(chromium, media_server.base_url)
+    guest_ctx = await ui.context(chromium, media_server.base_url)
+    late_ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        host = await ui.enter(host_ctx, room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
+        guest = await ui.enter(guest_ctx, room["_links"]["guest_url"]["href"], "Gus", mic=False, camera=False)
+        pages: list[Page] = [host, guest]
+        assert all([await p.is_visible("#btn-chat") for p in pages])
+
+        # Features: the chat goes from both pages, recording from the host's.
+        api.update_room(room["id"], {"available_features": {"is_chat_available": False,
+                                                            "is_recording_available": False}})
+        took = await _within("chat and recording hidden", lambda: _all(
+            [*(_hidden(p, "#btn-chat") for p in pages), _hidden(host, "#btn-record")]))
+        print(f"live update: features {took * 1000:.0f} ms")
+
+        # The theme: set on the room, then edited.
+        api.update_room(room["id"], {"theme_id": theme["theme_id"]})
+        await _within("the room's new theme", lambda: _all([_accent(p, "#12ab34") for p in pages]))
+        assert await host.inner_text("#brand-text") == "Before"
+        api.update_theme(theme["theme_id"], {"main_color": "#aa3300", "brand_text": "After"})
+        took = await _within("the edited theme", lambda: _all([_accent(p, "#aa3300") for p in pages]))
+        print(f"live update: theme edit {took * 1000:.0f} ms")
+        assert await guest.inner_text("#brand-text") == "After"
+
+        # The approval level: a newcomer waits; back to "none", they are let in.
+        api.update_room(room["id"], {"join_approval_level": "explicit_approval"})
+        late = await ui.enter(late_ctx, room["_links"]["guest_url"]["href"], "Ida", mic=False, camera=False,
+                              state="lobby")
+        api.update_room(room["id"], {"join_approval_level": "none"})
+        took = await _within("the waiting guest let in", lambda: _state(late, "joined"))
+        print(f"live update: approval {took * 1000:.0f} ms")
+
+        # Chat back on: the button returns, and a message goes through.
+        api.update_room(room["id"], {"available_features": {"is_chat_available": True}})
+        await _within("chat shown again", lambda: _all([_visible(p, "#btn-chat") for p in pages]))
+        assert await _hidden(host, "#btn-record")  # (only what the PATCH named changed)
+        for p in pages:  # nobody was reloaded: both pages are still in the meeting they joined
+            assert await b.state(p) == "joined"
+    finally:
+        for ctx in (late_ctx, guest_ctx, host_ctx):
+            await ctx.close()
+
+
+async def _all(checks: list[Awaitable[bool]]) -> bool:
+    return all(await asyncio.gather(*checks))
+
+
+async def _hidden(page: Page, selector: str) -> bool:
+    return not await page.is_visible(selector)
+
+
+async def _visible(page: Page, selector: str) -> bool:
+    return await page.is_visible(selector)
+
+
+async def _accent(page: Page, color: str) -> bool:
+    return bool(await page.evaluate(ACCENT_JS) == color)
+
+
+async def _state(page: Page, wanted: str) -> bool:
+    return await b.state(page) == wanted
