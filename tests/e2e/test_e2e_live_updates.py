@@ -111,3 +111,22 @@ async def _accent(page: Page, color: str) -> bool:
 
 async def _state(page: Page, wanted: str) -> bool:
     return await b.state(page) == wanted
+
+
+async def test_language_default_follows_the_browser(media_server: Server, api: MeetingsClient,
+                                                    chromium: Browser) -> None:
+    """``ui_settings.language: "default"`` is kept as such and each page takes its browser's language; a
+    room left without a language stays English, as the contract says."""
+    room = api.create_room({"display_name": "Sprachen", "ui_settings": {"language": "Default"}})
+    assert room["ui_settings"] == {"language": "default"}
+    plain = api.create_room({"display_name": "Plain"})
+    for locale, url, wanted in (("de-DE", room, "Beitreten"), ("fr-FR", room, "Rejoindre"),
+                                ("de-DE", plain, "Join")):
+        ctx = await chromium.new_context(locale=locale)
+        try:
+            page = await ctx.new_page()
+            await page.goto(url["_links"]["guest_url"]["href"])
+            await page.wait_for_selector("#join")
+            assert (await page.inner_text("#join")).strip() == wanted, locale
+        finally:
+            await ctx.close()

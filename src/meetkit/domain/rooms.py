@@ -30,7 +30,7 @@ class MicrophoneState(StrEnum):
 
 
 LANGUAGES = ("ar", "ca", "de", "en", "es", "fr", "he", "it", "pt-br", "zh-tw", "zh-cn")
-_LANGUAGE_ALIASES = {"default": "en", "pt": "pt-br", "pt_br": "pt-br", "zh_tw": "zh-tw", "zh_cn": "zh-cn"}
+_LANGUAGE_ALIASES = {"pt": "pt-br", "pt_br": "pt-br", "zh_tw": "zh-tw", "zh_cn": "zh-cn"}
 
 DEFAULT_RECORDING_OPTIONS: dict[str, Any] = {"auto_record": False, "record_only_owner": False}
 DEFAULT_INITIAL_JOIN_OPTIONS: dict[str, Any] = {"microphone_state": MicrophoneState.DEFAULT.value}
@@ -55,6 +55,8 @@ class RoomRuleError(ValueError):
 
 def normalize_language(value: str) -> str:
     lang = value.strip().lower()
+    if lang == "default":
+        return lang  # kept: the meeting page follows each browser's language (a room left without one is "en")
     lang = _LANGUAGE_ALIASES.get(lang, lang)
     if lang not in LANGUAGES:
         raise RoomRuleError(f"language must be one of {', '.join(LANGUAGES)} (any case), default or pt")
