@@ -130,3 +130,43 @@ async def test_language_default_follows_the_browser(media_server: Server, api: M
             assert (await page.inner_text("#join")).strip() == wanted, locale
         finally:
             await ctx.close()
+
+
+async def test_the_language_switcher_relabels_the_page_and_arabic_is_right_to_left(
+        media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    room = api.create_room({"display_name": "Babel", "join_approval_level": "none",
+                            "available_features": {"is_locale_switcher_available": True}})
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.enter(ctx, room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
+        assert await page.is_visible("#language-select")
+        assert await page.get_attribute("#btn-leave .label", "data-i18n") == "leave"
+        assert (await page.inner_text("#btn-leave")).strip() == "Leave"
+        codes = await page.eval_on_selector_all("#language-select option", "os => os.map(o => o.value)")
+        assert {"en", "es", "fr", "de", "it", "pt", "nl", "ja", "zh", "ar", "he"} <= set(codes)
+        for code, leave in (("it", "Esci"), ("ja", "退出"), ("ar", "مغادرة")):
+            await page.select_option("#language-select", code)
+            assert (await page.inner_text("#btn-leave")).strip() == leave, code
+            assert await page.evaluate("() => document.documentElement.lang") == code
+        # Arabic: the document is right to left, and the control bar is mirrored (Leave at the start).
+        assert await page.evaluate("() => getComputedStyle(document.body).direction") == "rtl"
+        leave_box = await page.locator("#btn-leave").bounding_box()
+        mic_box = await page.locator("#btn-mic").bounding_box()
+        assert leave_box and mic_box and mic_box["x"] > leave_box["x"]  # (left to right: the microphone first)
+        await b.screenshot(page, "language-ar-1280")
+        # The choice is kept in this browser: a reload comes back in Arabic, a dynamic label too.
+        await page.reload()
+        await page.wait_for_selector("#join")
+        assert (await page.inner_text("#join")).strip() == "انضمام"
+        assert await page.evaluate("() => document.documentElement.dir") == "rtl"
+    finally:
+        await ctx.close()
+
+    # Without the flag, no control (and the room's language decides).
+    room2 = api.create_room({"display_name": "Mono", "available_features": {"is_locale_switcher_available": False}})
+    ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        page = await ui.prejoin(ctx, room2["_links"]["guest_url"]["href"])
+        assert not await page.is_visible("#language-select")
+    finally:
+        await ctx.close()

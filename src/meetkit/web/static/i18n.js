@@ -1,12 +1,21 @@
 // UI strings. Every visible word of the meeting page comes from here (tables in locales/);
-// languages the REST API accepts but without a table here (ar, ca, he, zh-*) fall back to English.
+// a language the REST API accepts without a table here (ca) falls back to English. Arabic and
+// Hebrew lay the page out right to left.
 
 import en from "./locales/en.js";
 import es from "./locales/es.js";
 import fr from "./locales/fr.js";
 import de from "./locales/de.js";
+import it from "./locales/it.js";
+import pt from "./locales/pt.js";
+import nl from "./locales/nl.js";
+import ja from "./locales/ja.js";
+import zh from "./locales/zh.js";
+import ar from "./locales/ar.js";
+import he from "./locales/he.js";
 
-export const TABLES = { en, es, fr, de };
+export const TABLES = { en, es, fr, de, it, pt, nl, ja, zh, ar, he };
+const RIGHT_TO_LEFT = new Set(["ar", "he"]);
 
 let current = en;
 let currentLang = "en";
@@ -32,6 +41,7 @@ export function setLanguage(lang) {
   currentLang = TABLES[lang] ? lang : "en";
   current = TABLES[currentLang];
   document.documentElement.lang = currentLang;
+  document.documentElement.dir = RIGHT_TO_LEFT.has(currentLang) ? "rtl" : "ltr";
   return currentLang;
 }
 

@@ -9,6 +9,7 @@ import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, se
   trackPeer }
   from "./core.js";
 import { $, toast } from "./dom.js";
+import { startLanguage, chosenLanguage } from "./features/language/language.js";
 import { isIn } from "./features/session/state.js";
 import { drawSession } from "./features/session/view.js";
 import * as session from "./features/session/actions.js";
@@ -132,6 +133,11 @@ function onRoomUpdated(msg) {
 function applyFeatures() {
   document.body.classList.toggle("no-chat", !chatAvailable);
   document.body.classList.toggle("no-recording", !recordingAvailable);
+  document.body.classList.toggle("no-language", !localeSwitcherAvailable());
+}
+
+function localeSwitcherAvailable() {
+  return config.available_features?.is_locale_switcher_available === true;
 }
 
 function showRoomName(name) {
@@ -204,8 +210,10 @@ function readableOnDark(hex) {
 }
 
 function start() {
-  setLanguage(resolveLanguage(config.ui_settings?.language, navigator.languages || [navigator.language]));
+  const chosen = localeSwitcherAvailable() ? chosenLanguage() : null;
+  setLanguage(chosen || resolveLanguage(config.ui_settings?.language, navigator.languages || [navigator.language]));
   translateDocument();
+  startLanguage();
   applyTheme(config.theme || {});
   applyFeatures();
   document.body.classList.toggle("no-screen", !navigator.mediaDevices?.getDisplayMedia);

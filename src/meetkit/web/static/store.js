@@ -40,12 +40,15 @@ export function createStore(reducers) {
   };
 }
 
+/** An action every view draws again for, whatever it reads: the page's language changed. */
+export const REDRAW = "@@redraw";
+
 /** Runs `draw(state)` now and whenever one of the slices it reads has changed since it last drew. */
 export function watch(store, slices, draw) {
   let drawn = null;
-  const check = () => {
+  const check = (_state, _prev, action) => {
     const state = store.state;
-    if (drawn && slices.every((name) => state[name] === drawn[name])) return;
+    if (action?.type !== REDRAW && drawn && slices.every((name) => state[name] === drawn[name])) return;
     drawn = state;
     draw(state);
   };

@@ -117,4 +117,5 @@ export default {
   copyFailed: "Kopieren Sie den Link von Hand.",
   aloneTitle: "Sie sind allein hier",
   aloneText: "Laden Sie andere mit dem Link für Gäste ein.",
+  language: "Sprache",
 };

@@ -117,4 +117,5 @@ export default {
   copyFailed: "Copy the link by hand.",
   aloneTitle: "You are the only one here",
   aloneText: "Invite others with the guest link.",
+  language: "Language",
 };

@@ -117,4 +117,5 @@ export default {
   copyFailed: "Copia el enlace a mano.",
   aloneTitle: "Solo estás tú aquí",
   aloneText: "Invita a otras personas con el enlace para invitados.",
+  language: "Idioma",
 };

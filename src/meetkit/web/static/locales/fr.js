@@ -117,4 +117,5 @@ export default {
   copyFailed: "Copiez le lien à la main.",
   aloneTitle: "Vous êtes seul ici",
   aloneText: "Invitez d'autres personnes avec le lien invité.",
+  language: "Langue",
 };
