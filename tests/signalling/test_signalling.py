@@ -119,6 +119,22 @@ async def test_hello_must_come_first(meet_server: Server, app_client: MeetingsCl
     assert await peer.closed() == protocol.CLOSE_PROTOCOL
 
 
+async def test_a_participant_renames_itself(meet_server: Server, app_client: MeetingsClient) -> None:
+    """``name.set`` (the embedding page's setDisplayName): cleaned as in hello, seen by others at once,
+    stored on the participant's row; nothing visible left is a bad message, and nothing changes."""
+    _, code, token = make_room(app_client)
+    host, guest = await host_and_guest(meet_server.base_url, code, token)
+    await guest.send({"type": "name.set", "name": "  Gus\u202e the Guest "})
+    upd = await host.expect("participant.updated")
+    assert upd["participant"]["participant_id"] == guest.id and upd["participant"]["name"] == "Gus the Guest"
+    await guest.send({"type": "name.set", "name": "\u200b"})
+    assert (await guest.expect("error"))["code"] == "bad_message"
+    async with server_container(meet_server) as c, c.sessions() as db:
+        assert (await db.get(t.Participant, guest.id)).name == "Gus the Guest"
+    await guest.send({"type": "chat.send", "text": "hi"})
+    assert (await host.expect("chat.message"))["name"] == "Gus the Guest"
+
+
 async def test_open_room_presence_chat_and_replay(meet_server: Server, app_client: MeetingsClient) -> None:
     _, code, token = make_room(app_client)
     host, guest = await host_and_guest(meet_server.base_url, code, token)

@@ -105,6 +105,15 @@ async def _join_once(c: Container, room_id: str, participant_id: str, name: str,
         return Joined(session_id=session.id, session_started=started)
 
 
+async def do_rename(c: Container, participant_id: str, name: str, *, fence: Fence | None = None) -> None:
+    """The participant's display name from now on (its stored row: the session's list, callbacks)."""
+    async with c.sessions.begin() as db:
+        await fences.check(db, fence)
+        p = await db.get(t.Participant, participant_id)
+        if p is not None and p.left_at is None:
+            p.name = name
+
+
 async def do_leave(c: Container, participant_id: str, reason: str, *, fence: Fence | None = None) -> bool:
     """The participant has left; ends the session when nobody is left. Returns True if it ended it.
     Leaving twice is a no-op."""

@@ -27,7 +27,7 @@ LimitClass = protocol.LimitClass
 # (it is refused anyway), and ``leave`` ends the socket.
 _CLASSES: dict[str, LimitClass] = {
     "chat.send": "chat",
-    "hand": "state", "media.state": "state", "talking": "state",
+    "hand": "state", "name.set": "state", "media.state": "state", "talking": "state",
     "media.publish": "media", "media.unpublish": "media", "media.view": "media", "media.answer": "media",
     "media.ice_restart": "media", "media.candidate": "media",
     "ping": "ping",

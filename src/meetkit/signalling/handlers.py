@@ -80,6 +80,15 @@ async def hand(room: Room, m: Participant, msg: protocol.Hand) -> None:
     room.updates.changed(m)
 
 
+async def set_name(room: Room, m: Participant, msg: protocol.SetName) -> None:
+    """Others see the new name at once (chat lines already sent keep the name they were sent with)."""
+    if msg.name == m.name:
+        return
+    await meetings.do_rename(room.node.c, m.id, msg.name, fence=room.fence)
+    m.name = msg.name
+    room.updates.changed(m)
+
+
 async def talking(room: Room, m: Participant, msg: protocol.Talking) -> None:
     # With a media server, talking comes from Janus's audio levels (signalling/speakers.py), not from
     # what browsers claim.
@@ -191,7 +200,8 @@ async def record(room: Room, host: Participant, msg: protocol.HostRecord) -> Non
 
 
 HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
-    protocol.ChatSend: chat, protocol.Hand: hand, protocol.Talking: talking, protocol.MediaState: media_state,
+    protocol.ChatSend: chat, protocol.Hand: hand, protocol.SetName: set_name, protocol.Talking: talking,
+    protocol.MediaState: media_state,
     protocol.MediaPublish: publish, protocol.MediaUnpublish: unpublish, protocol.MediaView: view,
     protocol.MediaAnswer: answer, protocol.MediaIceRestart: ice_restart,
     protocol.MediaCandidate: candidate,

@@ -217,6 +217,13 @@ async def embed_js() -> FileResponse:
                         headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
 
 
+@router.get("/embed.d.ts", include_in_schema=False)
+async def embed_types() -> FileResponse:
+    """embed.js's TypeScript declarations (docs/embed.md)."""
+    return FileResponse(_STATIC / "embed.d.ts", media_type="application/typescript",
+                        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=300"})
+
+
 @functools.lru_cache(maxsize=4)
 def _public_origin(public_url: str) -> str:
     origin = csp.origin_of(public_url) or public_url

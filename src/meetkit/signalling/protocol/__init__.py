@@ -110,6 +110,9 @@ from .client import (
     Resume as Resume,
 )
 from .client import (
+    SetName as SetName,
+)
+from .client import (
     Talking as Talking,
 )
 from .client import (

@@ -60,6 +60,18 @@ class Hello(ClientMessage):
         return normalize_name(_clean(v))
 
 
+class SetName(ClientMessage):
+    """A new display name (the embedding page's ``setDisplayName``, docs/embed.md); cleaned as in hello."""
+
+    type: Literal["name.set"]
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return normalize_name(_clean(v))
+
+
 class Ping(ClientMessage):
     type: Literal["ping"]
 
@@ -203,7 +215,7 @@ class HostRecord(ClientMessage):
 
 
 AnyClientMessage = Annotated[
-    Hello | Ping | ChatSend | Hand | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
+    Hello | Ping | ChatSend | Hand | SetName | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
     | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute
     | HostMuteAll | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
     Field(discriminator="type"),

@@ -23,7 +23,8 @@ import { startControls } from "./features/controls/controls.js";
 import { drawHost, onLobbyUpdate, onLocked } from "./features/host/host.js";
 import { RECORDING_CHANGED } from "./features/recording/state.js";
 import { drawRecording } from "./features/recording/view.js";
-import { postEmbedEvents } from "./features/embed/embed.js";
+import { postEmbedEvents, embedEvent } from "./features/embed/embed.js";
+import { takeEmbedCommands } from "./features/embed/commands.js";
 import { startInvite } from "./features/host/invite.js";
 import { setMic } from "./features/media/local.js";
 import { onPublishAnswer, onPublishError, onPublisherCandidate, ownFeedsAnnounced, pub, restartPublisher }
@@ -77,6 +78,7 @@ function onMediaError(msg) {
 
 function onError(msg) {
   console.warn("meetkit: server error", msg.code, msg.message);
+  embedEvent("error", { code: msg.code, message: msg.message });
   // rate_limited: the server dropped one message of a class we sent too fast; nothing to tell the person.
   if (msg.code !== "unknown_type" && msg.code !== "rate_limited") toast(t("errorMessage", { message: msg.message || msg.code }));
 }
@@ -223,6 +225,7 @@ function start() {
   // The devices first: getUserMedia takes a while, and the views can be set up meanwhile.
   session.prepare(startPrejoin(), onMessage);
   postEmbedEvents();
+  takeEmbedCommands();
   drawSession();
   drawLobby();
   drawPrejoin();

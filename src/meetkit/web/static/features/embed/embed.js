@@ -2,8 +2,10 @@
 // the way Jitsi's middleware turns actions into external API events.
 import { store, config } from "../../core.js";
 import { ADMITTED, SCREEN_SHOWN } from "../session/state.js";
-import { PARTICIPANT_JOINED, PARTICIPANT_LEFT } from "../participants/state.js";
+import { PARTICIPANT_JOINED, PARTICIPANT_LEFT, TALKING } from "../participants/state.js";
 import { RECORDING_CHANGED } from "../recording/state.js";
+import { CHAT_RECEIVED } from "../chat/state.js";
+import { WAITING_CHANGED } from "../host/state.js";
 
 // Events name participants and roles, so they go only to the page that frames us, never to "*"
 // (docs/embed.md). The framing page's origin: location.ancestorOrigins (Chromium, Safari), else the
@@ -39,6 +41,11 @@ export function postTargets(allowedOrigins, framing) {
 
 let targets = null;
 
+/** An event that is not an action of the store (a server `error`). */
+export function embedEvent(event, data) {
+  post(event, data);
+}
+
 function post(event, data) {
   if (window.parent === window) return;
   if (targets === null) targets = postTargets(config.embed_origins ?? null, framingOrigin());
@@ -62,6 +69,19 @@ function eventsOf(state, prev, action) {
     case PARTICIPANT_LEFT:
       return prev.participants.byId.has(action.participantId)
         ? [["participant_left", { participant_id: action.participantId, reason: action.reason }]] : [];
+    case CHAT_RECEIVED: {
+      const m = action.message;
+      if (action.history || !m || typeof m.text !== "string") return [];
+      return [["chat_message", { participant_id: m.participant_id, name: m.name, role: m.role, text: m.text,
+        sent_at: m.sent_at }]];
+    }
+    case TALKING:
+      return [["talking", { participant_id: action.participantId, talking: !!action.talking }]];
+    case WAITING_CHANGED: {
+      const before = new Set(prev.host.waiting.map((w) => w.participant_id));
+      return state.host.waiting.filter((w) => !before.has(w.participant_id))
+        .map((w) => ["knocking", { participant_id: w.participant_id, name: w.name, reason: w.reason }]);
+    }
     case RECORDING_CHANGED:
       if (state.recording === prev.recording) return [];
       return [[state.recording.active ? "recording_started" : "recording_stopped", {}]];
@@ -77,6 +97,7 @@ function eventsOf(state, prev, action) {
 }
 
 export function postEmbedEvents() {
+  post("ready", {});  // the framing page's commands may come now (features/embed/commands.js)
   store.subscribe((state, prev, action) => {
     for (const [event, data] of eventsOf(state, prev, action)) post(event, data);
   });
