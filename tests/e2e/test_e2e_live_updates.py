@@ -170,3 +170,51 @@ async def test_the_language_switcher_relabels_the_page_and_arabic_is_right_to_le
         assert not await page.is_visible("#language-select")
     finally:
         await ctx.close()
+
+
+async def test_a_meeting_that_feels_finished(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    """Keyboard shortcuts (M, V, C, H; Escape closes a panel and gives the focus back), an empty chat that
+    says so, toasts for a raised hand and for a chat message while the chat is closed, raised hands at
+    the top of the participant list."""
+    room = api.create_room({"display_name": "Finished", "join_approval_level": "none"})
+    host_ctx = await ui.context(chromium, media_server.base_url)
+    guest_ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        host = await ui.enter(host_ctx, room["_links"]["host_url"]["href"], "Hana", camera=False)
+        guest = await ui.enter(guest_ctx, room["_links"]["guest_url"]["href"], "Gus", mic=False, camera=False)
+        await host.click("#grid")  # (the focus on the page, not in a field)
+        before = await host.get_attribute("#btn-mic", "aria-pressed")
+        await host.keyboard.press("m")
+        assert await host.get_attribute("#btn-mic", "aria-pressed") != before
+        await host.keyboard.press("c")
+        assert await host.is_visible("#chat")
+        placeholder = await host.evaluate(
+            "() => getComputedStyle(document.querySelector('#chat-messages'), '::before').content")
+        assert "No messages yet." in placeholder
+        await host.keyboard.press("Escape")
+        assert not await host.is_visible("#chat")
+        assert await host.evaluate("() => document.activeElement.id") == "btn-chat"
+
+        # The guest raises a hand (H) and writes while the host's chat is closed: two toasts.
+        await guest.click("#grid")
+        await guest.keyboard.press("h")
+        await host.wait_for_selector(".toast:has-text('Gus raised a hand')", timeout=5000)
+        await guest.keyboard.press("c")
+        await guest.fill("#chat-input", "can you hear me?")
+        await guest.press("#chat-input", "Enter")
+        await host.wait_for_selector(".toast:has-text('Gus: can you hear me?')", timeout=5000)
+        # Typing M in the chat box types an "m": no shortcut there.
+        mic = await guest.get_attribute("#btn-mic", "aria-pressed")
+        await guest.press("#chat-input", "m")
+        assert await guest.get_attribute("#btn-mic", "aria-pressed") == mic
+        assert await guest.input_value("#chat-input") == "m"
+
+        # Raised hands come first in the list.
+        await host.click("#btn-participants")
+        first = host.locator("#participant-list li").first
+        await first.wait_for(timeout=5000)
+        assert await first.get_attribute("data-hand") == "up"
+        await b.screenshot(host, "finished-1280")
+    finally:
+        await guest_ctx.close()
+        await host_ctx.close()

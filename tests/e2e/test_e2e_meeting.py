@@ -169,6 +169,13 @@ async def test_host_admits_guest_media_chat_remove_and_forged_token(
         if not await host.is_visible("#participants"):
             await host.click("#btn-participants")
         await host.eval_on_selector(f'#participants [data-participant-id="{guest_id}"] .remove', "el => el.click()")
+        # Remove asks first, naming who goes; Cancel keeps the guest, Remove removes.
+        assert "Gus" in await host.inner_text("#remove-text")
+        await host.click("#cancel-remove")
+        await asyncio.sleep(0.5)
+        assert await guest.evaluate("() => window.__meetkit.state") == "joined"
+        await host.eval_on_selector(f'#participants [data-participant-id="{guest_id}"] .remove', "el => el.click()")
+        await host.click("#confirm-remove")
         await guest.wait_for_function("() => window.__meetkit.state === 'removed'", timeout=10000)
         assert await guest.evaluate("() => window.__meetkit.publisher === null || "
                                     "window.__meetkit.publisher.connectionState === 'closed'")

@@ -118,4 +118,7 @@ export default {
   aloneTitle: "أنت الوحيد هنا",
   aloneText: "ادعُ الآخرين باستخدام رابط الضيوف.",
   language: "اللغة",
+  noMessages: "لا توجد رسائل بعد.",
+  removeConfirm: "هل تريد إزالة {name} من الاجتماع؟",
+  handRaisedBy: "رفع {name} يده",
 };

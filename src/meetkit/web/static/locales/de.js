@@ -118,4 +118,7 @@ export default {
   aloneTitle: "Sie sind allein hier",
   aloneText: "Laden Sie andere mit dem Link für Gäste ein.",
   language: "Sprache",
+  noMessages: "Noch keine Nachrichten.",
+  removeConfirm: "{name} aus dem Meeting entfernen?",
+  handRaisedBy: "{name} hat die Hand gehoben",
 };

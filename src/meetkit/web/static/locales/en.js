@@ -118,4 +118,7 @@ export default {
   aloneTitle: "You are the only one here",
   aloneText: "Invite others with the guest link.",
   language: "Language",
+  noMessages: "No messages yet.",
+  removeConfirm: "Remove {name} from the meeting?",
+  handRaisedBy: "{name} raised a hand",
 };

@@ -118,4 +118,7 @@ export default {
   aloneTitle: "Solo estás tú aquí",
   aloneText: "Invita a otras personas con el enlace para invitados.",
   language: "Idioma",
+  noMessages: "Todavía no hay mensajes.",
+  removeConfirm: "¿Quitar a {name} de la reunión?",
+  handRaisedBy: "{name} levantó la mano",
 };

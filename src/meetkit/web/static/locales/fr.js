@@ -118,4 +118,7 @@ export default {
   aloneTitle: "Vous êtes seul ici",
   aloneText: "Invitez d'autres personnes avec le lien invité.",
   language: "Langue",
+  noMessages: "Aucun message pour l'instant.",
+  removeConfirm: "Retirer {name} de la réunion ?",
+  handRaisedBy: "{name} a levé la main",
 };

@@ -118,4 +118,7 @@ export default {
   aloneTitle: "אתם היחידים כאן",
   aloneText: "הזמינו אחרים עם הקישור לאורחים.",
   language: "שפה",
+  noMessages: "אין עדיין הודעות.",
+  removeConfirm: "להוציא את {name} מהפגישה?",
+  handRaisedBy: "{name} הרים/ה יד",
 };

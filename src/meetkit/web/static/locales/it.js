@@ -118,4 +118,7 @@ export default {
   aloneTitle: "Sei l'unico qui",
   aloneText: "Invita altre persone con il link per gli ospiti.",
   language: "Lingua",
+  noMessages: "Ancora nessun messaggio.",
+  removeConfirm: "Rimuovere {name} dalla riunione?",
+  handRaisedBy: "{name} ha alzato la mano",
 };

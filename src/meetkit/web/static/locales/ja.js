@@ -118,4 +118,7 @@ export default {
   aloneTitle: "ここにいるのはあなただけです",
   aloneText: "ゲスト用リンクでほかの人を招待しましょう。",
   language: "言語",
+  noMessages: "まだメッセージはありません。",
+  removeConfirm: "{name} さんを会議から削除しますか？",
+  handRaisedBy: "{name} さんが手を挙げました",
 };

@@ -118,4 +118,7 @@ export default {
   aloneTitle: "Je bent hier de enige",
   aloneText: "Nodig anderen uit met de link voor gasten.",
   language: "Taal",
+  noMessages: "Nog geen berichten.",
+  removeConfirm: "{name} uit de vergadering verwijderen?",
+  handRaisedBy: "{name} heeft de hand opgestoken",
 };

@@ -118,4 +118,7 @@ export default {
   aloneTitle: "Você é o único aqui",
   aloneText: "Convide outras pessoas com o link para convidados.",
   language: "Idioma",
+  noMessages: "Ainda não há mensagens.",
+  removeConfirm: "Remover {name} da reunião?",
+  handRaisedBy: "{name} levantou a mão",
 };

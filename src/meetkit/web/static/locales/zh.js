@@ -118,4 +118,7 @@ export default {
   aloneTitle: "这里只有你一个人",
   aloneText: "用访客链接邀请其他人。",
   language: "语言",
+  noMessages: "还没有消息。",
+  removeConfirm: "要将 {name} 移出会议吗？",
+  handRaisedBy: "{name} 举手了",
 };

@@ -56,6 +56,7 @@ function drawChat() {
   const pendingEls = new Map();  // key → element
   let messages = null;
   watch(store, ["chat"], ({ chat, session }) => {
+    list.dataset.empty = t("noMessages");  // shown while the list is empty (meeting.css)
     if (chat.messages !== messages && (!messages || chat.messages.length < shown)) {
       list.replaceChildren();    // a new participant after a failed resume: start over
       shown = 0;

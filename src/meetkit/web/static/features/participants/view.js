@@ -56,10 +56,30 @@ function row(p, state) {
     mute.disabled = !mic;
     mute.addEventListener("click", () => send({ type: "host.mute", participant_id: id }));
     const remove = button("remove", t("remove"));
-    remove.addEventListener("click", () => send({ type: "host.remove", participant_id: id }));
+    remove.addEventListener("click", () => confirmRemove(id, p.name || ""));
     li.append(mute, remove);
   }
   return li;
+}
+
+/** Remove is not undone by a click: the host confirms it, naming who goes. */
+function confirmRemove(id, name) {
+  const dialog = $("#remove-dialog");
+  if (!dialog.showModal) { send({ type: "host.remove", participant_id: id }); return; }
+  $("#remove-text").textContent = t("removeConfirm", { name });
+  dialog.dataset.participantId = id;
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+export function startRemoveDialog() {
+  const dialog = $("#remove-dialog");
+  dialog.addEventListener("close", () => {
+    if (dialog.returnValue === "remove" && dialog.dataset.participantId) {
+      send({ type: "host.remove", participant_id: dialog.dataset.participantId });
+    }
+    delete dialog.dataset.participantId;
+  });
 }
 
 export function drawParticipants() {
@@ -71,7 +91,9 @@ export function drawParticipants() {
     if (last && key.every((x, i) => x === last[i])) return;
     last = key;
     const rows = [];
-    for (const id of participantIds(state)) {
+    const ids = participantIds(state);
+    const up = (id) => (id === session.participantId ? participants.hand : !!participants.byId.get(id)?.hand);
+    for (const id of [...ids.filter(up), ...ids.filter((id) => !up(id))]) {  // raised hands first
       const p = participants.byId.get(id);
       if (p) rows.push(row(p, state));
     }
