@@ -218,3 +218,46 @@ async def test_a_meeting_that_feels_finished(media_server: Server, api: Meetings
     finally:
         await guest_ctx.close()
         await host_ctx.close()
+
+
+async def test_the_lobby_and_the_end_screens(media_server: Server, api: MeetingsClient, chromium: Browser) -> None:
+    """The lobby shows how one will look, and does not promise a host who is not there; the denied,
+    removed and ended screens each offer a way on."""
+    room = api.create_room({"display_name": "Doors", "join_approval_level": "explicit_approval"})
+    guest_ctx = await ui.context(chromium, media_server.base_url)
+    host_ctx = await ui.context(chromium, media_server.base_url)
+    try:
+        guest = await ui.enter(guest_ctx, room["_links"]["guest_url"]["href"], "Gus", state="lobby")
+        assert "not here yet" in await guest.inner_text("#lobby-reason")
+        assert await guest.is_visible("#lobby-preview")
+        assert await guest.evaluate("() => !!document.querySelector('#lobby-preview').srcObject")
+        assert not await guest.is_visible("#lobby-again")
+        host = await ui.enter(host_ctx, room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
+        await guest.wait_for_function(
+            "() => document.querySelector('#lobby-reason').textContent.includes('will let you in')", timeout=5000)
+        await b.screenshot(guest, "lobby-1280")
+        # Denied: a way on is to try again.
+        await host.wait_for_selector("#waiting [data-participant-id] .deny", state="attached", timeout=10000)
+        await host.eval_on_selector("#waiting [data-participant-id] .deny", "el => el.click()")
+        await b.wait_state(guest, "denied", timeout=10)
+        assert await guest.is_visible("#denied-retry")
+        # Removed: ask to join again (a reload lands in the lobby, for the host to decide).
+        await guest.click("#denied-retry")
+        await guest.fill("#name", "Gus")
+        await guest.click("#join")
+        await b.wait_state(guest, "lobby", timeout=10)
+        await host.wait_for_selector("#waiting [data-participant-id] .admit", state="attached", timeout=10000)
+        await host.eval_on_selector("#waiting [data-participant-id] .admit", "el => el.click()")
+        await b.wait_state(guest, "joined", timeout=10)
+        gus = await ui.participant_id(guest)
+        await host.evaluate("(id) => window.__meetkit.socket.send(JSON.stringify({type: 'host.remove', "
+                            "participant_id: id}))", gus)
+        await b.wait_state(guest, "removed", timeout=10)
+        assert await guest.is_visible("#removed-ask")
+        # Ended: go back where the link came from (this page had one before it).
+        await host.evaluate("() => window.__meetkit.socket.send(JSON.stringify({type: 'host.end'}))")
+        await b.wait_state(host, "ended", timeout=10)
+        assert await host.is_visible("#ended-back") == (await host.evaluate("() => history.length") > 1)
+    finally:
+        await host_ctx.close()
+        await guest_ctx.close()

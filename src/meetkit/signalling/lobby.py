@@ -104,7 +104,7 @@ class Lobby:
             if old.is_host:
                 room.lobby_feed.full_list(old)
         else:
-            conn.send(protocol.Lobby(reason=old.lobby_reason))
+            conn.send(protocol.Lobby(reason=old.lobby_reason, host_present=room.hosts_present()))
 
     async def _come_back(self, m: Participant, hello: protocol.Hello) -> None:
         """A participant adopted from the previous owner (handover.adopt) resumes here: what its browser
@@ -141,14 +141,22 @@ class Lobby:
     def _knock(self, m: Participant, reason: rules.LobbyReason) -> None:
         m.lobby_reason = reason
         m.send(self.room.welcome(m, resumed=False))
-        m.send(protocol.Lobby(reason=reason))
+        m.send(protocol.Lobby(reason=reason, host_present=self.room.hosts_present()))
         self.room.tell_hosts_lobby()
 
     async def _host_arrived(self) -> None:
         for waiting in self.room.waiting():
             if rules.released_by_host(waiting.lobby_reason):
                 await self.room.enter(waiting)
+        self.hosts_changed()
         self.room.tell_hosts_lobby()
+
+    def hosts_changed(self) -> None:
+        """A host arrived, or the last one left: whoever waits for a host's decision is told."""
+        present = self.room.hosts_present()
+        for waiting in self.room.waiting():
+            if not rules.released_by_host(waiting.lobby_reason):
+                waiting.send(protocol.Lobby(reason=waiting.lobby_reason, host_present=present))
 
     def _waiting(self, host: Participant, participant_id: str) -> Participant | None:
         target = self.room.participants.get(participant_id)

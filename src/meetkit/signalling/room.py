@@ -209,6 +209,8 @@ class Room:
             m.video_kinds.clear()
             ended = await meetings.do_leave(self.node.c, m.id, reason, fence=self.fence)
             self.broadcast(protocol.ParticipantLeft(participant_id=m.id, reason=reason))
+            if m.is_host and not self.hosts_present():
+                self.lobby.hosts_changed()
             if ended or not self.joined():
                 await self.session_over()
         else:

@@ -97,6 +97,9 @@ class IceServers(ServerMessage):
 class Lobby(ServerMessage):
     type: Literal["lobby"] = "lobby"
     reason: LobbyReason
+    # Whether a host is in the meeting to let them in (sent again when that changes), so the page
+    # does not promise a host who is not there.
+    host_present: bool | None = None
 
 
 class Admitted(ServerMessage):

@@ -88,7 +88,7 @@ function onError(msg) {
 const handlers = {
   "welcome": (msg) => { setIceServers(msg.ice_servers); session.onWelcome(msg); },
   "ice.servers": (msg) => setIceServers(msg.ice_servers),
-  "lobby": (msg) => session.showLobby(msg.reason),
+  "lobby": (msg) => session.showLobby(msg.reason, msg.host_present),
   "admitted": session.onAdmitted,
   "denied": session.onDenied,
   "lobby.update": onLobbyUpdate,

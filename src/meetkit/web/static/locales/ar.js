@@ -121,4 +121,9 @@ export default {
   noMessages: "لا توجد رسائل بعد.",
   removeConfirm: "هل تريد إزالة {name} من الاجتماع؟",
   handRaisedBy: "رفع {name} يده",
+  lobbyApprovalNoHost: "المضيف ليس هنا بعد. ستدخل عندما يصل ويقبلك.",
+  lobbyAgain: "غبت لفترة طويلة جدًا، لذا تنتظر أن يُسمح لك بالدخول مجددًا.",
+  tryAgain: "إعادة المحاولة",
+  askAgain: "طلب الانضمام مجددًا",
+  goBack: "رجوع",
 };

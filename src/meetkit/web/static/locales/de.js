@@ -121,4 +121,9 @@ export default {
   noMessages: "Noch keine Nachrichten.",
   removeConfirm: "{name} aus dem Meeting entfernen?",
   handRaisedBy: "{name} hat die Hand gehoben",
+  lobbyApprovalNoHost: "Der Gastgeber ist noch nicht da. Sie kommen hinein, sobald er da ist und Sie einlässt.",
+  lobbyAgain: "Sie waren zu lange weg und warten darauf, wieder eingelassen zu werden.",
+  tryAgain: "Erneut versuchen",
+  askAgain: "Erneut um Teilnahme bitten",
+  goBack: "Zurück",
 };

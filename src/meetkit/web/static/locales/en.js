@@ -121,4 +121,9 @@ export default {
   noMessages: "No messages yet.",
   removeConfirm: "Remove {name} from the meeting?",
   handRaisedBy: "{name} raised a hand",
+  lobbyApprovalNoHost: "The host is not here yet. You will be let in once they arrive and admit you.",
+  lobbyAgain: "You were away too long, so you wait to be let in again.",
+  tryAgain: "Try again",
+  askAgain: "Ask to join again",
+  goBack: "Go back",
 };

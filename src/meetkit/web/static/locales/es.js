@@ -121,4 +121,9 @@ export default {
   noMessages: "Todavía no hay mensajes.",
   removeConfirm: "¿Quitar a {name} de la reunión?",
   handRaisedBy: "{name} levantó la mano",
+  lobbyApprovalNoHost: "El anfitrión aún no está. Entrarás cuando llegue y te admita.",
+  lobbyAgain: "Estuviste fuera demasiado tiempo, así que esperas a que te vuelvan a admitir.",
+  tryAgain: "Reintentar",
+  askAgain: "Pedir entrar de nuevo",
+  goBack: "Volver",
 };

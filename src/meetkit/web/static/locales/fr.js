@@ -121,4 +121,9 @@ export default {
   noMessages: "Aucun message pour l'instant.",
   removeConfirm: "Retirer {name} de la réunion ?",
   handRaisedBy: "{name} a levé la main",
+  lobbyApprovalNoHost: "L'organisateur n'est pas encore là. Vous entrerez quand il arrivera et vous admettra.",
+  lobbyAgain: "Vous avez été absent trop longtemps : vous attendez d'être admis à nouveau.",
+  tryAgain: "Réessayer",
+  askAgain: "Redemander à rejoindre",
+  goBack: "Retour",
 };

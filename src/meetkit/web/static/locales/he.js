@@ -121,4 +121,9 @@ export default {
   noMessages: "אין עדיין הודעות.",
   removeConfirm: "להוציא את {name} מהפגישה?",
   handRaisedBy: "{name} הרים/ה יד",
+  lobbyApprovalNoHost: "המארח עוד לא כאן. תיכנסו כשהוא יגיע ויאשר אתכם.",
+  lobbyAgain: "נעדרתם זמן רב מדי, ולכן אתם ממתינים לאישור כניסה מחדש.",
+  tryAgain: "ניסיון חוזר",
+  askAgain: "בקשת הצטרפות מחדש",
+  goBack: "חזרה",
 };

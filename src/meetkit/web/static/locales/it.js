@@ -121,4 +121,9 @@ export default {
   noMessages: "Ancora nessun messaggio.",
   removeConfirm: "Rimuovere {name} dalla riunione?",
   handRaisedBy: "{name} ha alzato la mano",
+  lobbyApprovalNoHost: "L'organizzatore non è ancora qui. Entrerai quando arriverà e ti ammetterà.",
+  lobbyAgain: "Sei stato via troppo a lungo, quindi attendi di essere ammesso di nuovo.",
+  tryAgain: "Riprova",
+  askAgain: "Chiedi di nuovo di partecipare",
+  goBack: "Indietro",
 };

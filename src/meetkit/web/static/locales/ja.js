@@ -121,4 +121,9 @@ export default {
   noMessages: "まだメッセージはありません。",
   removeConfirm: "{name} さんを会議から削除しますか？",
   handRaisedBy: "{name} さんが手を挙げました",
+  lobbyApprovalNoHost: "主催者はまだ来ていません。主催者が来て許可すると参加できます。",
+  lobbyAgain: "長く離れていたため、もう一度入室の許可を待っています。",
+  tryAgain: "再試行",
+  askAgain: "もう一度参加をリクエスト",
+  goBack: "戻る",
 };

@@ -121,4 +121,9 @@ export default {
   noMessages: "Nog geen berichten.",
   removeConfirm: "{name} uit de vergadering verwijderen?",
   handRaisedBy: "{name} heeft de hand opgestoken",
+  lobbyApprovalNoHost: "De organisator is er nog niet. Je komt binnen zodra die er is en je toelaat.",
+  lobbyAgain: "Je was te lang weg, dus je wacht tot je weer wordt toegelaten.",
+  tryAgain: "Opnieuw proberen",
+  askAgain: "Opnieuw vragen om deel te nemen",
+  goBack: "Terug",
 };

@@ -121,4 +121,9 @@ export default {
   noMessages: "Ainda não há mensagens.",
   removeConfirm: "Remover {name} da reunião?",
   handRaisedBy: "{name} levantou a mão",
+  lobbyApprovalNoHost: "O anfitrião ainda não chegou. Você entrará quando ele chegar e admitir você.",
+  lobbyAgain: "Você ficou fora por tempo demais, então aguarda ser admitido de novo.",
+  tryAgain: "Tentar de novo",
+  askAgain: "Pedir para entrar de novo",
+  goBack: "Voltar",
 };

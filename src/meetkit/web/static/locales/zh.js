@@ -121,4 +121,9 @@ export default {
   noMessages: "还没有消息。",
   removeConfirm: "要将 {name} 移出会议吗？",
   handRaisedBy: "{name} 举手了",
+  lobbyApprovalNoHost: "主持人还没到。主持人到达并准许后你才能进入。",
+  lobbyAgain: "你离开太久了，需要再次等待准许进入。",
+  tryAgain: "重试",
+  askAgain: "再次请求加入",
+  goBack: "返回",
 };

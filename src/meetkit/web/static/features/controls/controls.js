@@ -98,6 +98,12 @@ export function startControls() {
   $("#btn-leave").addEventListener("click", leave);
   $("#lobby-leave").addEventListener("click", leave);
   $("#rejoin").addEventListener("click", () => location.reload());
+  // The end screens offer a way on: try again (the host may unlock, a place may free up), ask again
+  // (a removed guest waits for the host's decision), or go back where the link came from.
+  $("#denied-retry").addEventListener("click", () => location.reload());
+  $("#removed-ask").addEventListener("click", () => location.reload());
+  $("#ended-back").hidden = history.length < 2 || window.parent !== window;
+  $("#ended-back").addEventListener("click", () => history.back());
   $("#btn-end").addEventListener("click", () => {
     const dialog = $("#end-dialog");
     if (dialog.showModal) dialog.showModal(); else send({ type: "host.end" });

@@ -155,8 +155,8 @@ export function onWelcome(msg) {
   }
 }
 
-export function showLobby(reason) {
-  dispatch({ type: SCREEN_SHOWN, state: "lobby", reason });
+export function showLobby(reason, hostPresent) {
+  dispatch({ type: SCREEN_SHOWN, state: "lobby", reason, hostPresent });
 }
 
 export function onAdmitted(msg) {
