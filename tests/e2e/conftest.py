@@ -1,5 +1,5 @@
-"""The end-to-end tier: real meetkit servers with their own Janus, driven by Debian's Chromium (the
-``chromium`` fixture is tests/conftest.py's: the cluster tier drives it too) and firefox-esr."""
+"""The end-to-end tier: real meetkit servers with their own Janus, driven by Debian's Chromium (one
+browser per module here, tests/browser.py's flags; each test makes its own contexts) and firefox-esr."""
 
 from __future__ import annotations
 
@@ -10,10 +10,29 @@ import pytest
 
 from meetkit.client import MeetingsClient
 
+from .. import browser as b
 from ..support import Server, create_application, media_env, media_net, start_server, stop_server
 
 if TYPE_CHECKING:
+    from playwright.async_api import Browser, Playwright
+
     from ..firefox import Firefox
+
+
+@pytest.fixture(scope="module")
+async def pw() -> AsyncIterator[Playwright]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
+    """One Chromium for the module (it overrides tests/conftest.py's, a browser per test)."""
+    browser = await b.launch(pw)
+    yield browser
+    await browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,9 @@ recording) come back to it. A page of an origin the application does not list ge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from playwright.async_api import Browser, Frame, Page, Playwright, async_playwright
+from playwright.async_api import Browser, Frame, Page
 
 from meetkit.actions.applications import do_set_embed_origins
 from meetkit.client import MeetingsClient
@@ -18,19 +16,6 @@ from .. import browser as b
 from .. import ui_support as ui
 from ..support import Server, server_container
 from .test_e2e_meeting import EmbedderSite
-
-
-@pytest.fixture(scope="module")
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
-    browser = await b.launch(pw)
-    yield browser
-    await browser.close()
 
 
 async def _embedded(outer: Page, url: str) -> Frame:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Playwright, async_playwright
+from playwright.async_api import Browser, Page
 
 from meetkit.client import MeetingsClient
 
@@ -150,19 +150,6 @@ class Meeting:
 
     def others(self, who: Person) -> set[str]:
         return {p.participant_id for p in self.people if p is not who}
-
-
-@pytest.fixture(scope="module")
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
-    browser = await b.launch(pw)
-    yield browser
-    await browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,32 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from playwright.async_api import Browser, Page, Playwright, async_playwright
+from playwright.async_api import Browser, Page
 
 from meetkit.client import MeetingsClient
 
 from .. import browser as b
 from .. import ui_support as ui
+from ..signalling_client import Peer
 from ..support import Server
 
 ACCENT_JS = "() => getComputedStyle(document.documentElement).getPropertyValue('--accent').trim().toLowerCase()"
-
-
-@pytest.fixture(scope="module")
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
-    browser = await b.launch(pw)
-    yield browser
-    await browser.close()
 
 
 async def _within(what: str, check: Callable[[], Awaitable[bool]], limit: float = 1.0) -> float:
@@ -236,6 +223,13 @@ async def test_the_lobby_and_the_end_screens(media_server: Server, api: Meetings
         await guest.wait_for_function(
             "() => document.querySelector('#lobby-reason').textContent.includes('will let you in')", timeout=5000)
         await b.screenshot(guest, "lobby-1280")
+        # The host's waiting card folds to its title and back.
+        await host.wait_for_selector("#waiting-list li", timeout=10000)
+        await host.click("#waiting-toggle")
+        assert not await host.is_visible("#waiting-list") and await host.is_visible("#waiting-title")
+        assert await host.get_attribute("#waiting-toggle", "aria-expanded") == "false"
+        await host.click("#waiting-toggle")
+        assert await host.is_visible("#waiting-list")
         # Denied: a way on is to try again.
         await host.wait_for_selector("#waiting [data-participant-id] .deny", state="attached", timeout=10000)
         await host.eval_on_selector("#waiting [data-participant-id] .deny", "el => el.click()")
@@ -261,3 +255,47 @@ async def test_the_lobby_and_the_end_screens(media_server: Server, api: Meetings
     finally:
         await host_ctx.close()
         await guest_ctx.close()
+
+
+async def test_phone_controls_are_44_px_touch_targets(media_server: Server, api: MeetingsClient,
+                                                      chromium: Browser) -> None:
+    room = api.create_room({"display_name": "Thumbs", "join_approval_level": "none"})
+    ctx = await ui.context(chromium, media_server.base_url, width=375, height=740)
+    try:
+        page = await ui.enter(ctx, room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
+        await page.click("#btn-participants")  # a panel open: its close button counts too
+        sizes = await page.evaluate("""() => [...document.querySelectorAll('#controls button, .panel button')]
+            .filter(el => el.offsetParent !== null && getComputedStyle(el).visibility !== 'hidden')
+            .map(el => { const r = el.getBoundingClientRect(); return [el.id || el.className, r.width, r.height]; })""")
+        assert sizes
+        small = [s for s in sizes if s[1] < 43.5 or s[2] < 43.5]
+        assert not small, small
+        await b.screenshot(page, "phone-controls-375")
+    finally:
+        await ctx.close()
+
+
+async def test_a_phone_fills_its_screen_with_a_2x2_grid(media_server: Server, api: MeetingsClient,
+                                                        chromium: Browser) -> None:
+    room = api.create_room({"display_name": "Four", "join_approval_level": "none"})
+    code = room["meeting_code"]
+    ctx = await ui.context(chromium, media_server.base_url, width=375, height=740)
+    others = [await Peer.open(media_server.base_url, code, name) for name in ("Gus", "Ida", "Jo")]
+    try:
+        for peer in others:
+            await peer.expect("admitted")
+        page = await ui.enter(ctx, room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
+        await page.wait_for_function("() => document.querySelectorAll('#grid .tile').length === 4", timeout=10000)
+        await page.wait_for_timeout(300)  # (the layout follows the next frame)
+        grid = await page.locator("#grid").bounding_box()
+        boxes = [await t.bounding_box() for t in await page.locator("#grid .tile").all()]
+        assert grid and all(boxes)
+        xs, ys = {round(bx["x"]) for bx in boxes if bx}, {round(bx["y"]) for bx in boxes if bx}
+        assert len(xs) == 2 and len(ys) == 2, boxes  # two columns, two rows
+        area = sum(bx["width"] * bx["height"] for bx in boxes if bx)
+        assert area >= 0.85 * grid["width"] * grid["height"], (area, grid)  # the tiles fill the grid
+        await b.screenshot(page, "phone-grid-375")
+    finally:
+        for peer in others:
+            await peer.close()
+        await ctx.close()

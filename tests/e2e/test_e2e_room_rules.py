@@ -6,30 +6,15 @@ the host removed who loads the page again in the same browser waits in the lobby
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from meetkit.client import MeetingsClient
 
 from .. import browser as b
 from .. import ui_support as ui
 from ..support import Server
-
-
-@pytest.fixture(scope="module")
-async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
-    browser = await b.launch(pw)
-    yield browser
-    await browser.close()
-
-
-@pytest.fixture(scope="module")
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as driver:
-        yield driver
 
 
 async def say(page: Page, text: str) -> None:

@@ -6,12 +6,11 @@ contrast, axe-core on each screen, initials, speaking detection, round toggles a
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Playwright, async_playwright, expect
+from playwright.async_api import Browser, Playwright, expect
 
 from meetkit.client import MeetingsClient
 
@@ -24,20 +23,6 @@ NAMES = {
     "en": {"leave": "Leave", "end": "End for all", "more": r"^(More|Mehr)\b"},
     "de": {"leave": "Verlassen", "end": "Für alle beenden", "more": r"^(More|Mehr|Weitere)\b"},
 }
-
-
-@pytest.fixture(scope="module")
-async def pw() -> AsyncIterator[Playwright]:
-    async with async_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-async def chromium(pw: Playwright) -> AsyncIterator[Browser]:
-    """One browser for the module (tests/browser.py flags); each test makes its own contexts."""
-    browser = await b.launch(pw)
-    yield browser
-    await browser.close()
 
 
 def urls(api: MeetingsClient, **options: Any) -> tuple[str, str, dict[str, Any]]:

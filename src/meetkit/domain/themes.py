@@ -13,7 +13,8 @@ SHORT_COMPANY_URL_RE = re.compile(r"^(?=.*[a-zA-Z_~-])([a-zA-Z0-9_~-]+)$")
 # server itself answers (the API and its aliases, the UI's assets and socket, the embed helper, the
 # API docs) or one a reverse proxy commonly claims. Compared case-insensitively.
 RESERVED_SHORT_COMPANY_URLS = frozenset({
-    "meetings", "v1", "v2", "beta", "_meetkit", "embed.js", "static", "assets", "uploads", "docs", "redoc",
+    "meetings", "v1", "v2", "beta", "_meetkit", "embed.js", "embed.d.ts", "static", "assets", "uploads", "docs",
+    "redoc",
     "openapi.json", "api", "health", "healthz", "livez", "readyz", "metrics", "status", "admin", "login",
     "logout", "auth", "oauth", "ws", "websocket", "favicon.ico", "robots.txt", ".well-known", "well-known",
     "meetkit", "_next", "cdn-cgi",

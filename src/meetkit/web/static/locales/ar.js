@@ -126,4 +126,6 @@ export default {
   tryAgain: "إعادة المحاولة",
   askAgain: "طلب الانضمام مجددًا",
   goBack: "رجوع",
+  collapse: "طي",
+  expand: "توسيع",
 };

@@ -126,4 +126,6 @@ export default {
   tryAgain: "Erneut versuchen",
   askAgain: "Erneut um Teilnahme bitten",
   goBack: "Zurück",
+  collapse: "Einklappen",
+  expand: "Ausklappen",
 };

@@ -126,4 +126,6 @@ export default {
   tryAgain: "Try again",
   askAgain: "Ask to join again",
   goBack: "Go back",
+  collapse: "Collapse",
+  expand: "Expand",
 };

@@ -126,4 +126,6 @@ export default {
   tryAgain: "Reintentar",
   askAgain: "Pedir entrar de nuevo",
   goBack: "Volver",
+  collapse: "Contraer",
+  expand: "Expandir",
 };

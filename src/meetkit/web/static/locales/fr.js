@@ -126,4 +126,6 @@ export default {
   tryAgain: "Réessayer",
   askAgain: "Redemander à rejoindre",
   goBack: "Retour",
+  collapse: "Replier",
+  expand: "Déplier",
 };

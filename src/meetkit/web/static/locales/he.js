@@ -126,4 +126,6 @@ export default {
   tryAgain: "ניסיון חוזר",
   askAgain: "בקשת הצטרפות מחדש",
   goBack: "חזרה",
+  collapse: "כיווץ",
+  expand: "הרחבה",
 };

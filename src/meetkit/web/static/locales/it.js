@@ -126,4 +126,6 @@ export default {
   tryAgain: "Riprova",
   askAgain: "Chiedi di nuovo di partecipare",
   goBack: "Indietro",
+  collapse: "Comprimi",
+  expand: "Espandi",
 };

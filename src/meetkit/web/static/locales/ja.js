@@ -126,4 +126,6 @@ export default {
   tryAgain: "再試行",
   askAgain: "もう一度参加をリクエスト",
   goBack: "戻る",
+  collapse: "折りたたむ",
+  expand: "展開する",
 };

@@ -126,4 +126,6 @@ export default {
   tryAgain: "Opnieuw proberen",
   askAgain: "Opnieuw vragen om deel te nemen",
   goBack: "Terug",
+  collapse: "Inklappen",
+  expand: "Uitklappen",
 };

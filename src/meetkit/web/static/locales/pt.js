@@ -126,4 +126,6 @@ export default {
   tryAgain: "Tentar de novo",
   askAgain: "Pedir para entrar de novo",
   goBack: "Voltar",
+  collapse: "Recolher",
+  expand: "Expandir",
 };

@@ -126,4 +126,6 @@ export default {
   tryAgain: "重试",
   askAgain: "再次请求加入",
   goBack: "返回",
+  collapse: "收起",
+  expand: "展开",
 };

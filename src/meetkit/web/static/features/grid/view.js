@@ -33,6 +33,16 @@ function fitGrid() {
   const w = grid.clientWidth || 1;
   const h = grid.clientHeight || 1;
   const gap = 8;
+  if (document.body.dataset.width === "small" && store.state.grid.view !== "round" && n > 1) {
+    // A phone fills its screen: two tiles one above the other, three or four in a 2×2 grid, each
+    // cut to its box (the video covers it) rather than a 16:9 strip with black bands.
+    const cols = n <= 2 ? 1 : 2;
+    const rows = Math.ceil(n / cols);
+    grid.style.setProperty("--tile-w", `${Math.floor((w - gap * (cols - 1)) / cols)}px`);
+    grid.style.setProperty("--tile-h", `${Math.floor((h - gap * (rows - 1)) / rows)}px`);
+    return;
+  }
+  grid.style.removeProperty("--tile-h");
   let bestSize = 0;
   for (let cols = 1; cols <= n; cols++) {
     const rows = Math.ceil(n / cols);

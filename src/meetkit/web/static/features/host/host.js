@@ -67,4 +67,14 @@ export function drawHost() {
   $("#mute-all").addEventListener("click", () => send({ type: "host.mute_all" }));
   $("#btn-lock").addEventListener("click", () => send({ type: "host.lock", locked: !store.state.host.locked }));
   $("#admit-all").addEventListener("click", () => send({ type: "host.admit_all" }));
+  // The waiting card folds to its title (the count goes on), so a long lobby does not cover the grid.
+  $("#waiting-toggle").addEventListener("click", () => {
+    const toggle = $("#waiting-toggle");
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    const label = t(open ? "collapse" : "expand");
+    toggle.setAttribute("aria-label", label);
+    toggle.title = label;
+    $("#waiting").classList.toggle("collapsed", !open);
+  });
 }
