@@ -133,7 +133,7 @@ class Lobby:
                 changed = True
             elif reason != waiting.lobby_reason:
                 waiting.lobby_reason = reason
-                waiting.send(protocol.Lobby(reason=reason))
+                waiting.send(protocol.Lobby(reason=reason, host_present=room.hosts_present()))
                 changed = True
         if changed:
             room.tell_hosts_lobby()
