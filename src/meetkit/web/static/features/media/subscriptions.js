@@ -83,6 +83,9 @@ function newPeer() {
  */
 export function onSubscribeOffer(msg) {
   const id = Number.isInteger(msg.offer) ? msg.offer : null;
+  // An offer made while meetkit was still admitting us can arrive before `admitted`: not answered,
+  // and not counted either, so that meetkit's re-send of it (it comes with our first view) is.
+  if (!joined()) return subs.chain;
   if (id !== null) {
     if (id === subs.lastAnswer?.offer && usable(subs.pc)) {
       send(subs.lastAnswer);  // meetkit did not get our answer (the socket dropped it)
