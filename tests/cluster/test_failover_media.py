@@ -11,7 +11,6 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -23,6 +22,7 @@ from ..redis_server import RedisServer
 from ..signalling_client import Peer
 from ..support import MEDIA_ADDR, free_port, media_net
 from .conftest import Deployment, host_on_a_guest_on_b
+from .test_cascade import _until
 from .test_failover import _resume_on
 
 aiortc = pytest.importorskip("aiortc")
@@ -54,14 +54,6 @@ async def deployment(redis_server: RedisServer, tmp_path_factory: pytest.TempPat
         if d is not None:
             await asyncio.to_thread(d.stop)
         await janus.stop()
-
-
-async def _until(what: str, check: Any, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, f"{what}: not within {timeout}s"
-        await asyncio.sleep(0.1)
 
 
 async def test_the_guest_keeps_decoding_through_a_killed_node(deployment: Deployment,
