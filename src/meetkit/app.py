@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 
 from . import __version__
 from .actions.applications import count_without_embed_origins
 from .actions.meetings import do_close_orphaned_sessions
 from .actions.recordings import do_stop_orphaned_recordings
-from .api import applications, health, recordings, rooms, themes, uploads, usage
+from .api import applications, board, health, recordings, rooms, themes, uploads, usage
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api.bodylimit import BodyLimit, upload_route_limits
@@ -42,6 +43,7 @@ from .storage.db import make_engine, make_reader_engine, make_sessionmaker
 from .storage.objects import LocalObjectStore, ObjectStore
 from .storage.s3 import S3ObjectStore
 from .storage.tokens import TokenLedger
+from .web import board as board_web
 from .web import pages
 from .web.headers import SecurityHeaders
 from .worker.lifecycle import LifecycleWorker
@@ -159,7 +161,8 @@ async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | M
 
 
 # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
-API_ROUTERS = (rooms.router, themes.router, applications.router, recordings.router, uploads.router, usage.router)
+API_ROUTERS = (rooms.router, themes.router, applications.router, recordings.router, uploads.router, usage.router,
+               board.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -248,8 +251,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)  # before the pages: /healthz is no company's short URL
+    app.include_router(board_web.router)
     app.include_router(pages.router)
     app.mount(pages.STATIC_PREFIX.rstrip("/"), pages.StaticAssets(pages.static_dir()), name="static")
+    # The whiteboard's build (scripts/build-ui.sh), 22 MB with its fonts: read from disk when a board opens.
+    app.mount(board_web.ASSETS, StaticFiles(directory=board_web.assets_dir(), check_dir=False), name="excalidraw")
     app.add_middleware(health.RequestTimer, metrics=c.metrics)  # innermost: it sees the matched route
     app.add_middleware(BodyLimit, limit=c.settings.max_request_body_bytes, route_limits=upload_route_limits(c.settings))
     app.add_middleware(TargetGuard)

@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     socket_media_burst: int = Field(default=200, ge=1, le=100_000)
     socket_host_rate: float = Field(default=10.0, gt=0, le=10_000, description="host.* per second per socket.")
     socket_host_burst: int = Field(default=50, ge=1, le=100_000)
+    socket_board_rate: float = Field(default=20.0, gt=0, le=10_000, description="board.update and board.get per "
+                                     "second per socket (a page sends a stroke at most every 100 ms).")
+    socket_board_burst: int = Field(default=100, ge=1, le=100_000)
+    max_board_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+                                      description="The largest image placed on a whiteboard (bytes).")
     socket_ping_rate: float = Field(default=1.0, gt=0, le=10_000, description="ping per second per socket.")
     socket_ping_burst: int = Field(default=10, ge=1, le=100_000)
     socket_other_rate: float = Field(default=5.0, gt=0, le=10_000, description="Frames that are not a valid "

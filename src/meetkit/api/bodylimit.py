@@ -27,8 +27,10 @@ UPLOAD_FIELDS_LIMIT = 64 * 1024
 
 
 def upload_route_limits(settings: Settings) -> dict[str, int]:
-    """The logo upload endpoint's own cap: the largest file a policy admits, plus its form."""
-    return {f"{API_PREFIX}/uploads": settings.max_upload_bytes + UPLOAD_FORM_OVERHEAD}
+    """The logo upload endpoint's own cap (the largest file a policy admits, plus its form), and the
+    whiteboard's images' (web/board.py)."""
+    return {f"{API_PREFIX}/uploads": settings.max_upload_bytes + UPLOAD_FORM_OVERHEAD,
+            "/_meetkit/board/*": settings.max_board_file_bytes}
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -59,6 +61,10 @@ class BodyLimit:
         self.route_limits = dict(route_limits or {})
 
     def cap_for(self, path: str) -> int:
+        # A key ending in ``*`` caps every path under it (the whiteboard's images: /_meetkit/board/...).
+        for key, cap in self.route_limits.items():
+            if key.endswith("*") and path.startswith(key[:-1]):
+                return cap
         return self.route_limits.get(path, self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

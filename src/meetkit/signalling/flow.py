@@ -1,7 +1,7 @@
 """Flow control on the meeting socket: what one socket may send, and how many sockets one address may hold.
 
 Every frame a browser sends belongs to a class (chat, state changes, media signalling, host controls,
-ping, and ``other`` for frames that are no valid message); each class has its own token bucket per
+whiteboard, ping, and ``other`` for frames that are no valid message); each class has its own token bucket per
 socket (``domain/ratelimit.py``). A frame over its class's limit is answered ``error`` code
 ``rate_limited`` and not acted on; each such frame is a strike, and more strikes than
 ``socket_abuse_strikes`` within ``socket_abuse_window`` close that socket (4429). Nothing here ever
@@ -30,6 +30,7 @@ _CLASSES: dict[str, LimitClass] = {
     "hand": "state", "name.set": "state", "media.state": "state", "talking": "state",
     "media.publish": "media", "media.unpublish": "media", "media.view": "media", "media.answer": "media",
     "media.ice_restart": "media", "media.candidate": "media",
+    "board.update": "board", "board.get": "board",
     "ping": "ping",
 }
 
@@ -59,6 +60,7 @@ class FlowLimits:
             "state": (s.socket_state_rate, s.socket_state_burst),
             "media": (s.socket_media_rate, s.socket_media_burst),
             "host": (s.socket_host_rate, s.socket_host_burst),
+            "board": (s.socket_board_rate, s.socket_board_burst),
             "ping": (s.socket_ping_rate, s.socket_ping_burst),
             "other": (s.socket_other_rate, s.socket_other_burst),
         }, strikes=s.socket_abuse_strikes, strike_window=s.socket_abuse_window)

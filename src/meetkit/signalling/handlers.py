@@ -21,6 +21,7 @@ Handler = Callable[[Room, Participant, Any], Awaitable[None]]
 _HOST_ONLY: tuple[type[Any], ...] = (
     protocol.HostAdmit, protocol.HostDeny, protocol.HostAdmitAll, protocol.HostMute, protocol.HostMuteAll,
     protocol.HostRemove, protocol.HostLock, protocol.HostEnd, protocol.HostChatExport, protocol.HostRecord,
+    protocol.HostBoardClear, protocol.HostBoardLock,
 )
 HOST_ONLY = frozenset(_HOST_ONLY)
 
@@ -127,6 +128,14 @@ async def ice_restart(room: Room, m: Participant, msg: protocol.MediaIceRestart)
     room.subscriptions.ice_restart(m)
 
 
+async def board_get(room: Room, m: Participant, msg: protocol.BoardGet) -> None:
+    await room.board.get(m)
+
+
+async def board_update(room: Room, m: Participant, msg: protocol.BoardUpdate) -> None:
+    await room.board.update(m, msg)
+
+
 # --- host controls ----------------------------------------------------------------------------------
 
 
@@ -199,6 +208,14 @@ async def record(room: Room, host: Participant, msg: protocol.HostRecord) -> Non
         await room.recording.switch(host, msg.active)
 
 
+async def board_clear(room: Room, host: Participant, msg: protocol.HostBoardClear) -> None:
+    await room.board.clear(host)
+
+
+async def board_lock(room: Room, host: Participant, msg: protocol.HostBoardLock) -> None:
+    await room.board.set_read_only(host, msg.read_only)
+
+
 HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.ChatSend: chat, protocol.Hand: hand, protocol.SetName: set_name, protocol.Talking: talking,
     protocol.MediaState: media_state,
@@ -208,4 +225,6 @@ HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.HostAdmit: admit, protocol.HostDeny: deny, protocol.HostAdmitAll: admit_all, protocol.HostMute: mute,
     protocol.HostMuteAll: mute_all, protocol.HostRemove: remove, protocol.HostLock: lock, protocol.HostEnd: end,
     protocol.HostChatExport: chat_export, protocol.HostRecord: record,
+    protocol.BoardGet: board_get, protocol.BoardUpdate: board_update, protocol.HostBoardClear: board_clear,
+    protocol.HostBoardLock: board_lock,
 }

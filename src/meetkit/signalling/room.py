@@ -20,6 +20,7 @@ from ..domain.links import API_PREFIX
 from ..storage import tables as t
 from ..storage.fences import Fence
 from . import ice, protocol
+from .board import Board
 from .cascade import Cascade
 from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
@@ -63,6 +64,7 @@ class Room:
         self.publishing = Publishing(self)
         self.subscriptions = Subscriptions(self)
         self.recording = Recording(self)
+        self.board = Board(self)
         s = self.node.c.settings
         self.updates = ParticipantUpdates(self, s.state_update_interval)
         self.lobby_feed = LobbyFeed(self, s.lobby_update_interval)
@@ -86,6 +88,7 @@ class Room:
         features = row.available_features or {}
         self.recording.available = bool(features.get("is_recording_available", True))
         self.chat_available = bool(features.get("is_chat_available", True))
+        self.board.available = bool(features.get("is_whiteboard_available", True))
 
     # --- who is here -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -139,6 +140,8 @@ class Session(Base):
     usage_metered_at: Mapped[datetime | None] = mapped_column(default=None)
     # The pooled Janus the meeting's media is on (MEETKIT_JANUS_URLS); None without a pool.
     media_server: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The host made the whiteboard read-only for guests (``host.board_lock``).
+    board_read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MediaServer(Base):
@@ -189,6 +192,36 @@ class ChatMessage(Base):
     name: Mapped[str] = mapped_column(String(100))
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime]
+
+
+class BoardElement(Base):
+    """One element of a session's whiteboard, the copy that won the merge (domain/board.py): late
+    joiners and the REST export read the board from here."""
+
+    __tablename__ = "board_elements"
+
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    version_nonce: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)  # the element as JSON, in Excalidraw's format
+    updated_at: Mapped[datetime]
+
+
+class BoardFile(Base):
+    """An image placed on a session's whiteboard; the bytes are in the object store (``storage_key``)."""
+
+    __tablename__ = "board_files"
+
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    storage_key: Mapped[str] = mapped_column(String(512))
+    participant_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime]
 
 
 class Recording(Base):

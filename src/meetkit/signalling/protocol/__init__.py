@@ -4,6 +4,33 @@ Client messages (``client``) are parsed into closed models (an unknown ``type`` 
 server messages (``server``) are built from models too, so tests can check every frame against the
 same schema."""
 
+from .base import (
+    ClientMessage as ClientMessage,
+)
+from .base import (
+    ServerMessage as ServerMessage,
+)
+from .board import (
+    BoardGet as BoardGet,
+)
+from .board import (
+    BoardLocked as BoardLocked,
+)
+from .board import (
+    BoardScene as BoardScene,
+)
+from .board import (
+    BoardUpdate as BoardUpdate,
+)
+from .board import (
+    BoardUpdated as BoardUpdated,
+)
+from .board import (
+    HostBoardClear as HostBoardClear,
+)
+from .board import (
+    HostBoardLock as HostBoardLock,
+)
 from .client import (
     CLIENT_MESSAGE as CLIENT_MESSAGE,
 )
@@ -21,9 +48,6 @@ from .client import (
 )
 from .client import (
     ChatSend as ChatSend,
-)
-from .client import (
-    ClientMessage as ClientMessage,
 )
 from .client import (
     Date as Date,
@@ -231,9 +255,6 @@ from .server import (
 )
 from .server import (
     RoomView as RoomView,
-)
-from .server import (
-    ServerMessage as ServerMessage,
 )
 from .server import (
     Stream as Stream,

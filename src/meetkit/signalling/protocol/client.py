@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, TypeAdapter,
 
 from ...domain.dates import format_date
 from ...domain.names import normalize_name
+from .base import ClientMessage
+from .board import BoardGet, BoardUpdate, HostBoardClear, HostBoardLock
 
 VERSION = 1
 Date = Annotated[datetime, PlainSerializer(format_date, return_type=str, when_used="json")]
@@ -29,10 +31,6 @@ def _clean(value: str) -> str:
     except UnicodeEncodeError as exc:
         raise ValueError("must be valid UTF-8") from exc
     return value
-
-
-class ClientMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Resume(BaseModel):
@@ -217,7 +215,8 @@ class HostRecord(ClientMessage):
 AnyClientMessage = Annotated[
     Hello | Ping | ChatSend | Hand | SetName | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
     | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute
-    | HostMuteAll | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord,
+    | HostMuteAll | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord | BoardGet | BoardUpdate
+    | HostBoardClear | HostBoardLock,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)

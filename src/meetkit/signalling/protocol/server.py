@@ -8,14 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from .base import ServerMessage
+from .board import BoardLocked, BoardScene, BoardUpdated
 from .client import VERSION, Date, Kind
-
-
-class ServerMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def frame(self) -> str:
-        return self.model_dump_json(exclude_none=True)
 
 
 class Feeds(BaseModel):
@@ -306,7 +301,7 @@ class Pong(ServerMessage):
     type: Literal["pong"] = "pong"
 
 
-LimitClass = Literal["chat", "state", "media", "host", "ping", "other"]
+LimitClass = Literal["chat", "state", "media", "host", "board", "ping", "other"]
 
 
 class Error(ServerMessage):
@@ -321,7 +316,7 @@ AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
     | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut
     | MediaError | MediaReset | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error | IceServers
-    | RoomChanged,
+    | RoomChanged | BoardScene | BoardUpdated | BoardLocked,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

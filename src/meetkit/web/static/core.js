@@ -26,7 +26,9 @@ export const config = readConfig();
 // The room's features: the page's first, then each `room.updated` (a live PATCH of the room).
 export let chatAvailable = true;
 export let recordingAvailable = true;
+export let boardAvailable = true;
 export function setFeatures(features) {
+  boardAvailable = features?.is_whiteboard_available !== false;
   chatAvailable = features?.is_chat_available !== false;
   recordingAvailable = features?.is_recording_available !== false;
 }

@@ -5,8 +5,8 @@
 
 import { t, resolveLanguage, setLanguage, translateDocument } from "./i18n.js";
 import { TalkingDetector } from "./media.js";
-import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, setFeatures, send, setIceServers, rtcConfig,
-  trackPeer }
+import { store, dispatch, runtime, config, chatAvailable, recordingAvailable, boardAvailable, setFeatures, send,
+  setIceServers, rtcConfig, trackPeer }
   from "./core.js";
 import { $, toast } from "./dom.js";
 import { startLanguage, chosenLanguage } from "./features/language/language.js";
@@ -28,6 +28,7 @@ import { drawRecording } from "./features/recording/view.js";
 import { postEmbedEvents, embedEvent } from "./features/embed/embed.js";
 import { takeEmbedCommands } from "./features/embed/commands.js";
 import { startInvite } from "./features/host/invite.js";
+import { startBoard, drawBoard, onBoardScene, onBoardUpdated, onBoardLocked, boardHandle } from "./features/board/board.js";
 import { setMic } from "./features/media/local.js";
 import { onPublishAnswer, onPublishError, onPublisherCandidate, ownFeedsAnnounced, pub, restartPublisher }
   from "./features/media/publisher.js";
@@ -54,6 +55,7 @@ window.__meetkit = {
   rtcConfig: () => rtcConfig(),
   trackPeer: (pc) => trackPeer(pc),
   get participants() { return store.state.participants.byId; },
+  board: boardHandle,
 };
 
 // ---------------------------------------------------------------- server messages → features
@@ -110,6 +112,9 @@ const handlers = {
   "locked": onLocked,
   "recording": (msg) => dispatch({ type: RECORDING_CHANGED, active: !!msg.active }),
   "room.updated": onRoomUpdated,
+  "board.scene": onBoardScene,
+  "board.updated": onBoardUpdated,
+  "board.locked": onBoardLocked,
   "pong": () => {},
   "error": onError,
 };
@@ -138,6 +143,8 @@ function applyFeatures() {
   document.body.classList.toggle("no-chat", !chatAvailable);
   document.body.classList.toggle("no-recording", !recordingAvailable);
   document.body.classList.toggle("no-language", !localeSwitcherAvailable());
+  document.body.classList.toggle("no-board", !boardAvailable);
+  drawBoard();
 }
 
 function localeSwitcherAvailable() {
@@ -243,6 +250,7 @@ function start() {
   watchSubscriptions();
   watchTalking();
   startInvite();
+  startBoard();
   document.addEventListener("pointerdown", () => runtime.detector.resume());
   window.addEventListener("pagehide", () => {
     if (isIn(store.state, "joined", "lobby")) send({ type: "leave" });

@@ -1,6 +1,6 @@
 // Keyboard shortcuts in the meeting (docs/ui.md "Keyboard"): M microphone, V camera, C chat, H hand —
 // never while typing in a field, nor with a modifier held (the browser's own shortcuts). Escape closes
-// the open panel or the More menu and gives the focus back to the control that opened it.
+// the open panel or the More menu (the whiteboard's canvas keeps its keys) and gives the focus back to the control that opened it.
 import { store } from "../../core.js";
 import { $ } from "../../dom.js";
 import { isIn } from "../session/state.js";
@@ -30,6 +30,7 @@ export function startKeys() {
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target) || document.querySelector("dialog[open]")) return;
+    if (event.target.closest?.("#board-canvas")) return;  // the whiteboard's own shortcuts (H: hand tool ...)
     const selector = KEYS[event.key.toLowerCase()];
     const button = selector ? $(selector) : null;
     if (!shown(button)) return;

@@ -1,0 +1,215 @@
+"""The whiteboard's durable side: each session's merged elements and its images, and the export.
+
+Every change is merged in one transaction against what is stored (domain/board.py), so the database
+holds the winning copy of every element and a late joiner, a reload or a node taking the meeting over
+reads the same board the others see. Images go to the object store first and are listed after, so a
+listed file is always there to read."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import func, select, update
+
+from ..container import Container
+from ..domain import board as rules
+from ..domain.board_render import BoardFile as RenderedFile
+from ..domain.board_render import to_png, to_svg
+from ..domain.lobby import resume_digest
+from ..errors import BadRequest, NotFound
+from ..storage import fences
+from ..storage import tables as t
+from ..storage.fences import Fence
+
+MAX_FILES = 200  # images on one session's board
+
+
+@dataclass(frozen=True)
+class FileRef:
+    file_id: str
+    mime: str
+
+
+@dataclass(frozen=True)
+class Board:
+    elements: list[dict[str, Any]]  # bottom to top, deleted ones included (pages need them to merge)
+    read_only: bool
+    files: list[FileRef]
+
+
+async def do_merge(c: Container, session_id: str, raws: Sequence[Mapping[str, Any]], *,
+                   fence: Fence | None = None) -> list[dict[str, Any]]:
+    """Stores the copies that win; returns them (what the other pages must hear). Raises BoardError."""
+    incoming = [rules.checked(raw) for raw in raws]
+    ids = list({element_id for element_id, _, _ in incoming})
+    now = c.clock.now()
+    async with c.sessions.begin() as db:
+        await fences.check(db, fence)
+        rows = (await db.execute(
+            select(t.BoardElement.element_id, t.BoardElement.version, t.BoardElement.version_nonce)
+            .where(t.BoardElement.session_id == session_id,
+                   t.BoardElement.element_id.in_(ids)))).all()
+        stored = {r.element_id: rules.Stamp(r.version, r.version_nonce) for r in rows}
+        won = rules.winners(stored, incoming)
+        added = sum(1 for element_id, _, _ in won if element_id not in stored)
+        if added:
+            count = await db.scalar(select(func.count()).select_from(t.BoardElement)
+                                    .where(t.BoardElement.session_id == session_id)) or 0
+            if count + added > rules.MAX_ELEMENTS:
+                raise rules.BoardError("board_full", f"a whiteboard holds at most {rules.MAX_ELEMENTS} elements")
+        for element_id, stamp, body in won:
+            if element_id in stored:
+                await db.execute(update(t.BoardElement).where(
+                    t.BoardElement.session_id == session_id, t.BoardElement.element_id == element_id,
+                ).values(version=stamp.version, version_nonce=stamp.nonce, body=body, updated_at=now))
+            else:
+                db.add(t.BoardElement(session_id=session_id, element_id=element_id, version=stamp.version,
+                                      version_nonce=stamp.nonce, body=body, updated_at=now))
+    return [json.loads(body) for _, _, body in won]
+
+
+async def board_of_session(c: Container, session_id: str) -> Board:
+    async with c.sessions() as db:
+        bodies = (await db.scalars(select(t.BoardElement.body).where(t.BoardElement.session_id == session_id))).all()
+        files = (await db.execute(select(t.BoardFile.file_id, t.BoardFile.mime)
+                                  .where(t.BoardFile.session_id == session_id)
+                                  .order_by(t.BoardFile.created_at))).all()
+        read_only = await db.scalar(select(t.Session.board_read_only).where(t.Session.id == session_id))
+    elements = rules.z_order(json.loads(b) for b in bodies)
+    return Board(elements=[dict(e) for e in elements], read_only=bool(read_only),
+                 files=[FileRef(f.file_id, f.mime) for f in files])
+
+
+async def do_clear(c: Container, session_id: str, *, fence: Fence | None = None) -> list[dict[str, Any]]:
+    """Deletes every element (new versions, so no page's copy brings one back); returns the deleted copies."""
+    now = c.clock.now()
+    out: list[dict[str, Any]] = []
+    async with c.sessions.begin() as db:
+        await fences.check(db, fence)
+        rows = (await db.scalars(select(t.BoardElement).where(t.BoardElement.session_id == session_id))).all()
+        for row in rows:
+            element = json.loads(row.body)
+            if element.get("isDeleted") is True:
+                continue
+            gone = rules.cleared(element, secrets.randbelow(2**31))
+            row.version, row.version_nonce = gone["version"], gone["versionNonce"]
+            row.body, row.updated_at = json.dumps(gone, separators=(",", ":"), ensure_ascii=False), now
+            out.append(gone)
+    return out
+
+
+async def do_set_read_only(c: Container, session_id: str, read_only: bool, *, fence: Fence | None = None) -> None:
+    async with c.sessions.begin() as db:
+        await fences.check(db, fence)
+        await db.execute(update(t.Session).where(t.Session.id == session_id).values(board_read_only=read_only))
+
+
+async def is_read_only(c: Container, session_id: str) -> bool:
+    async with c.sessions() as db:
+        return bool(await db.scalar(select(t.Session.board_read_only).where(t.Session.id == session_id)))
+
+
+# --- images ------------------------------------------------------------------------------------------
+
+
+def _file_key(session_id: str, file_id: str) -> str:
+    # Session ids come from meetkit but may hold characters an object key refuses: hash them.
+    return f"board/{hashlib.sha256(session_id.encode()).hexdigest()[:32]}/{file_id}"
+
+
+async def do_add_file(c: Container, session_id: str, participant_id: str, file_id: str, mime: str,
+                      data: bytes) -> bool:
+    """Stores an image of the board; False when the board already has this file (it is not replaced:
+    Excalidraw's file ids are digests of their content)."""
+    if not rules.FILE_ID.match(file_id):
+        raise BadRequest("a file id is 1 to 64 letters, digits, _ or -")
+    if mime not in rules.FILE_TYPES:
+        raise BadRequest("a whiteboard image is PNG, JPEG, GIF or WebP")
+    async with c.sessions() as db:
+        if await db.get(t.BoardFile, (session_id, file_id)) is not None:
+            return False
+        count = await db.scalar(select(func.count()).select_from(t.BoardFile)
+                                .where(t.BoardFile.session_id == session_id)) or 0
+    if count >= MAX_FILES:
+        raise BadRequest(f"a whiteboard holds at most {MAX_FILES} images")
+    key = _file_key(session_id, file_id)
+    await asyncio.to_thread(c.objects.put, key, data)
+    async with c.sessions.begin() as db:
+        if await db.get(t.BoardFile, (session_id, file_id)) is not None:
+            return False  # the same image from another page at the same moment: same bytes, same key
+        db.add(t.BoardFile(session_id=session_id, file_id=file_id, mime=mime, size=len(data), storage_key=key,
+                           participant_id=participant_id, created_at=c.clock.now()))
+    return True
+
+
+async def file_of(c: Container, session_id: str, file_id: str) -> tuple[str, bytes] | None:
+    async with c.sessions() as db:
+        row = await db.get(t.BoardFile, (session_id, file_id))
+    if row is None:
+        return None
+    data = await asyncio.to_thread(c.objects.get, row.storage_key)
+    return None if data is None else (row.mime, data)
+
+
+# --- the export (REST, after or during the meeting) -------------------------------------------------
+
+ExportFormat = Literal["json", "svg", "png"]
+
+
+async def export(c: Container, application_id: str, session_id: str, fmt: ExportFormat) -> tuple[str, bytes]:
+    """``(content type, body)`` of the session's board: Excalidraw's own file format (``.excalidraw``,
+    which excalidraw.com opens, images inlined), or a picture of it."""
+    async with c.sessions() as db:
+        session = await db.get(t.Session, session_id)
+    if session is None or session.application_id != application_id:
+        raise NotFound(f"Failed to find a whiteboard for session: {session_id}")
+    board = await board_of_session(c, session_id)
+    live = [e for e in board.elements if e.get("isDeleted") is not True]
+    files: dict[str, RenderedFile] = {}
+    for ref in board.files:
+        found = await file_of(c, session_id, ref.file_id)
+        if found is not None:
+            files[ref.file_id] = RenderedFile(mime=found[0], data=found[1])
+    if fmt == "svg":
+        return "image/svg+xml", (await asyncio.to_thread(to_svg, live, files)).encode()
+    if fmt == "png":
+        return "image/png", await asyncio.to_thread(to_png, live, files)
+    return "application/json", json.dumps(_excalidraw_file(live, files), ensure_ascii=False).encode()
+
+
+def _excalidraw_file(elements: list[dict[str, Any]], files: Mapping[str, RenderedFile]) -> dict[str, Any]:
+    return {
+        "type": "excalidraw", "version": 2, "source": "meetkit",
+        "elements": elements,
+        "appState": {"viewBackgroundColor": "#ffffff"},
+        "files": {fid: {"id": fid, "mimeType": f.mime,
+                        "dataURL": f"data:{f.mime};base64,{base64.b64encode(f.data).decode()}", "created": 0}
+                  for fid, f in files.items()},
+    }
+
+
+async def participant_session(c: Container, meeting_code: str, participant_id: str, resume_token: str) -> str | None:
+    """The running session of a participant who is in this meeting and holds its resume token: how
+    the page's image requests prove who they are (the page has no other credential)."""
+    if not resume_token or len(resume_token) > 128 or len(participant_id) > 36:
+        return None
+    async with c.sessions() as db:
+        row = (await db.execute(
+            select(t.Participant.session_id, t.Participant.resume_digest)
+            .join(t.Session, t.Session.id == t.Participant.session_id)
+            .join(t.Room, t.Room.id == t.Session.room_id)
+            .where(t.Participant.id == participant_id, t.Participant.left_at.is_(None),
+                   t.Session.ended_at.is_(None), t.Room.meeting_code == meeting_code))).first()
+    if row is None or row.resume_digest is None:
+        return None
+    if not hmac.compare_digest(row.resume_digest, resume_digest(resume_token)):
+        return None
+    return str(row.session_id)
