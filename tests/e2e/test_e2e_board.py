@@ -19,15 +19,17 @@ from playwright.async_api import Browser, BrowserContext, Page
 
 from meetkit.client import MeetingsClient
 
+from .. import browser as b
 from .. import ui_support as ui
 from ..support import Server
 from .test_e2e_recording import session_of
 
-ELEMENTS = "() => window.__meetkit.board.elements().map(e => ({id: e.id, type: e.type, version: e.version, fileId: e.fileId || null}))"
+ELEMENTS = ("() => window.__meetkit.board.elements()"
+            ".map(e => ({id: e.id, type: e.type, version: e.version, fileId: e.fileId || null}))")
 
 
 async def _open_board(page: Page) -> None:
-    await page.click("#btn-board")
+    await page.click("#btn-board")  # (on a phone, in the More menu: opened first)
     await page.wait_for_function("() => window.__meetkit.board.ready", timeout=20000)
     await page.wait_for_selector("#board-canvas .excalidraw canvas", timeout=10000)
 
@@ -69,8 +71,8 @@ async def test_strokes_images_read_only_clear_and_export(media_server: Server, a
     contexts: list[BrowserContext] = []
     csp: list[str] = []
     try:
-        for _ in range(3):
-            contexts.append(await ui.context(chromium, media_server.base_url, width=1280, height=800))
+        for width, height in ((1280, 800), (1280, 800), (375, 740)):  # the late joiner is on a phone
+            contexts.append(await ui.context(chromium, media_server.base_url, width=width, height=height))
         host = await ui.enter(contexts[0], room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
         guest = await ui.enter(contexts[1], room["_links"]["guest_url"]["href"], "Gus", mic=False, camera=False)
         for p in (host, guest):
@@ -116,11 +118,18 @@ async def test_strokes_images_read_only_clear_and_export(media_server: Server, a
         # A late joiner gets the board and the image's file.
         late = await ui.enter(contexts[2], room["_links"]["guest_url"]["href"], "Ida", mic=False, camera=False)
         _csp_watch(late, csp)
+        await late.click("#btn-more")  # on a phone the whiteboard is in the More menu
         await _open_board(late)
         await _until("the board on the late joiner's page", late, lambda els: len(els) == 3, 3.0)
         image = next(e for e in await _elements(late) if e["type"] == "image")
         await late.wait_for_function("(id) => (window.__meetkit.board.files()[id]?.dataURL || '')"
                                      ".startsWith('data:image/png')", arg=image["fileId"], timeout=5000)
+
+        await b.screenshot(host, "whiteboard-1280")
+        await b.screenshot(late, "whiteboard-375")
+        await guest.set_viewport_size({"width": 550, "height": 760})
+        await asyncio.sleep(0.3)  # Excalidraw redraws on its resize observer
+        await b.screenshot(guest, "whiteboard-550")
 
         # The REST export, while the meeting runs: Excalidraw JSON with the image inlined, SVG, PNG.
         session_id = await session_of(media_server, room["id"])
@@ -152,7 +161,8 @@ async def test_strokes_images_read_only_clear_and_export(media_server: Server, a
         refused = await guest.evaluate("""() => new Promise((resolve) => {
             const ws = window.__meetkit.socket;
             const seen = (ev) => { const m = JSON.parse(ev.data);
-                if (m.type === 'error' && m.code === 'board_read_only') { ws.removeEventListener('message', seen); resolve(m.code); } };
+                if (m.type === 'error' && m.code === 'board_read_only') {
+                    ws.removeEventListener('message', seen); resolve(m.code); } };
             ws.addEventListener('message', seen);
             ws.send(JSON.stringify({type: 'board.update', elements: [{id: 'sneaky', type: 'rectangle', version: 1,
                 versionNonce: 1, x: 0, y: 0, width: 10, height: 10}]}));

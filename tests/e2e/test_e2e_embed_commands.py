@@ -68,7 +68,10 @@ async def test_a_page_on_another_origin_drives_the_meeting(media_server: Server,
         assert (await _call(outer, "setCamera(false)"))["result"] == {"on": False}
         assert (await _call(outer, "toggleChat(true)"))["result"] == {"open": True}
         assert await host.is_visible("#chat")
-        assert (await _call(outer, "openWhiteboard()"))["code"] == "not_available"
+        assert (await _call(outer, "openWhiteboard()"))["result"] == {"open": True}
+        await host.wait_for_selector("#board", state="visible", timeout=5000)
+        assert (await _call(outer, "openWhiteboard(false)"))["result"] == {"open": False}
+        assert await host.is_hidden("#board")
         assert (await _call(outer, "noSuchCommand()"))["ok"] is False  # (not a function: a TypeError)
 
         # A guest knocks: the page hears it, admits them through the API, and the guest is in.

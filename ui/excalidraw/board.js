@@ -15,7 +15,8 @@ const LANGS = { en: "en", es: "es-ES", fr: "fr-FR", de: "de-DE", it: "it-IT", pt
 const UI_OPTIONS = { canvasActions: { loadScene: false, saveToActiveFile: false, toggleTheme: false, export: false,
   saveAsImage: true, clearCanvas: false } };
 
-// mount(el, options) → Promise of the board: merge(), addFiles(), setReadOnly(), elements(), files(), unmount().
+// mount(el, options) → Promise of the board: merge(), addFiles(), fit(), setReadOnly(), elements(), files(),
+// unmount().
 // options: lang, readOnly, onChange(elements, files), onPointerUp().
 export function mount(el, options) {
   const root = createRoot(el);
@@ -40,6 +41,8 @@ export function mount(el, options) {
       api.updateScene({ elements, captureUpdate: CaptureUpdateAction.NEVER });
     },
     addFiles(files) { api.addFiles(files); },
+    // Brings what is drawn into view: others drew it on screens of other sizes.
+    fit() { api.scrollToContent(undefined, { fitToContent: true }); },
     setReadOnly(on) { readOnly = !!on; render(); },
     elements() { return api.getSceneElementsIncludingDeleted(); },
     files() { return api.getFiles(); },

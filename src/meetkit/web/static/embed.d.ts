@@ -49,7 +49,8 @@ export interface MeetkitMeeting {
   setDisplayName(name: string): Promise<Record<string, never>>;
   /** Opens (true), closes (false) or toggles (no argument) the chat panel. */
   toggleChat(open?: boolean): Promise<{ open: boolean }>;
-  openWhiteboard(): Promise<Record<string, never>>;
+  /** Opens (`true`, the default) or closes (`false`) the whiteboard; rejected `not_available` when the room has none. */
+  openWhiteboard(open?: boolean): Promise<{ open: boolean }>;
   /** Host only. */
   startRecording(): Promise<Record<string, never>>;
   /** Host only. */

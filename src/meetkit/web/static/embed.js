@@ -112,7 +112,7 @@
       leave: function () { return command("leave"); },
       setDisplayName: function (name) { return command("setDisplayName", { name: String(name) }); },
       toggleChat: function (open) { return command("toggleChat", open === undefined ? {} : { open: !!open }); },
-      openWhiteboard: function () { return command("openWhiteboard"); },
+      openWhiteboard: function (open) { return command("openWhiteboard", open === undefined ? {} : { open: !!open }); },
       startRecording: function () { return command("startRecording"); },
       stopRecording: function () { return command("stopRecording"); },
       admit: function (participantId) { return command("admit", { participantId: participantId }); },

@@ -11,7 +11,7 @@ import { BoardSync } from "./sync.js";
 
 const ASSETS = "/_meetkit/excalidraw/";
 
-const state = { open: false, loading: null, board: null, readOnly: false };
+const state = { open: false, loading: null, board: null, readOnly: false, fitted: false };
 const sync = new BoardSync({ onError: (message) => toast(t("boardImageRefused", { message })) });
 
 function isHost() {
@@ -78,7 +78,12 @@ export function drawBoard() {
 export function onBoardScene(msg) {
   setReadOnly(!!msg.read_only);
   sync.reset();
-  sync.received(Array.isArray(msg.elements) ? msg.elements : []);
+  const elements = Array.isArray(msg.elements) ? msg.elements : [];
+  sync.received(elements);
+  if (!state.fitted && elements.some((e) => !e.isDeleted)) {
+    state.fitted = true;  // once: later scenes (a reconnect) leave the view where the person put it
+    requestAnimationFrame(() => state.board?.fit());
+  }
 }
 
 export function onBoardUpdated(msg) {

@@ -2,12 +2,13 @@
 // {source: "meetkit-embed", id, command, args}; we answer {source: "meetkit", reply: id, ok, result |
 // error: {code, message}} to the origin that asked. A command is taken only from our parent window and,
 // when the application lists its embedding origins, only from one of them: no other page can drive it.
-import { store, config, send } from "../../core.js";
+import { store, config, send, boardAvailable } from "../../core.js";
 import { isIn } from "../session/state.js";
 import { originMatches } from "./embed.js";
 import { setMic, setCamera } from "../media/local.js";
 import { leave } from "../session/actions.js";
 import { togglePanel } from "../controls/controls.js";
+import { openBoard } from "../board/board.js";
 
 class CommandError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -50,8 +51,10 @@ const COMMANDS = {
     togglePanel("chat", open);
     return { open: store.state.controls.openPanel === "chat" };
   },
-  openWhiteboard() {
-    throw new CommandError("not_available", "this meeting has no whiteboard yet");
+  async openWhiteboard(args) {
+    inMeeting();
+    if (!boardAvailable) throw new CommandError("not_available", "this room has no whiteboard");
+    return { open: await openBoard(typeof args?.open === "boolean" ? args.open : true) };
   },
   startRecording() { asHost(); sent({ type: "host.record", active: true }); return {}; },
   stopRecording() { asHost(); sent({ type: "host.record", active: false }); return {}; },
