@@ -9,7 +9,9 @@ from typing import Any
 
 from PIL import Image
 
-from meetkit.domain.board_render import BoardFile, to_png, to_svg
+from meetkit.domain.board_png import to_png
+from meetkit.domain.board_render import BoardFile
+from meetkit.domain.board_svg import to_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 RED = (255, 0, 0, 255)

@@ -21,8 +21,9 @@ from sqlalchemy import func, select, update
 
 from ..container import Container
 from ..domain import board as rules
+from ..domain.board_png import to_png
 from ..domain.board_render import BoardFile as RenderedFile
-from ..domain.board_render import to_png, to_svg
+from ..domain.board_svg import to_svg
 from ..domain.lobby import resume_digest
 from ..errors import BadRequest, NotFound
 from ..storage import fences

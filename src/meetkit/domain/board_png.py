@@ -5,13 +5,27 @@ from __future__ import annotations
 import io
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from meetkit.domain.board_render import RGBA, Point, Shape, arrowheads, outline, placeholder, rotate
+from meetkit.domain.board_render import (
+    RGBA,
+    WHITE,
+    BoardFile,
+    Element,
+    Point,
+    Shape,
+    arrowheads,
+    bounds,
+    colour_of,
+    outline,
+    placeholder,
+    rotate,
+    shapes,
+)
 
 MAX_IMAGE_PIXELS = 40_000_000  # a decoded picture above this is a decompression bomb, not a photo on a board
 _FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
@@ -177,3 +191,15 @@ def _place(canvas: Image.Image, layer: Image.Image, shape: Shape, view: _View) -
     x1, y1 = min(left + layer.width, canvas.width), min(top + layer.height, canvas.height)
     if x0 < x1 and y0 < y1:
         canvas.alpha_composite(layer, dest=(x0, y0), source=(x0 - left, y0 - top, x1 - left, y1 - top))
+
+
+def to_png(elements: Sequence[Element], files: Mapping[str, BoardFile], *, background: str = "#ffffff",
+           scale: float = 1.0, max_side: int = 4096) -> bytes:
+    """The scene as PNG bytes, ``scale`` pixels per scene unit, the longer side shrunk to at most ``max_side``."""
+    if not (math.isfinite(scale) and scale > 0) or max_side < 1:
+        raise ValueError("scale must be a positive number and max_side at least 1")
+    drawn = shapes(elements, files)
+    left, top, w, h = bounds(drawn)
+    k = min(scale, max_side / max(w, h))
+    size = (min(max_side, max(1, round(w * k))), min(max_side, max(1, round(h * k))))
+    return paint(drawn, (left, top), size, k, colour_of(background, WHITE))

@@ -5,18 +5,16 @@ coordinate beyond ±1e6 drops the element, or falls back to Excalidraw's default
 Colours pass an allowlist and text is cut to XML-legal characters and escaped, so the SVG holds only numbers
 formatted here, allowlisted colours, escaped text and base64: nothing a browser sent can add markup.
 The drawing is plain (no hand-drawn roughness, straight arrows): a record of the board, not a pixel copy of it.
-The Pillow half lives in board_png."""
+The SVG is written by board_svg, the PNG drawn by board_png."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from xml.sax.saxutils import escape
 
 Element = Mapping[str, Any]
 RGBA = tuple[int, int, int, int]
@@ -97,7 +95,7 @@ def _ranged(value: object, default: float, low: float, high: float) -> float:
     return number if number is not None and low <= number <= high else default
 
 
-def _colour(value: object, default: RGBA | None) -> RGBA | None:
+def colour_of(value: object, default: RGBA | None) -> RGBA | None:
     """``value`` as RGBA, None for transparent, ``default`` for anything outside the allowlist."""
     if not isinstance(value, str):
         return default
@@ -146,8 +144,8 @@ def _shape(element: object, files: Mapping[str, BoardFile]) -> Shape | None:
     # fillStyle (hachure, cross-hatch, zigzag, solid) is drawn as a solid fill for any of them: without
     # rough.js there is no hatching, and a solid fill keeps the colour the author chose
     base = Shape(kind, x, y, 0.0, 0.0, angle=(_num(element.get("angle")) or 0.0) % math.tau,
-                 stroke=_faded(_colour(element.get("strokeColor"), DEFAULT_STROKE), opacity),
-                 fill=_faded(_colour(element.get("backgroundColor"), None), opacity),
+                 stroke=_faded(colour_of(element.get("strokeColor"), DEFAULT_STROKE), opacity),
+                 fill=_faded(colour_of(element.get("backgroundColor"), None), opacity),
                  stroke_width=width, dash=dash, opacity=opacity)
     if kind in ("line", "arrow", "freedraw"):
         return _linear(base, element)
@@ -267,82 +265,3 @@ def bounds(drawn: Sequence[Shape]) -> tuple[float, float, float, float]:
         return (0.0, 0.0, 200.0, 100.0)
     left, top = min(p[0] for p in corners) - MARGIN, min(p[1] for p in corners) - MARGIN
     return (left, top, max(p[0] for p in corners) + MARGIN - left, max(p[1] for p in corners) + MARGIN - top)
-
-
-def _n(value: float) -> str:
-    text = f"{value:.2f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _paint(attribute: str, colour: RGBA | None) -> str:
-    if colour is None:
-        return f'{attribute}="none"'
-    painted = f'{attribute}="#{colour[0]:02x}{colour[1]:02x}{colour[2]:02x}"'
-    return painted if colour[3] == 255 else f'{painted} {attribute}-opacity="{_n(colour[3] / 255)}"'
-
-
-def _points(points: Iterable[Point]) -> str:
-    return " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
-
-
-def _svg(s: Shape) -> str:
-    solid = f'{_paint("stroke", s.stroke)} stroke-width="{_n(s.stroke_width)}" stroke-linecap="round" ' \
-            'stroke-linejoin="round"'
-    line = f'{solid} stroke-dasharray="{_n(s.dash[0])} {_n(s.dash[1])}"' if s.dash else solid
-    fill, box = _paint("fill", s.fill), f'x="{_n(s.x)}" y="{_n(s.y)}" width="{_n(s.w)}" height="{_n(s.h)}"'
-    extra = ""
-    if s.kind == "rectangle":
-        body = f'<rect {box} rx="{_n(s.radius)}" {fill} {line}/>'
-    elif s.kind == "ellipse":
-        body = f'<ellipse cx="{_n(s.centre[0])}" cy="{_n(s.centre[1])}" rx="{_n(s.w / 2)}" ry="{_n(s.h / 2)}" ' \
-               f'{fill} {line}/>'
-    elif s.kind == "diamond":
-        body = f'<polygon points="{_points(outline(s))}" {fill} {line}/>'
-    elif s.kind == "image" and s.file:
-        data = base64.b64encode(s.file.data).decode("ascii")
-        body = f'<image {box} preserveAspectRatio="none" href="data:{s.file.mime};base64,{data}"/>'
-        extra = f' opacity="{_n(s.opacity)}"' if s.opacity < 1 else ""
-    elif s.kind == "text":
-        anchor, x = {"left": ("start", s.x), "center": ("middle", s.x + s.w / 2), "right": ("end", s.x + s.w)}[s.align]
-        step = s.font_size * s.line_height
-        spans = "".join(f'<tspan x="{_n(x)}" y="{_n(s.y + i * step + step / 2 + 0.35 * s.font_size)}">{escape(text)}'
-                        "</tspan>" for i, text in enumerate(s.lines))
-        family = "monospace" if s.mono else "sans-serif"
-        body = f'<text font-family="{family}" font-size="{_n(s.font_size)}" {_paint("fill", s.stroke)} ' \
-               f'text-anchor="{anchor}" style="white-space:pre">{spans}</text>'
-    else:
-        tag = "polygon" if s.fill else "polyline"
-        body = f'<{tag} points="{_points(s.points)}" {fill} {line}/>' + "".join(
-            f'<polyline points="{_points(head)}" fill="none" {solid}/>' for head in arrowheads(s))
-    if s.angle:
-        extra += f' transform="rotate({_n(math.degrees(s.angle))} {_n(s.centre[0])} {_n(s.centre[1])})"'
-    return f"<g{extra}>{body}</g>"
-
-
-def to_svg(elements: Sequence[Element], files: Mapping[str, BoardFile], *, background: str = "#ffffff") -> str:
-    """A standalone SVG document of the scene; images are embedded as base64 data: URIs."""
-    drawn = shapes(elements, files)
-    left, top, w, h = bounds(drawn)
-    paper = _colour(background, WHITE)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{_n(left)} {_n(top)} {_n(w)} {_n(h)}" '
-           f'width="{_n(w)}" height="{_n(h)}">']
-    if paper is not None:
-        out.append(f'<rect x="{_n(left)}" y="{_n(top)}" width="{_n(w)}" height="{_n(h)}" {_paint("fill", paper)}/>')
-    out.extend(_svg(s) for s in drawn)
-    out.append("</svg>")
-    return "\n".join(out)
-
-
-def to_png(elements: Sequence[Element], files: Mapping[str, BoardFile], *, background: str = "#ffffff",
-           scale: float = 1.0, max_side: int = 4096) -> bytes:
-    """The scene as PNG bytes, ``scale`` pixels per scene unit, the longer side shrunk to at most ``max_side``."""
-    if not (math.isfinite(scale) and scale > 0) or max_side < 1:
-        raise ValueError("scale must be a positive number and max_side at least 1")
-    # board_png imports this module's shapes and geometry: importing it here keeps the import one-way at load time
-    from meetkit.domain.board_png import paint
-
-    drawn = shapes(elements, files)
-    left, top, w, h = bounds(drawn)
-    k = min(scale, max_side / max(w, h))
-    size = (min(max_side, max(1, round(w * k))), min(max_side, max(1, round(h * k))))
-    return paint(drawn, (left, top), size, k, _colour(background, WHITE))
