@@ -45,6 +45,7 @@ from .storage.s3 import S3ObjectStore
 from .storage.tokens import TokenLedger
 from .web import board as board_web
 from .web import pages
+from .web import watch as watch_web
 from .web.headers import SecurityHeaders
 from .worker.lifecycle import LifecycleWorker
 from .worker.recordings import RecordingWorker
@@ -252,6 +253,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health.router)  # before the pages: /healthz is no company's short URL
     app.include_router(board_web.router)
+    app.include_router(watch_web.router)
     app.include_router(pages.router)
     app.mount(pages.STATIC_PREFIX.rstrip("/"), pages.StaticAssets(pages.static_dir()), name="static")
     # The whiteboard's build (scripts/build-ui.sh), 22 MB with its fonts: read from disk when a board opens.

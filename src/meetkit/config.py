@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     socket_board_burst: int = Field(default=100, ge=1, le=100_000)
     max_board_file_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024,
                                       description="The largest image placed on a whiteboard (bytes).")
+    max_watch_file_bytes: int = Field(default=2 * 1024**3, ge=1024, le=64 * 1024**3,
+                                      description="The largest video a host uploads to watch together (bytes).")
     socket_ping_rate: float = Field(default=1.0, gt=0, le=10_000, description="ping per second per socket.")
     socket_ping_burst: int = Field(default=10, ge=1, le=100_000)
     socket_other_rate: float = Field(default=5.0, gt=0, le=10_000, description="Frames that are not a valid "

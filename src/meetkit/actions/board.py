@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import hmac
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -24,7 +23,6 @@ from ..domain import board as rules
 from ..domain.board_png import to_png
 from ..domain.board_render import BoardFile as RenderedFile
 from ..domain.board_svg import to_svg
-from ..domain.lobby import resume_digest
 from ..errors import BadRequest, NotFound
 from ..storage import fences
 from ..storage import tables as t
@@ -196,21 +194,3 @@ def _excalidraw_file(elements: list[dict[str, Any]], files: Mapping[str, Rendere
                   for fid, f in files.items()},
     }
 
-
-async def participant_session(c: Container, meeting_code: str, participant_id: str, resume_token: str) -> str | None:
-    """The running session of a participant who is in this meeting and holds its resume token: how
-    the page's image requests prove who they are (the page has no other credential)."""
-    if not resume_token or len(resume_token) > 128 or len(participant_id) > 36:
-        return None
-    async with c.sessions() as db:
-        row = (await db.execute(
-            select(t.Participant.session_id, t.Participant.resume_digest)
-            .join(t.Session, t.Session.id == t.Participant.session_id)
-            .join(t.Room, t.Room.id == t.Session.room_id)
-            .where(t.Participant.id == participant_id, t.Participant.left_at.is_(None),
-                   t.Session.ended_at.is_(None), t.Room.meeting_code == meeting_code))).first()
-    if row is None or row.resume_digest is None:
-        return None
-    if not hmac.compare_digest(row.resume_digest, resume_digest(resume_token)):
-        return None
-    return str(row.session_id)

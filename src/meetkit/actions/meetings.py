@@ -6,6 +6,7 @@ session events and room expiry stay consistent whatever crashes."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..container import Container
 from ..domain import lifecycle
+from ..domain import lobby as lobby_rules
 from ..domain import webhooks as hooks
 from ..domain.rooms import RoomType
 from ..storage import fences
@@ -267,3 +269,29 @@ async def chat_of_session(c: Container, session_id: str, limit: int = 500) -> li
             .order_by(t.ChatMessage.id.desc()).limit(limit))).all()
     return [ChatLine(id=m.id, participant_id=m.participant_id, name=m.name, is_host=bool(is_host), text=m.text,
                      sent_at=m.sent_at) for m, is_host in reversed(rows)]
+
+
+@dataclass(frozen=True)
+class PageCaller:
+    session_id: str
+    participant_id: str
+    is_host: bool
+
+
+async def page_caller(c: Container, meeting_code: str, participant_id: str, resume_token: str) -> PageCaller | None:
+    """A participant who is in this meeting's running session and holds its resume token: how the
+    page's HTTP requests (the whiteboard's images, watch together's uploads) prove who they are."""
+    if not resume_token or len(resume_token) > 128 or len(participant_id) > 36:
+        return None
+    async with c.sessions() as db:
+        row = (await db.execute(
+            select(t.Participant.session_id, t.Participant.resume_digest, t.Participant.is_host)
+            .join(t.Session, t.Session.id == t.Participant.session_id)
+            .join(t.Room, t.Room.id == t.Session.room_id)
+            .where(t.Participant.id == participant_id, t.Participant.left_at.is_(None),
+                   t.Session.ended_at.is_(None), t.Room.meeting_code == meeting_code))).first()
+    if row is None or row.resume_digest is None:
+        return None
+    if not hmac.compare_digest(row.resume_digest, lobby_rules.resume_digest(resume_token)):
+        return None
+    return PageCaller(session_id=str(row.session_id), participant_id=participant_id, is_host=bool(row.is_host))

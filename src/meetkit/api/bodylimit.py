@@ -28,9 +28,10 @@ UPLOAD_FIELDS_LIMIT = 64 * 1024
 
 def upload_route_limits(settings: Settings) -> dict[str, int]:
     """The logo upload endpoint's own cap (the largest file a policy admits, plus its form), and the
-    whiteboard's images' (web/board.py)."""
+    whiteboard's images' (web/board.py) and watch together's videos' (web/watch.py)."""
     return {f"{API_PREFIX}/uploads": settings.max_upload_bytes + UPLOAD_FORM_OVERHEAD,
-            "/_meetkit/board/*": settings.max_board_file_bytes}
+            "/_meetkit/board/*": settings.max_board_file_bytes,
+            "/_meetkit/watch/*": settings.max_watch_file_bytes}
 
 
 def _declared_length(scope: Scope) -> int | None:

@@ -31,6 +31,8 @@ _CLASSES: dict[str, LimitClass] = {
     "media.publish": "media", "media.unpublish": "media", "media.view": "media", "media.answer": "media",
     "media.ice_restart": "media", "media.candidate": "media",
     "board.update": "board", "board.get": "board",
+    "watch.start": "state", "watch.control": "state", "watch.hand_over": "state", "watch.stop": "state",
+    "watch.get": "state",
     "ping": "ping",
 }
 

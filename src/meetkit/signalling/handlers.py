@@ -21,14 +21,14 @@ Handler = Callable[[Room, Participant, Any], Awaitable[None]]
 _HOST_ONLY: tuple[type[Any], ...] = (
     protocol.HostAdmit, protocol.HostDeny, protocol.HostAdmitAll, protocol.HostMute, protocol.HostMuteAll,
     protocol.HostRemove, protocol.HostLock, protocol.HostEnd, protocol.HostChatExport, protocol.HostRecord,
-    protocol.HostBoardClear, protocol.HostBoardLock,
+    protocol.HostBoardClear, protocol.HostBoardLock, protocol.WatchStart,
 )
 HOST_ONLY = frozenset(_HOST_ONLY)
 
 
 async def handle(room: Room, m: Participant, msg: protocol.AnyClientMessage) -> None:
     if isinstance(msg, protocol.Ping):
-        m.send(protocol.Pong())
+        m.send(protocol.Pong(id=msg.id, server_time=room.node.c.clock.now().timestamp() * 1000))
         return
     if isinstance(msg, protocol.Hello):
         m.send(protocol.Error(code="bad_message", message="hello was already sent"))
@@ -136,6 +136,22 @@ async def board_update(room: Room, m: Participant, msg: protocol.BoardUpdate) ->
     await room.board.update(m, msg)
 
 
+async def watch_control(room: Room, m: Participant, msg: protocol.WatchControl) -> None:
+    await room.watch.control(m, msg)
+
+
+async def watch_hand_over(room: Room, m: Participant, msg: protocol.WatchHandOver) -> None:
+    await room.watch.hand_over(m, msg)
+
+
+async def watch_stop(room: Room, m: Participant, msg: protocol.WatchStop) -> None:
+    await room.watch.stop(m)
+
+
+async def watch_get(room: Room, m: Participant, msg: protocol.WatchGet) -> None:
+    room.watch.get(m)
+
+
 # --- host controls ----------------------------------------------------------------------------------
 
 
@@ -216,6 +232,10 @@ async def board_lock(room: Room, host: Participant, msg: protocol.HostBoardLock)
     await room.board.set_read_only(host, msg.read_only)
 
 
+async def watch_start(room: Room, host: Participant, msg: protocol.WatchStart) -> None:
+    await room.watch.start(host, msg)
+
+
 HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.ChatSend: chat, protocol.Hand: hand, protocol.SetName: set_name, protocol.Talking: talking,
     protocol.MediaState: media_state,
@@ -227,4 +247,6 @@ HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.HostChatExport: chat_export, protocol.HostRecord: record,
     protocol.BoardGet: board_get, protocol.BoardUpdate: board_update, protocol.HostBoardClear: board_clear,
     protocol.HostBoardLock: board_lock,
+    protocol.WatchStart: watch_start, protocol.WatchControl: watch_control, protocol.WatchHandOver: watch_hand_over,
+    protocol.WatchStop: watch_stop, protocol.WatchGet: watch_get,
 }

@@ -22,6 +22,7 @@ async def adopt(room: Room) -> None:
     if session_id is None:
         return
     room.session_id = session_id
+    await room.watch.restore()
     for row in people:
         if row.id in room.participants:
             continue
@@ -52,6 +53,7 @@ async def abandon(room: Room) -> None:
             await room.relay.let_go_media()
         room.participants.clear()
         room.recording.forget()
+        room.watch.forget()
         room.session_id = None
         if not carried:
             await room.relay.destroy_media_room()

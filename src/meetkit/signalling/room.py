@@ -31,6 +31,7 @@ from .publishing import Publishing
 from .recording import Recording
 from .relay import Relay
 from .subscriptions import Subscriptions
+from .watch import Watch
 
 log = logging.getLogger("meetkit.signalling")
 
@@ -65,6 +66,7 @@ class Room:
         self.subscriptions = Subscriptions(self)
         self.recording = Recording(self)
         self.board = Board(self)
+        self.watch = Watch(self)
         s = self.node.c.settings
         self.updates = ParticipantUpdates(self, s.state_update_interval)
         self.lobby_feed = LobbyFeed(self, s.lobby_update_interval)
@@ -175,6 +177,7 @@ class Room:
         self.session_id = joined.session_id
         if joined.session_started:
             self.recording.forget()
+            self.watch.forget()
         m.move_to("joined", self.node.c.clock.now())
         media_error = await self.relay.open_media_of_newcomer(m)
         video_allowed = rules.may_send_video(video_senders=self.video_senders(),
@@ -212,6 +215,7 @@ class Room:
             m.video_kinds.clear()
             ended = await meetings.do_leave(self.node.c, m.id, reason, fence=self.fence)
             self.broadcast(protocol.ParticipantLeft(participant_id=m.id, reason=reason))
+            await self.watch.left(m)
             if m.is_host and not self.hosts_present():
                 self.lobby.hosts_changed()
             if ended or not self.joined():

@@ -142,6 +142,8 @@ class Session(Base):
     media_server: Mapped[str | None] = mapped_column(String(64), default=None)
     # The host made the whiteboard read-only for guests (``host.board_lock``).
     board_read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # What is being watched together (domain/watch.Timeline as JSON), None when nothing is.
+    watch: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class MediaServer(Base):
@@ -221,6 +223,20 @@ class BoardFile(Base):
     size: Mapped[int] = mapped_column(Integer)
     storage_key: Mapped[str] = mapped_column(String(512))
     participant_id: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime]
+
+
+class WatchFile(Base):
+    """A video a host uploaded to watch together; the bytes are in the object store (``storage_key``)."""
+
+    __tablename__ = "watch_files"
+
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    mime: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(BigInteger)
+    storage_key: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime]
 
 

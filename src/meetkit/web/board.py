@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from ..actions import board as actions
+from ..actions import meetings
 from ..api.auth import container
 from ..api.errors import error_response
 from ..domain.board import FILE_ID, FILE_TYPES
@@ -29,11 +30,18 @@ def assets_dir() -> Path:
     return Path(__file__).parent / "excalidraw"
 
 
-async def _session(request: Request, code: str, participant: str | None, authorization: str | None) -> str | None:
+async def page_caller(request: Request, code: str, participant: str | None,
+                      authorization: str | None) -> meetings.PageCaller | None:
+    """Who the page's request comes from (web/watch.py too), or None."""
     token = authorization.removeprefix("Bearer ").strip() if authorization else ""
     if not participant or not token or not MEETING_CODE.match(code):
         return None
-    return await actions.participant_session(container(request), code, participant, token)
+    return await meetings.page_caller(container(request), code, participant, token)
+
+
+async def _session(request: Request, code: str, participant: str | None, authorization: str | None) -> str | None:
+    caller = await page_caller(request, code, participant, authorization)
+    return caller.session_id if caller is not None else None
 
 
 def _refused() -> Response:

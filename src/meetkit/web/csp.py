@@ -31,13 +31,27 @@ def origin_of(url: str | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def meeting_policy(scheme: str, netloc: str, embed_origins: list[str] | None, image_urls: Iterable[str | None]) -> str:
-    """The policy of one meeting page, reached at ``scheme://netloc``."""
-    images = ["'self'", "data:", "blob:"]
-    for url in image_urls:
+# Watch together (docs/watch.md): YouTube's player is a frame of YouTube's, driven with its IFrame API's
+# messages (postMessage), so no script of YouTube's runs in the page.
+YOUTUBE_FRAMES = "https://www.youtube.com https://www.youtube-nocookie.com"
+
+
+def _with_origins(base: list[str], urls: Iterable[str | None]) -> list[str]:
+    out = list(base)
+    for url in urls:
         origin = origin_of(url)
-        if origin is not None and origin not in images:
-            images.append(origin)
+        if origin is not None and origin not in out:
+            out.append(origin)
+    return out
+
+
+def meeting_policy(scheme: str, netloc: str, embed_origins: list[str] | None, image_urls: Iterable[str | None],
+                   store_url: str | None = None) -> str:
+    """The policy of one meeting page, reached at ``scheme://netloc``; ``store_url``: an S3 store that
+    logos and uploaded videos redirect to."""
+    images = _with_origins(["'self'", "data:", "blob:"], [*image_urls, store_url])
+    # Any HTTPS video may be watched together: the link is chosen after the page loaded.
+    media = _with_origins(["'self'", "blob:", "mediastream:", "https:"], [store_url])
     connect = ["'self'"]
     if _NETLOC.fullmatch(netloc):
         connect.append(f"{'wss' if scheme == 'https' else 'ws'}://{netloc}")
@@ -46,7 +60,8 @@ def meeting_policy(scheme: str, netloc: str, embed_origins: list[str] | None, im
         "script-src 'self'",
         "style-src 'self'",
         "img-src " + " ".join(images),
-        "media-src 'self' blob: mediastream:",
+        "media-src " + " ".join(media),
+        f"frame-src {YOUTUBE_FRAMES}",
         "connect-src " + " ".join(connect),
         "font-src 'self'",
         "manifest-src 'self'",

@@ -203,9 +203,9 @@ async def _meeting(request: Request, code: str, short: str | None, token: str | 
     # One pass: a value (a room's name, say) that looks like a placeholder is never filled in.
     html = _PLACEHOLDER.sub(lambda m: values[m.group(1)], _shell())
     images = [config["theme"][k] for k in ("brand_image_colored", "brand_image_white", "branded_favicon")]
-    if c.settings.storage_backend == "s3":
-        images.append(c.settings.resolved_s3_endpoint_url)  # where the logo URLs redirect to
-    policy = csp.meeting_policy(request.url.scheme, request.headers.get("host", ""), embed_origins, images)
+    # Where logo URLs and uploaded videos redirect to.
+    store = c.settings.resolved_s3_endpoint_url if c.settings.storage_backend == "s3" else None
+    policy = csp.meeting_policy(request.url.scheme, request.headers.get("host", ""), embed_origins, images, store)
     # The page must not leak the host token onward (Referer); who may frame it is the application's choice.
     return HTMLResponse(html, headers={"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
                                        "Content-Security-Policy": policy})

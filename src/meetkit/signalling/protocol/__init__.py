@@ -271,6 +271,30 @@ from .server import (
 from .server import (
     Welcome as Welcome,
 )
+from .watch import (
+    WatchControl as WatchControl,
+)
+from .watch import (
+    WatchEnded as WatchEnded,
+)
+from .watch import (
+    WatchGet as WatchGet,
+)
+from .watch import (
+    WatchHandOver as WatchHandOver,
+)
+from .watch import (
+    WatchSource as WatchSource,
+)
+from .watch import (
+    WatchStart as WatchStart,
+)
+from .watch import (
+    WatchState as WatchState,
+)
+from .watch import (
+    WatchStop as WatchStop,
+)
 
 # Close codes (docs/signalling.md).
 CLOSE_PROTOCOL, CLOSE_REMOVED, CLOSE_DENIED, CLOSE_NOT_FOUND, CLOSE_REPLACED, CLOSE_ENDED = (

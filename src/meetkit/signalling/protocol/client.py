@@ -12,6 +12,7 @@ from ...domain.dates import format_date
 from ...domain.names import normalize_name
 from .base import ClientMessage
 from .board import BoardGet, BoardUpdate, HostBoardClear, HostBoardLock
+from .watch import WatchControl, WatchGet, WatchHandOver, WatchStart, WatchStop
 
 VERSION = 1
 Date = Annotated[datetime, PlainSerializer(format_date, return_type=str, when_used="json")]
@@ -72,6 +73,7 @@ class SetName(ClientMessage):
 
 class Ping(ClientMessage):
     type: Literal["ping"]
+    id: Annotated[int, Field(ge=0, lt=2**53)] | None = None  # echoed in the pong (a page timing the round trip)
 
 
 class ChatSend(ClientMessage):
@@ -216,7 +218,7 @@ AnyClientMessage = Annotated[
     Hello | Ping | ChatSend | Hand | SetName | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
     | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute
     | HostMuteAll | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord | BoardGet | BoardUpdate
-    | HostBoardClear | HostBoardLock,
+    | HostBoardClear | HostBoardLock | WatchStart | WatchControl | WatchHandOver | WatchStop | WatchGet,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)

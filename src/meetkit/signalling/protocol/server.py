@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from .base import ServerMessage
 from .board import BoardLocked, BoardScene, BoardUpdated
 from .client import VERSION, Date, Kind
+from .watch import WatchEnded, WatchState
 
 
 class Feeds(BaseModel):
@@ -299,6 +300,10 @@ class RoomChanged(ServerMessage):
 
 class Pong(ServerMessage):
     type: Literal["pong"] = "pong"
+    # The server's clock (ms since the epoch): with the ping's round trip, how a page estimates it
+    # (watch together keeps pages in step on the server's time, docs/watch.md).
+    server_time: float | None = None
+    id: int | None = None  # the ping's
 
 
 LimitClass = Literal["chat", "state", "media", "host", "board", "ping", "other"]
@@ -316,7 +321,7 @@ AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
     | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut
     | MediaError | MediaReset | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error | IceServers
-    | RoomChanged | BoardScene | BoardUpdated | BoardLocked,
+    | RoomChanged | BoardScene | BoardUpdated | BoardLocked | WatchState | WatchEnded,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

@@ -29,6 +29,8 @@ import { postEmbedEvents, embedEvent } from "./features/embed/embed.js";
 import { takeEmbedCommands } from "./features/embed/commands.js";
 import { startInvite } from "./features/host/invite.js";
 import { startBoard, drawBoard, onBoardScene, onBoardUpdated, onBoardLocked, boardHandle } from "./features/board/board.js";
+import { startWatch, onWatchState, onWatchEnded, watchHandle } from "./features/watch/watch.js";
+import { onPong } from "./features/watch/clock.js";
 import { setMic } from "./features/media/local.js";
 import { onPublishAnswer, onPublishError, onPublisherCandidate, ownFeedsAnnounced, pub, restartPublisher }
   from "./features/media/publisher.js";
@@ -56,6 +58,7 @@ window.__meetkit = {
   trackPeer: (pc) => trackPeer(pc),
   get participants() { return store.state.participants.byId; },
   board: boardHandle,
+  watch: watchHandle,
 };
 
 // ---------------------------------------------------------------- server messages → features
@@ -115,7 +118,9 @@ const handlers = {
   "board.scene": onBoardScene,
   "board.updated": onBoardUpdated,
   "board.locked": onBoardLocked,
-  "pong": () => {},
+  "watch.state": onWatchState,
+  "watch.ended": onWatchEnded,
+  "pong": onPong,
   "error": onError,
 };
 
@@ -251,6 +256,7 @@ function start() {
   watchTalking();
   startInvite();
   startBoard();
+  startWatch();
   document.addEventListener("pointerdown", () => runtime.detector.resume());
   window.addEventListener("pagehide", () => {
     if (isIn(store.state, "joined", "lobby")) send({ type: "leave" });
