@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from PIL import Image
@@ -50,7 +50,7 @@ def _merge(server: Server, session_id: str, elements: list[dict[str, object]]) -
     async def go() -> list[dict[str, object]]:
         c = _container(server)
         try:
-            return await board.do_merge(c, session_id, elements)
+            return (await board.do_merge(c, session_id, elements)).won
         finally:
             await c.engine.dispose()
 
@@ -103,3 +103,37 @@ def test_images_and_export(client: MeetingsClient, server: Server) -> None:
     assert image.getpixel((80, 40)) == (255, 201, 201)  # inside the rectangle (origin -20, -10: a 20 px margin)
     assert_error(client.request("GET", f"/sessions/{session_id}/whiteboard", params={"format": "bmp"}), 400)
     assert_error(client.request("GET", "/sessions/nope/whiteboard"), 404)
+
+
+def _set_read_only(server: Server, session_id: str, on: bool) -> None:
+    from meetkit.actions import board
+
+    async def go() -> None:
+        c = _container(server)
+        try:
+            await board.do_set_read_only(c, session_id, on)
+        finally:
+            await c.engine.dispose()
+
+    run(go())
+
+
+def test_image_routes_follow_the_room_and_the_host(client: MeetingsClient, server: Server) -> None:
+    expires = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
+    room = client.create_room({"display_name": "board rules", "type": "long_term", "expires_at": expires})
+    other = client.create_room({"display_name": "another meeting"})
+    session_id = add_session(server, client.application_id, room["id"], ended=False)
+    pid, token = _participant(server, client.application_id, room["id"], session_id)  # a guest
+    me = {"X-Meetkit-Participant": pid, "Authorization": f"Bearer {token}", "Content-Type": "image/png"}
+    files = f"{server.base_url}/_meetkit/board/{room['meeting_code']}/files"
+    with httpx.Client(verify=str(server.cert_path), timeout=10) as http:
+        # Someone of this meeting is nobody in another one.
+        assert_error(http.put(f"{server.base_url}/_meetkit/board/{other['meeting_code']}/files/f1", content=_png(),
+                              headers=me), 403)
+        _set_read_only(server, session_id, True)
+        assert_error(http.put(f"{files}/f1", content=_png(), headers=me), 403)
+        _set_read_only(server, session_id, False)
+        client.update_room(room["id"], {"available_features": {"is_whiteboard_available": False}})
+        assert_error(http.put(f"{files}/f1", content=_png(), headers=me), 403)
+        client.update_room(room["id"], {"available_features": {"is_whiteboard_available": True}})
+        assert http.put(f"{files}/f1", content=_png(), headers=me).status_code == 201

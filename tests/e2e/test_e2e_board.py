@@ -89,7 +89,7 @@ async def test_strokes_images_read_only_clear_and_export(media_server: Server, a
         # And the other way: the guest's freehand stroke reaches the host.
         await _drag(guest, "freedraw", (0.6, 0.3), (0.8, 0.6))
         await _until("the guest's stroke on the host's page", host,
-                     lambda els: sorted(e["type"] for e in els) == ["freedraw", "rectangle"], 1.0)
+                     lambda els: sorted(e["type"] for e in els) == ["freedraw", "rectangle"], 3.0)
 
         # A reload: the board comes back from meetkit, not from the page.
         await guest.close()  # (its pagehide leaves the meeting) and the same browser opens the link again
@@ -155,7 +155,7 @@ async def test_strokes_images_read_only_clear_and_export(media_server: Server, a
         # Read-only for guests: the guest's board turns to view mode, and its changes are refused.
         await host.click("#board-lock")
         await guest.wait_for_function("() => window.__meetkit.board.api().getAppState().viewModeEnabled === true",
-                                      timeout=1000)
+                                      timeout=3000)
         assert await guest.is_visible("#board-note")
         assert not await host.evaluate("() => window.__meetkit.board.api().getAppState().viewModeEnabled")
         refused = await guest.evaluate("""() => new Promise((resolve) => {
@@ -171,13 +171,13 @@ async def test_strokes_images_read_only_clear_and_export(media_server: Server, a
         assert refused == "board_read_only"
         await host.click("#board-lock")
         await guest.wait_for_function("() => window.__meetkit.board.api().getAppState().viewModeEnabled === false",
-                                      timeout=1000)
+                                      timeout=3000)
 
         # The host clears the board for everyone (after a confirmation).
         await host.click("#board-clear")
         await host.click("#confirm-board-clear")
         for p in (guest, late, host):
-            await _until("the cleared board", p, lambda els: els == [], 1.0)
+            await _until("the cleared board", p, lambda els: els == [], 3.0)
         assert csp == [], csp  # Excalidraw runs under the meeting page's CSP
     finally:
         for ctx in contexts:

@@ -41,6 +41,9 @@ def test_within_one_batch_the_best_copy_of_an_id_counts() -> None:
     ({**el(), "type": 3}, "bad_message"),
     (el(fileId="../../etc"), "bad_message"),
     (el(points=[[0, 0]] * 10_000), "too_large"),
+    ({**el(), "version": 10**400}, "bad_message"),  # a 400-digit version: no overflow, a refusal
+    (el(x=float("nan")), "bad_message"),  # JSON's NaN literal, which the socket's parser lets through
+    (el(width=float("inf")), "bad_message"),
 ])
 def test_bad_elements_are_refused_with_a_code(bad: dict[str, object], code: str) -> None:
     with pytest.raises(rules.BoardError) as caught:
@@ -50,9 +53,16 @@ def test_bad_elements_are_refused_with_a_code(bad: dict[str, object], code: str)
 
 def test_a_clear_beats_every_copy_a_page_holds() -> None:
     gone = rules.cleared(el(version=7, nonce=3), nonce=1000)
-    assert gone["isDeleted"] is True and gone["version"] == 8
+    assert gone["isDeleted"] is True and gone["version"] == 7 + rules.CLEAR_LEAD
     _, stamp, _ = rules.checked(gone)
     assert stamp.beats(rules.Stamp(7, 0))  # the page's last copy, whatever its nonce
+    assert stamp.beats(rules.Stamp(7 + 500, 0))  # and a drag on a page that bumped it many times since
+
+
+def test_a_deleted_element_is_kept_small() -> None:
+    _, _, body = rules.checked(el(version=3, isDeleted=True, points=[[1, 2]] * 1000, text="x" * 5000, index="a5"))
+    kept = json.loads(body)
+    assert kept["isDeleted"] is True and kept["index"] == "a5" and kept["points"] == [[0, 0], [1, 1]] and kept["text"] == ""
 
 
 def test_z_order_follows_the_fractional_index() -> None:

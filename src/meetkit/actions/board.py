@@ -28,8 +28,6 @@ from ..storage import fences
 from ..storage import tables as t
 from ..storage.fences import Fence
 
-MAX_FILES = 200  # images on one session's board
-
 
 @dataclass(frozen=True)
 class FileRef:
@@ -44,10 +42,25 @@ class Board:
     files: list[FileRef]
 
 
+@dataclass(frozen=True)
+class Merged:
+    won: list[dict[str, Any]]  # the copies that won: what the other pages must hear
+    refused: rules.BoardError | None  # the first element refused (the others were merged)
+
+
 async def do_merge(c: Container, session_id: str, raws: Sequence[Mapping[str, Any]], *,
-                   fence: Fence | None = None) -> list[dict[str, Any]]:
-    """Stores the copies that win; returns them (what the other pages must hear). Raises BoardError."""
-    incoming = [rules.checked(raw) for raw in raws]
+                   fence: Fence | None = None) -> Merged:
+    """Stores the copies that win. An element refused (malformed, too large) is left out alone; a
+    batch that would take the board past its limits is refused whole (``board_full``)."""
+    incoming: list[tuple[str, rules.Stamp, str]] = []
+    refused: rules.BoardError | None = None
+    for raw in raws:
+        try:
+            incoming.append(rules.checked(raw))
+        except rules.BoardError as exc:
+            refused = refused or exc
+    if not incoming:
+        return Merged([], refused)
     ids = list({element_id for element_id, _, _ in incoming})
     now = c.clock.now()
     async with c.sessions.begin() as db:
@@ -58,12 +71,13 @@ async def do_merge(c: Container, session_id: str, raws: Sequence[Mapping[str, An
                    t.BoardElement.element_id.in_(ids)))).all()
         stored = {r.element_id: rules.Stamp(r.version, r.version_nonce) for r in rows}
         won = rules.winners(stored, incoming)
-        added = sum(1 for element_id, _, _ in won if element_id not in stored)
-        if added:
-            count = await db.scalar(select(func.count()).select_from(t.BoardElement)
-                                    .where(t.BoardElement.session_id == session_id)) or 0
-            if count + added > rules.MAX_ELEMENTS:
-                raise rules.BoardError("board_full", f"a whiteboard holds at most {rules.MAX_ELEMENTS} elements")
+        if won:
+            count, size = (await db.execute(
+                select(func.count(), func.coalesce(func.sum(func.length(t.BoardElement.body)), 0))
+                .where(t.BoardElement.session_id == session_id))).one()
+            added = sum(1 for element_id, _, _ in won if element_id not in stored)
+            if count + added > rules.MAX_ELEMENTS or size + sum(len(b) for _, _, b in won) > rules.MAX_BOARD_BYTES:
+                return Merged([], rules.BoardError("board_full", "the whiteboard is full: clear it or delete some"))
         for element_id, stamp, body in won:
             if element_id in stored:
                 await db.execute(update(t.BoardElement).where(
@@ -72,7 +86,7 @@ async def do_merge(c: Container, session_id: str, raws: Sequence[Mapping[str, An
             else:
                 db.add(t.BoardElement(session_id=session_id, element_id=element_id, version=stamp.version,
                                       version_nonce=stamp.nonce, body=body, updated_at=now))
-    return [json.loads(body) for _, _, body in won]
+    return Merged([json.loads(body) for _, _, body in won], refused)
 
 
 async def board_of_session(c: Container, session_id: str) -> Board:
@@ -111,6 +125,17 @@ async def do_set_read_only(c: Container, session_id: str, read_only: bool, *, fe
         await db.execute(update(t.Session).where(t.Session.id == session_id).values(board_read_only=read_only))
 
 
+async def may_add_image(c: Container, session_id: str, *, is_host: bool) -> bool:
+    """Whether the room offers a whiteboard and, for a guest, the host has not made it read-only."""
+    async with c.sessions() as db:
+        row = (await db.execute(select(t.Room.available_features, t.Session.board_read_only)
+                                .join(t.Session, t.Session.room_id == t.Room.id)
+                                .where(t.Session.id == session_id))).first()
+    if row is None or not bool((row.available_features or {}).get("is_whiteboard_available", True)):
+        return False
+    return is_host or not row.board_read_only
+
+
 async def is_read_only(c: Container, session_id: str) -> bool:
     async with c.sessions() as db:
         return bool(await db.scalar(select(t.Session.board_read_only).where(t.Session.id == session_id)))
@@ -119,9 +144,17 @@ async def is_read_only(c: Container, session_id: str) -> bool:
 # --- images ------------------------------------------------------------------------------------------
 
 
-def _file_key(session_id: str, file_id: str) -> str:
-    # Session ids come from meetkit but may hold characters an object key refuses: hash them.
-    return f"board/{hashlib.sha256(session_id.encode()).hexdigest()[:32]}/{file_id}"
+def _file_key(session_id: str, file_id: str, data: bytes) -> str:
+    # Session ids come from meetkit but may hold characters an object key refuses: hashed. The content's
+    # digest in the key: two pages racing with different bytes under one id never overwrite each other.
+    return (f"board/{hashlib.sha256(session_id.encode()).hexdigest()[:32]}/{file_id}-"
+            f"{hashlib.sha256(data).hexdigest()[:16]}")
+
+
+async def _room_of_files(db: Any, session_id: str) -> tuple[int, int]:
+    return tuple((await db.execute(
+        select(func.count(), func.coalesce(func.sum(t.BoardFile.size), 0))
+        .where(t.BoardFile.session_id == session_id))).one())
 
 
 async def do_add_file(c: Container, session_id: str, participant_id: str, file_id: str, mime: str,
@@ -132,18 +165,22 @@ async def do_add_file(c: Container, session_id: str, participant_id: str, file_i
         raise BadRequest("a file id is 1 to 64 letters, digits, _ or -")
     if mime not in rules.FILE_TYPES:
         raise BadRequest("a whiteboard image is PNG, JPEG, GIF or WebP")
+    full = BadRequest(f"a whiteboard holds at most {rules.MAX_FILES} images, "
+                      f"{rules.MAX_FILE_BYTES_PER_BOARD // (1024 * 1024)} MiB in all")
     async with c.sessions() as db:
         if await db.get(t.BoardFile, (session_id, file_id)) is not None:
             return False
-        count = await db.scalar(select(func.count()).select_from(t.BoardFile)
-                                .where(t.BoardFile.session_id == session_id)) or 0
-    if count >= MAX_FILES:
-        raise BadRequest(f"a whiteboard holds at most {MAX_FILES} images")
-    key = _file_key(session_id, file_id)
+        count, size = await _room_of_files(db, session_id)
+    if count >= rules.MAX_FILES or size + len(data) > rules.MAX_FILE_BYTES_PER_BOARD:
+        raise full
+    key = _file_key(session_id, file_id, data)
     await asyncio.to_thread(c.objects.put, key, data)
     async with c.sessions.begin() as db:
         if await db.get(t.BoardFile, (session_id, file_id)) is not None:
-            return False  # the same image from another page at the same moment: same bytes, same key
+            return False  # the same image from another page at the same moment
+        count, size = await _room_of_files(db, session_id)  # again: uploads run side by side
+        if count >= rules.MAX_FILES or size + len(data) > rules.MAX_FILE_BYTES_PER_BOARD:
+            raise full
         db.add(t.BoardFile(session_id=session_id, file_id=file_id, mime=mime, size=len(data), storage_key=key,
                            participant_id=participant_id, created_at=c.clock.now()))
     return True

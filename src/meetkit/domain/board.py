@@ -28,6 +28,9 @@ FILE_ID = ELEMENT_ID
 FILE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MAX_ELEMENT_BYTES = 48 * 1024  # one element as JSON (a long freehand stroke is the largest)
 MAX_ELEMENTS = 20_000  # live and deleted elements of one session's board
+MAX_BOARD_BYTES = 16 * 1024 * 1024  # all of one board's elements as stored (deleted ones are kept small)
+MAX_FILES = 200  # images on one session's board
+MAX_FILE_BYTES_PER_BOARD = 100 * 1024 * 1024  # all of them together
 
 
 class BoardError(ValueError):
@@ -52,9 +55,13 @@ class Stamp:
 
 
 def _integer(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool):
         return None
-    return int(value) if float(value).is_integer() and abs(value) < 2**53 else None
+    if isinstance(value, int):  # checked before any float(): a 400-digit integer overflows one
+        return value if abs(value) < 2**53 else None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return None
 
 
 def checked(raw: Mapping[str, Any]) -> tuple[str, Stamp, str]:
@@ -70,10 +77,29 @@ def checked(raw: Mapping[str, Any]) -> tuple[str, Stamp, str]:
     file_id = raw.get("fileId")
     if file_id is not None and (not isinstance(file_id, str) or not FILE_ID.match(file_id)):
         raise BoardError("bad_message", "an image's fileId must be 1 to 64 letters, digits, _ or -")
-    body = json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    if raw.get("isDeleted") is True:
+        raw = _bare(raw)  # what a deleted element still needs: what pages merge and order by
+    try:
+        body = json.dumps(raw, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError):  # NaN or Infinity somewhere in the drawing fields
+        raise BoardError("bad_message", "an element's numbers must be finite") from None
     if len(body.encode()) > MAX_ELEMENT_BYTES:
         raise BoardError("too_large", f"an element is at most {MAX_ELEMENT_BYTES} bytes")
     return element_id, Stamp(version, nonce), body
+
+
+# What a deleted element no longer needs of its bulk: replaced by the smallest value Excalidraw still
+# reads as well-formed (a page restores deleted copies too, and reads their points).
+# (Two points: Excalidraw drops a line or stroke of fewer as invisibly small, and would never delete it.)
+_EMPTIED_WHEN_DELETED: dict[str, Any] = {"points": [[0, 0], [1, 1]], "pressures": [], "text": "", "originalText": ""}
+
+
+def _bare(raw: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(raw)
+    for key, empty in _EMPTIED_WHEN_DELETED.items():
+        if key in out:
+            out[key] = empty
+    return out
 
 
 def winners(stored: Mapping[str, Stamp], incoming: Iterable[tuple[str, Stamp, str]]) -> list[tuple[str, Stamp, str]]:
@@ -86,11 +112,16 @@ def winners(stored: Mapping[str, Stamp], incoming: Iterable[tuple[str, Stamp, st
     return [item for element_id, item in latest.items() if item[1].beats(stored.get(element_id))]
 
 
+# A clear's new versions are this far ahead: a drag in progress on a page bumps its copy several times
+# between two sends, and must still lose to the clear.
+CLEAR_LEAD = 1_000_000
+
+
 def cleared(element: Mapping[str, Any], nonce: int) -> dict[str, Any]:
-    """The element deleted by a host's clear: a new version, so it beats every copy pages hold."""
-    out = dict(element)
+    """The element deleted by a host's clear: a version far ahead, so it beats every copy pages hold."""
+    out = _bare(element)
     out["isDeleted"] = True
-    out["version"] = int(element.get("version", 1)) + 1
+    out["version"] = int(element.get("version", 1)) + CLEAR_LEAD
     out["versionNonce"] = nonce
     return out
 

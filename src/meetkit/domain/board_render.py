@@ -16,13 +16,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .board import MAX_ELEMENTS as BOARD_MAX_ELEMENTS
+
 Element = Mapping[str, Any]
 RGBA = tuple[int, int, int, int]
 Point = tuple[float, float]
 
 MARGIN = 20.0
 LIMIT = 1e6  # no real board is this large; beyond it a number only serves to make the export huge
-MAX_ELEMENTS = 10_000  # with the request body cap, these bound the work one export can ask for
+MAX_ELEMENTS = BOARD_MAX_ELEMENTS  # a whole board (domain/board.py): these bound the work one export can ask for
 MAX_POINTS = 10_000
 MAX_TEXT = 10_000
 DEFAULT_STROKE: RGBA = (0x1E, 0x1E, 0x1E, 255)

@@ -59,9 +59,12 @@ async def put_file(request: Request, code: str, file_id: str,
     mime = (content_type or "").split(";")[0].strip().lower()
     if mime not in FILE_TYPES:
         return error_response(415, "UnsupportedMediaTypeError", "a whiteboard image is PNG, JPEG, GIF or WebP")
-    session_id = await _session(request, code, x_meetkit_participant, authorization)
-    if session_id is None or x_meetkit_participant is None:
+    caller = await page_caller(request, code, x_meetkit_participant, authorization)
+    if caller is None:
         return _refused()
+    if not await actions.may_add_image(c, caller.session_id, is_host=caller.is_host):
+        return error_response(403, "ForbiddenError", "the whiteboard is read-only, or this room has none")
+    session_id = caller.session_id
     cap = c.settings.max_board_file_bytes
     data = bytearray()
     async for chunk in request.stream():
@@ -70,7 +73,7 @@ async def put_file(request: Request, code: str, file_id: str,
             return error_response(413, "PayloadTooLargeError", f"a whiteboard image is at most {cap} bytes")
     if not data:
         return error_response(400, "BadRequestError", "the image is empty")
-    added = await actions.do_add_file(c, session_id, x_meetkit_participant, file_id, mime, bytes(data))
+    added = await actions.do_add_file(c, session_id, caller.participant_id, file_id, mime, bytes(data))
     return Response(status_code=201 if added else 200)
 
 

@@ -41,6 +41,9 @@ class BoardScene(ServerMessage):
     type: Literal["board.scene"] = "board.scene"
     elements: list[dict[str, Any]]  # deleted ones too: a page merges against them
     read_only: bool
+    # A large board comes in several frames: part 0 starts it, parts in all (a page resets on part 0).
+    part: int = 0
+    parts: int = 1
 
 
 class BoardUpdated(ServerMessage):

@@ -28,7 +28,8 @@ import { drawRecording } from "./features/recording/view.js";
 import { postEmbedEvents, embedEvent } from "./features/embed/embed.js";
 import { takeEmbedCommands } from "./features/embed/commands.js";
 import { startInvite } from "./features/host/invite.js";
-import { startBoard, drawBoard, onBoardScene, onBoardUpdated, onBoardLocked, boardHandle } from "./features/board/board.js";
+import { startBoard, drawBoard, onBoardScene, onBoardUpdated, onBoardLocked, onBoardError, boardHandle }
+  from "./features/board/board.js";
 import { startWatch, onWatchState, onWatchEnded, watchHandle } from "./features/watch/watch.js";
 import { onPong } from "./features/watch/clock.js";
 import { setMic } from "./features/media/local.js";
@@ -83,8 +84,11 @@ function onMediaError(msg) {
   else onPublishError(msg);
 }
 
+const BOARD_ERRORS = new Set(["board_full", "board_read_only", "too_large", "bad_message"]);
+
 function onError(msg) {
   console.warn("meetkit: server error", msg.code, msg.message);
+  if (BOARD_ERRORS.has(msg.code) || (msg.code === "rate_limited" && msg.limit === "board")) onBoardError(msg);
   embedEvent("error", { code: msg.code, message: msg.message });
   // rate_limited: the server dropped one message of a class we sent too fast; nothing to tell the person.
   if (msg.code !== "unknown_type" && msg.code !== "rate_limited") toast(t("errorMessage", { message: msg.message || msg.code }));

@@ -156,4 +156,5 @@ export default {
   watchStopped: "تم إيقاف الفيديو المشترك",
   watchSharerLeft: "انتهى الفيديو المشترك: غادر من شاركه",
   watchYouTubeUnreachable: "لا يمكن الوصول إلى YouTube من هنا",
+  boardTooLarge: "هذا الرسم أكبر من أن تتم مشاركته: ارسمه بخطوط أقصر",
 };

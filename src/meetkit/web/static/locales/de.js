@@ -156,4 +156,5 @@ export default {
   watchStopped: "Das geteilte Video wurde beendet",
   watchSharerLeft: "Das geteilte Video endete: wer es teilte, ist gegangen",
   watchYouTubeUnreachable: "YouTube ist von hier aus nicht erreichbar",
+  boardTooLarge: "Diese Zeichnung ist zu groß zum Teilen: zeichne sie in kürzeren Strichen",
 };

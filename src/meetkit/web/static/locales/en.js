@@ -156,4 +156,5 @@ export default {
   watchStopped: "The shared video was stopped",
   watchSharerLeft: "The shared video ended: its sharer left",
   watchYouTubeUnreachable: "YouTube cannot be reached from here",
+  boardTooLarge: "That drawing is too large to share: draw it in shorter strokes",
 };

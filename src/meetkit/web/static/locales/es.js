@@ -156,4 +156,5 @@ export default {
   watchStopped: "Se detuvo el vídeo compartido",
   watchSharerLeft: "El vídeo compartido terminó: quien lo compartía se fue",
   watchYouTubeUnreachable: "No se puede acceder a YouTube desde aquí",
+  boardTooLarge: "Ese dibujo es demasiado grande para compartirlo: dibújalo en trazos más cortos",
 };

@@ -156,4 +156,5 @@ export default {
   watchStopped: "La vidéo partagée a été arrêtée",
   watchSharerLeft: "La vidéo partagée s’est terminée : la personne qui la partageait est partie",
   watchYouTubeUnreachable: "YouTube est inaccessible d’ici",
+  boardTooLarge: "Ce dessin est trop grand pour être partagé : tracez-le en traits plus courts",
 };

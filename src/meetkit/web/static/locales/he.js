@@ -156,4 +156,5 @@ export default {
   watchStopped: "הווידאו המשותף נעצר",
   watchSharerLeft: "הווידאו המשותף הסתיים: מי ששיתף יצא",
   watchYouTubeUnreachable: "אין גישה ל-YouTube מכאן",
+  boardTooLarge: "הציור גדול מדי לשיתוף: ציירו אותו בקווים קצרים יותר",
 };

@@ -156,4 +156,5 @@ export default {
   watchStopped: "Il video condiviso è stato fermato",
   watchSharerLeft: "Il video condiviso è terminato: chi lo condivideva è uscito",
   watchYouTubeUnreachable: "YouTube non è raggiungibile da qui",
+  boardTooLarge: "Questo disegno è troppo grande da condividere: disegnalo con tratti più brevi",
 };

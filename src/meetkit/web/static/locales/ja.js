@@ -156,4 +156,5 @@ export default {
   watchStopped: "共有された動画が停止されました",
   watchSharerLeft: "共有した人が退出したため、動画は終了しました",
   watchYouTubeUnreachable: "ここから YouTube に接続できません",
+  boardTooLarge: "この描画は大きすぎて共有できません。短いストロークで描いてください",
 };

@@ -156,4 +156,5 @@ export default {
   watchStopped: "De gedeelde video is gestopt",
   watchSharerLeft: "De gedeelde video is afgelopen: wie hem deelde, is weg",
   watchYouTubeUnreachable: "YouTube is van hieruit niet bereikbaar",
+  boardTooLarge: "Die tekening is te groot om te delen: teken hem in kortere lijnen",
 };

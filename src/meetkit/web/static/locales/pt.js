@@ -156,4 +156,5 @@ export default {
   watchStopped: "O vídeo partilhado foi parado",
   watchSharerLeft: "O vídeo partilhado terminou: quem o partilhava saiu",
   watchYouTubeUnreachable: "O YouTube não está acessível a partir daqui",
+  boardTooLarge: "Esse desenho é grande demais para partilhar: desenhe-o com traços mais curtos",
 };

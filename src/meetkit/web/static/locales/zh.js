@@ -156,4 +156,5 @@ export default {
   watchStopped: "共享的视频已停止",
   watchSharerLeft: "共享者已离开，共享的视频已结束",
   watchYouTubeUnreachable: "无法从这里访问 YouTube",
+  boardTooLarge: "这个图形太大，无法共享：请用更短的笔画绘制",
 };

@@ -12,7 +12,9 @@ import { BoardSync } from "./sync.js";
 const ASSETS = "/_meetkit/excalidraw/";
 
 const state = { open: false, loading: null, board: null, readOnly: false, fitted: false };
-const sync = new BoardSync({ onError: (message) => toast(t("boardImageRefused", { message })) });
+const sync = new BoardSync({
+  onError: (message) => toast(message === "too_large" ? t("boardTooLarge") : t("boardImageRefused", { message })),
+});
 
 function isHost() {
   return store.state.session.role === "host";
@@ -77,7 +79,7 @@ export function drawBoard() {
 
 export function onBoardScene(msg) {
   setReadOnly(!!msg.read_only);
-  sync.reset();
+  if (!msg.part) sync.reset();  // a large board comes in parts: the first one starts it
   const elements = Array.isArray(msg.elements) ? msg.elements : [];
   sync.received(elements);
   if (!state.fitted && elements.some((e) => !e.isDeleted)) {
@@ -95,6 +97,16 @@ export function onBoardUpdated(msg) {
 export function onBoardLocked(msg) {
   setReadOnly(!!msg.read_only);
   if (!isHost()) toast(t(msg.read_only ? "boardNowReadOnly" : "boardNowEditable"));
+}
+
+// A change meetkit did not take (too fast, the board full ...): what it holds comes again, and
+// whatever this page still has that meetkit lacks goes out after it. Not for read-only: nothing
+// drawn meanwhile would be taken, and the host's lock is said already.
+let resync = null;
+export function onBoardError(msg) {
+  if (!state.board || msg.code === "board_read_only" || resync) return;
+  resync = setTimeout(() => { resync = null; send({ type: "board.get" }); }, 1000);
+  if (msg.code === "board_full") toast(t("errorMessage", { message: msg.message }));
 }
 
 function setReadOnly(on) {

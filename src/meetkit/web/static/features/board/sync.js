@@ -8,6 +8,8 @@ import { send, store, config } from "../../core.js";
 const FLUSH_MS = 100;
 const MAX_FRAME = 60 * 1024;  // the socket refuses a message over ~68 KB (signalling/protocol)
 const FETCH_TRIES = 5;
+const MAX_ELEMENT = 48 * 1024;  // meetkit refuses a larger element (domain/board.py)
+const UPLOAD_TRIES = 3;
 
 export function fileUrl(fileId) {
   return `/_meetkit/board/${config.room?.meeting_code}/files/${encodeURIComponent(fileId)}`;
@@ -44,6 +46,8 @@ export class BoardSync {
     this.stored = new Set();   // file ids meetkit has
     this.failed = new Set();   // file ids it refused (too large, wrong type): their images stay here
     this.fetching = new Set();
+    this.tries = new Map();   // file id → failed uploads so far
+    this.tooLarge = new Set();
     this.timer = null;
     this.onError = onError;
   }
@@ -69,6 +73,10 @@ export class BoardSync {
         continue;  // goes out with the flush after its file is stored
       }
       const bytes = JSON.stringify(el).length;
+      if (bytes > MAX_ELEMENT) {  // (a very long freehand stroke): kept here, said once
+        if (!this.tooLarge.has(el.id)) { this.tooLarge.add(el.id); this.onError("too_large"); }
+        continue;
+      }
       if (batch.length && size + bytes > MAX_FRAME) {
         this.sendBatch(batch);
         batch = [];
@@ -99,23 +107,36 @@ export class BoardSync {
         this.onError(err.message || `HTTP ${res.status}`);
       }
     } catch (e) {
-      this.onError(String(e?.message || e));
+      // The network: tried again later, a few times, then given up.
+      const tries = (this.tries.get(file.id) ?? 0) + 1;
+      this.tries.set(file.id, tries);
+      if (tries >= UPLOAD_TRIES) {
+        this.failed.add(file.id);
+        this.onError(String(e?.message || e));
+      } else {
+        setTimeout(() => this.changed(), 1000 * tries);
+      }
+      return;
     } finally {
       this.fetching.delete(file.id);
-      this.changed();
     }
+    this.changed();
   }
 
   // board.scene and board.updated: others' copies in, then the images this page lacks.
   received(elements) {
     if (!this.board) return;
-    for (const el of elements) {
-      if (typeof el?.id === "string" && Number.isFinite(el.version)) {
-        this.known.set(el.id, Math.max(this.known.get(el.id) ?? 0, el.version));
-        if (el.type === "image" && el.fileId) this.stored.add(el.fileId);
-      }
-    }
     this.board.merge(elements);
+    // Known as sent only where the merge took their copy: where this page's copy won (newer, or being
+    // edited here), it still has to go out.
+    const local = new Map(this.board.elements().map((e) => [e.id, e]));
+    for (const el of elements) {
+      const mine = typeof el?.id === "string" ? local.get(el.id) : null;
+      if (mine && mine.version === el.version && mine.versionNonce === el.versionNonce) {
+        this.known.set(el.id, Math.max(this.known.get(el.id) ?? 0, el.version));
+      }
+      if (el?.type === "image" && el.fileId) this.stored.add(el.fileId);
+    }
     const have = this.board.files();
     for (const el of elements) {
       if (el?.type === "image" && typeof el.fileId === "string" && !el.isDeleted && !have[el.fileId]) this.fetchFile(el.fileId);
