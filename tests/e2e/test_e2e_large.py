@@ -246,6 +246,10 @@ async def test_still_all_five_while_one_shares_a_screen(meeting: Meeting) -> Non
         arg=presenter.participant_id, timeout=30000)
     await phone.page.wait_for_selector(f'#stage .screen-tile[data-participant-id="{presenter.participant_id}"]',
                                        timeout=10000)
+    # Below the share the phone has room for two tiles: the presenter's is one of them (issue 13),
+    # not the phone's own and whoever joined first.
+    await phone.page.wait_for_selector(f'#grid .tile[data-participant-id="{presenter.participant_id}"]',
+                                       timeout=10000)
     await audio_rising(meeting, phone)
     # ... the screen is decoded too.
     loop = asyncio.get_running_loop()

@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "انتهى الفيديو المشترك: غادر من شاركه",
   watchYouTubeUnreachable: "لا يمكن الوصول إلى YouTube من هنا",
   boardTooLarge: "هذا الرسم أكبر من أن تتم مشاركته: ارسمه بخطوط أقصر",
+  speakerView: "عرض المتحدث",
+  fullscreen: "ملء الشاشة",
+  exitFullscreen: "الخروج من ملء الشاشة",
+  pin: "تثبيت {name}",
+  unpin: "إلغاء تثبيت {name}",
 };

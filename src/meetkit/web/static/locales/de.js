@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "Das geteilte Video endete: wer es teilte, ist gegangen",
   watchYouTubeUnreachable: "YouTube ist von hier aus nicht erreichbar",
   boardTooLarge: "Diese Zeichnung ist zu groß zum Teilen: zeichne sie in kürzeren Strichen",
+  speakerView: "Sprecheransicht",
+  fullscreen: "Vollbild",
+  exitFullscreen: "Vollbild beenden",
+  pin: "{name} anheften",
+  unpin: "{name} lösen",
 };

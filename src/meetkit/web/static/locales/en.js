@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "The shared video ended: its sharer left",
   watchYouTubeUnreachable: "YouTube cannot be reached from here",
   boardTooLarge: "That drawing is too large to share: draw it in shorter strokes",
+  speakerView: "Speaker view",
+  fullscreen: "Full screen",
+  exitFullscreen: "Exit full screen",
+  pin: "Pin {name}",
+  unpin: "Unpin {name}",
 };

@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "El vídeo compartido terminó: quien lo compartía se fue",
   watchYouTubeUnreachable: "No se puede acceder a YouTube desde aquí",
   boardTooLarge: "Ese dibujo es demasiado grande para compartirlo: dibújalo en trazos más cortos",
+  speakerView: "Vista de orador",
+  fullscreen: "Pantalla completa",
+  exitFullscreen: "Salir de pantalla completa",
+  pin: "Fijar a {name}",
+  unpin: "Dejar de fijar a {name}",
 };

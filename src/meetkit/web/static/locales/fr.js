@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "La vidéo partagée s’est terminée : la personne qui la partageait est partie",
   watchYouTubeUnreachable: "YouTube est inaccessible d’ici",
   boardTooLarge: "Ce dessin est trop grand pour être partagé : tracez-le en traits plus courts",
+  speakerView: "Vue orateur",
+  fullscreen: "Plein écran",
+  exitFullscreen: "Quitter le plein écran",
+  pin: "Épingler {name}",
+  unpin: "Détacher {name}",
 };

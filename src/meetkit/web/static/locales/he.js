@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "הווידאו המשותף הסתיים: מי ששיתף יצא",
   watchYouTubeUnreachable: "אין גישה ל-YouTube מכאן",
   boardTooLarge: "הציור גדול מדי לשיתוף: ציירו אותו בקווים קצרים יותר",
+  speakerView: "תצוגת דובר",
+  fullscreen: "מסך מלא",
+  exitFullscreen: "יציאה ממסך מלא",
+  pin: "הצמדת {name}",
+  unpin: "ביטול הצמדת {name}",
 };

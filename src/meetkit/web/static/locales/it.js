@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "Il video condiviso è terminato: chi lo condivideva è uscito",
   watchYouTubeUnreachable: "YouTube non è raggiungibile da qui",
   boardTooLarge: "Questo disegno è troppo grande da condividere: disegnalo con tratti più brevi",
+  speakerView: "Vista relatore",
+  fullscreen: "Schermo intero",
+  exitFullscreen: "Esci da schermo intero",
+  pin: "Fissa {name}",
+  unpin: "Sblocca {name}",
 };

@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "共有した人が退出したため、動画は終了しました",
   watchYouTubeUnreachable: "ここから YouTube に接続できません",
   boardTooLarge: "この描画は大きすぎて共有できません。短いストロークで描いてください",
+  speakerView: "スピーカービュー",
+  fullscreen: "全画面",
+  exitFullscreen: "全画面を終了",
+  pin: "{name} を固定",
+  unpin: "{name} の固定を解除",
 };

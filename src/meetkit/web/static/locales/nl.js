@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "De gedeelde video is afgelopen: wie hem deelde, is weg",
   watchYouTubeUnreachable: "YouTube is van hieruit niet bereikbaar",
   boardTooLarge: "Die tekening is te groot om te delen: teken hem in kortere lijnen",
+  speakerView: "Sprekersweergave",
+  fullscreen: "Volledig scherm",
+  exitFullscreen: "Volledig scherm sluiten",
+  pin: "{name} vastzetten",
+  unpin: "{name} losmaken",
 };

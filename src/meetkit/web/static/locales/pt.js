@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "O vídeo partilhado terminou: quem o partilhava saiu",
   watchYouTubeUnreachable: "O YouTube não está acessível a partir daqui",
   boardTooLarge: "Esse desenho é grande demais para partilhar: desenhe-o com traços mais curtos",
+  speakerView: "Vista de orador",
+  fullscreen: "Ecrã inteiro",
+  exitFullscreen: "Sair do ecrã inteiro",
+  pin: "Fixar {name}",
+  unpin: "Desafixar {name}",
 };

@@ -157,4 +157,9 @@ export default {
   watchSharerLeft: "共享者已离开，共享的视频已结束",
   watchYouTubeUnreachable: "无法从这里访问 YouTube",
   boardTooLarge: "这个图形太大，无法共享：请用更短的笔画绘制",
+  speakerView: "演讲者视图",
+  fullscreen: "全屏",
+  exitFullscreen: "退出全屏",
+  pin: "固定 {name}",
+  unpin: "取消固定 {name}",
 };

@@ -10,7 +10,7 @@ import { deviceNotice, drawCameraToggle, drawMicToggle, drawToggle } from "../me
 import { fitControls, startMoreMenu } from "./more.js";
 import { pub, startScreen, stopScreen } from "../media/publisher.js";
 import { leave } from "../session/actions.js";
-import { layout, toggleView } from "../grid/view.js";
+import { layout, toggleSpeakerView, toggleView } from "../grid/view.js";
 
 /** A toggle keeps one name; its state is `aria-pressed` (`aria-checked` while in the More menu). */
 function setToggle(btn, pressed, name, title = name) {
@@ -34,6 +34,9 @@ function drawControls(state) {
   setToggle($("#btn-hand"), participants.hand, t("raiseHand"), t(participants.hand ? "lowerHand" : "raiseHand"));
   setToggle($("#btn-record"), recording.active, t("record"), t(recording.active ? "stopRecording" : "record"));
   setToggle($("#btn-view"), grid.view === "round", t("roundTableView"));
+  setToggle($("#btn-speaker"), grid.view === "speaker", t("speakerView"));
+  setToggle($("#btn-fullscreen"), !!document.fullscreenElement, t("fullscreen"),
+    t(document.fullscreenElement ? "exitFullscreen" : "fullscreen"));
   setToggle($("#btn-lock"), host.locked, t("lockMeeting"), t(host.locked ? "unlockMeeting" : "lockMeeting"));
   setToggle($("#btn-chat"), controls.openPanel === "chat", t("chat"));
   setToggle($("#btn-participants"), controls.openPanel === "participants", t("participants"));
@@ -95,6 +98,14 @@ export function startControls() {
   $("#btn-chat").addEventListener("click", () => togglePanel("chat"));
   $("#btn-participants").addEventListener("click", () => togglePanel("participants"));
   $("#btn-view").addEventListener("click", toggleView);
+  $("#btn-speaker").addEventListener("click", toggleSpeakerView);
+  // Full screen: the whole meeting (in an iframe, embed.js's allow="fullscreen" lets it).
+  $("#btn-fullscreen").hidden = !document.fullscreenEnabled;
+  $("#btn-fullscreen").addEventListener("click", () => {
+    const done = document.fullscreenElement ? document.exitFullscreen() : document.documentElement.requestFullscreen();
+    done?.catch?.(() => {});
+  });
+  document.addEventListener("fullscreenchange", () => drawControls(store.state));
   $("#btn-leave").addEventListener("click", leave);
   $("#lobby-leave").addEventListener("click", leave);
   $("#rejoin").addEventListener("click", () => location.reload());

@@ -4,9 +4,10 @@ import { PARTICIPANT_JOINED, PARTICIPANT_LEFT, TALKING } from "../participants/s
 
 export const PAGE_SET = "grid/page-set";          // {page}
 export const PAGE_SIZE_SET = "grid/page-size";    // {size}
-export const VIEW_SET = "grid/view-set";          // {view: "grid" | "round"}
+export const VIEW_SET = "grid/view-set";          // {view: "grid" | "round" | "speaker"}
+export const PIN_SET = "grid/pin-set";            // {participantId | null}: pinned, in speaker view
 
-const initial = { order: [], page: 0, pageSize: 6, view: "grid" };
+const initial = { order: [], page: 0, pageSize: 6, view: "grid", pinned: null };
 
 export function gridReducer(s = initial, action, root) {
   switch (action.type) {
@@ -24,25 +25,66 @@ export function gridReducer(s = initial, action, root) {
       const id = action.participant.participant_id;
       return s.order.includes(id) ? s : { ...s, order: [...s.order, id] };
     }
-    case PARTICIPANT_LEFT: return { ...s, order: s.order.filter((id) => id !== action.participantId) };
+    case PARTICIPANT_LEFT: return { ...s, order: s.order.filter((id) => id !== action.participantId),
+      pinned: s.pinned === action.participantId ? null : s.pinned };
     case TALKING: return action.talking ? promoteSpeaker(s, action.participantId, root) : s;
     case PAGE_SET: return { ...s, page: action.page };
     case PAGE_SIZE_SET: return s.pageSize === action.size ? s : { ...s, pageSize: action.size };
-    case VIEW_SET: return { ...s, view: action.view };
+    case VIEW_SET: return { ...s, view: action.view, pinned: action.view === "speaker" ? s.pinned : null };
+    case PIN_SET: return { ...s, pinned: action.participantId,
+      view: action.participantId ? "speaker" : s.view, page: action.participantId ? 0 : s.page };
     case RESTARTED: return { ...s, order: [] };
     default: return s;
   }
 }
 
-function pageOf(s, byId) {
-  const ids = s.order.filter((id) => byId.has(id));
+function pageOf(s, byId, first = []) {
+  const known = s.order.filter((id) => byId.has(id));
+  const lead = [...new Set(first.filter((id) => known.includes(id)))];
+  const ids = [...lead, ...known.filter((id) => !lead.includes(id))];
   const pages = Math.max(1, Math.ceil(ids.length / s.pageSize));
   const page = Math.max(0, Math.min(s.page, pages - 1));
   return { ids: ids.slice(page * s.pageSize, (page + 1) * s.pageSize), page, pages };
 }
 
+/** Who is speaking now, or spoke last (not this page's own participant). */
+export function speakerId(state) {
+  const { byId, talking, lastSpoke } = state.participants;
+  const selfId = state.session.participantId;
+  const now = [...talking].find((id) => id !== selfId && byId.has(id));
+  if (now) return now;
+  let best = null;
+  for (const [id, at] of lastSpoke) if (id !== selfId && byId.has(id) && (!best || at > best[1])) best = [id, at];
+  return best ? best[0] : null;
+}
+
+/** The big tile of speaker view: whoever is pinned, else the speaker, else someone else, else oneself. */
+export function featuredId(state) {
+  const { byId } = state.participants;
+  const { pinned } = state.grid;
+  if (pinned && byId.has(pinned)) return pinned;
+  const selfId = state.session.participantId;
+  return speakerId(state) || state.grid.order.find((id) => id !== selfId && byId.has(id)) || selfId;
+}
+
+/** Who leads the first page: the featured tile in speaker view; during a screen share, the presenter
+ * and the speaker, so a phone's two places below the share show them rather than oneself. */
+function leaders(state) {
+  const first = [];
+  if (state.grid.view === "speaker") first.push(featuredId(state));
+  const selfId = state.session.participantId;
+  const presenters = [...state.participants.byId.values()]
+    .filter((p) => p.participant_id !== selfId && p.feeds?.screen != null).map((p) => p.participant_id);
+  if (presenters.length) {
+    first.push(...presenters);
+    const speaker = speakerId(state);
+    if (speaker) first.push(speaker);
+  }
+  return first;
+}
+
 /** The participants whose tiles are on the current page, and the page (clamped) of how many. */
-export const visiblePage = (state) => pageOf(state.grid, state.participants.byId);
+export const visiblePage = (state) => pageOf(state.grid, state.participants.byId, leaders(state));
 
 // Someone talking on another page is swapped onto this one (in place of whoever spoke longest
 // ago), so the speaker is seen (everyone is heard whatever the page: remote-audio.js).

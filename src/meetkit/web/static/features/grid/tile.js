@@ -23,7 +23,12 @@ export function createTile(id) {
   hand.className = "tile-hand";
   hand.append(icon("i-hand"));
   bar.append(mic, name, hand);
-  el.append(avatar, bar);
+  // Pin: this tile becomes the big one of speaker view (grid/view.js listens on the grid).
+  const pin = document.createElement("button");
+  pin.type = "button";
+  pin.className = "tile-pin round-btn small";
+  pin.append(icon("i-pin"));
+  el.append(avatar, bar, pin);
   let hue = 0;
   for (const c of id) hue = (hue * 31 + c.charCodeAt(0)) % 360;
   el.style.setProperty("--hue", hue);
@@ -75,6 +80,14 @@ export function updateTile(el, p, state) {
   } else if (video) {
     video.remove();
   }
+  const pinned = state.grid.pinned === p.participant_id;
+  const pinName = t(pinned ? "unpin" : "pin", { name: p.name || "" });
+  const pinButton = el.querySelector(".tile-pin");
+  if (pinButton.getAttribute("aria-label") !== pinName) {
+    pinButton.setAttribute("aria-label", pinName);
+    pinButton.title = pinName;
+  }
+  pinButton.setAttribute("aria-pressed", String(pinned));
   el.classList.toggle("self", self);
   el.classList.toggle("no-video", !cameraOn);
   el.classList.toggle("muted", !micOn);
