@@ -137,3 +137,33 @@ def test_image_routes_follow_the_room_and_the_host(client: MeetingsClient, serve
         assert_error(http.put(f"{files}/f1", content=_png(), headers=me), 403)
         client.update_room(room["id"], {"available_features": {"is_whiteboard_available": True}})
         assert http.put(f"{files}/f1", content=_png(), headers=me).status_code == 201
+    # Deleting the room takes the board's images from the object store too.
+    keys = _stored_keys(server, session_id)
+    assert keys and all(_exists(server, k) for k in keys)
+    client.delete_room(room["id"])
+    assert not any(_exists(server, k) for k in keys)
+
+
+def _stored_keys(server: Server, session_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    from meetkit.storage import tables as t
+
+    async def go() -> list[str]:
+        c = _container(server)
+        try:
+            async with c.sessions() as db:
+                return list((await db.scalars(select(t.BoardFile.storage_key)
+                                              .where(t.BoardFile.session_id == session_id))).all())
+        finally:
+            await c.engine.dispose()
+
+    return run(go())
+
+
+def _exists(server: Server, key: str) -> bool:
+    c = _container(server)
+    try:
+        return bool(c.objects.exists(key))
+    finally:
+        run(c.engine.dispose())

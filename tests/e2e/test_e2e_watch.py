@@ -124,6 +124,18 @@ async def test_a_shared_video_plays_in_step(media_server: Server, api: MeetingsC
         await guest.click("#watch-play")
         await _settled([host, late], "() => !document.querySelector('#watch-video').paused")
 
+        # Stopped, then shared again by link: a video file over HTTPS (here meetkit's own link to the
+        # uploaded file, the one HTTPS server a test may reach).
+        link = media_server.base_url + await host.evaluate("() => window.__meetkit.watch.timeline.source.url")
+        await host.click("#watch-stop")
+        await _settled([host, guest, late], "() => document.querySelector('#watch').hidden")
+        await host.click("#btn-watch")
+        await host.fill("#watch-url", link)
+        await host.click("#watch-start")
+        await _settled([guest, late], ready, 20)
+        assert await guest.evaluate("() => window.__meetkit.watch.timeline.source.kind") == "url"
+        assert await guest.evaluate("() => document.querySelector('#watch-video').src") == link
+
         # The sharer leaves: the video ends for everyone.
         await host.close()
         await _settled([guest, late], "() => document.querySelector('#watch').hidden")

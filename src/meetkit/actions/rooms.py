@@ -4,6 +4,7 @@ the room follows."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -198,5 +199,13 @@ async def do_delete_room(c: Container, application_id: str, room_id: str) -> Non
             select(func.count()).select_from(t.Recording).where(t.Recording.room_id == room_id))
         if recordings:
             raise Conflict(f"Room {room_id} has {recordings} recording(s): delete them first")
+        # The whiteboards' images and the videos uploaded to watch together go with the room; their rows
+        # go with its sessions (ON DELETE CASCADE), their bytes from the object store after the commit.
+        keys: list[str] = []
+        for files in (t.BoardFile, t.WatchFile):
+            keys += (await db.scalars(select(files.storage_key).join(t.Session, t.Session.id == files.session_id)
+                                      .where(t.Session.room_id == room_id))).all()
         await db.delete(room)
         publish_on_commit(db, c.bus, RoomEnded(room_id, "deleted"))  # anyone still in it is told the meeting ended
+    for key in keys:
+        await asyncio.to_thread(c.objects.delete, key)

@@ -49,10 +49,24 @@ export function language() {
   return currentLang;
 }
 
+/**
+ * The string for `key` in the page's language. `{name}` placeholders are filled from `vars`, numbers
+ * written the language's way (Intl.NumberFormat: Arabic digits in Arabic). A value may be a set of
+ * plural forms ({one, two, few, many, other, zero}); `vars.n` picks one by the language's own rules
+ * (Intl.PluralRules: Arabic has six, Hebrew three, Japanese one).
+ */
 export function t(key, vars) {
   let s = current[key] ?? en[key] ?? key;
-  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  if (s && typeof s === "object") {
+    const form = Number.isFinite(vars?.n) ? new Intl.PluralRules(currentLang).select(vars.n) : "other";
+    s = s[form] ?? s.other ?? "";
+  }
+  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? written(vars[k]) : m));
   return s;
+}
+
+function written(value) {
+  return typeof value === "number" ? new Intl.NumberFormat(currentLang).format(value) : String(value);
 }
 
 /** Fills the static markup: data-i18n → textContent, data-i18n-<attr> → that attribute. */

@@ -83,7 +83,7 @@ export default {
   admitAll: "Alle zulassen",
   mutedByHost: "Der Gastgeber hat Ihr Mikrofon stummgeschaltet.",
   someoneWaiting: "{name} wartet auf Einlass.",
-  severalWaiting: "{n} Personen warten auf Einlass.",
+  severalWaiting: {"one": "{n} Person wartet auf Einlass.", "other": "{n} Personen warten auf Einlass."},
   meetingLocked: "Die Besprechung ist gesperrt. Niemand kann mehr beitreten.",
   meetingUnlocked: "Die Besprechung ist entsperrt.",
   recordingStarted: "Aufnahme gestartet.",

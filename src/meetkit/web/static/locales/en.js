@@ -83,7 +83,7 @@ export default {
   admitAll: "Admit all",
   mutedByHost: "The host muted your microphone.",
   someoneWaiting: "{name} is waiting to join.",
-  severalWaiting: "{n} people are waiting to join.",
+  severalWaiting: {"one": "{n} person is waiting to join.", "other": "{n} people are waiting to join."},
   meetingLocked: "The meeting is now locked. New guests cannot join.",
   meetingUnlocked: "The meeting is unlocked.",
   recordingStarted: "Recording started.",

@@ -83,7 +83,7 @@ export default {
   admitAll: "Admitir a todos",
   mutedByHost: "El anfitrión ha silenciado tu micrófono.",
   someoneWaiting: "{name} está esperando para entrar.",
-  severalWaiting: "{n} personas están esperando para entrar.",
+  severalWaiting: {"one": "{n} persona está esperando para entrar.", "other": "{n} personas están esperando para entrar."},
   meetingLocked: "La reunión está bloqueada. Nadie más puede entrar.",
   meetingUnlocked: "La reunión está desbloqueada.",
   recordingStarted: "Grabación iniciada.",

@@ -83,7 +83,7 @@ export default {
   admitAll: "Admettre tout le monde",
   mutedByHost: "L’organisateur a coupé votre micro.",
   someoneWaiting: "{name} attend pour entrer.",
-  severalWaiting: "{n} personnes attendent pour entrer.",
+  severalWaiting: {"one": "{n} personne attend pour entrer.", "other": "{n} personnes attendent pour entrer."},
   meetingLocked: "La réunion est verrouillée. Personne d’autre ne peut entrer.",
   meetingUnlocked: "La réunion est déverrouillée.",
   recordingStarted: "Enregistrement démarré.",

@@ -83,7 +83,7 @@ export default {
   admitAll: "אישור כניסה לכולם",
   mutedByHost: "המארח השתיק את המיקרופון שלך.",
   someoneWaiting: "{name} ממתין/ה להצטרף.",
-  severalWaiting: "{n} אנשים ממתינים להצטרף.",
+  severalWaiting: {"one": "אדם אחד ממתין להצטרף.", "two": "שני אנשים ממתינים להצטרף.", "other": "{n} אנשים ממתינים להצטרף."},
   meetingLocked: "הפגישה נעולה עכשיו. אורחים חדשים לא יכולים להצטרף.",
   meetingUnlocked: "נעילת הפגישה בוטלה.",
   recordingStarted: "ההקלטה התחילה.",

@@ -83,7 +83,7 @@ export default {
   admitAll: "Ammetti tutti",
   mutedByHost: "L'organizzatore ha disattivato il tuo microfono.",
   someoneWaiting: "{name} è in attesa di entrare.",
-  severalWaiting: "{n} persone sono in attesa di entrare.",
+  severalWaiting: {"one": "{n} persona è in attesa di entrare.", "other": "{n} persone sono in attesa di entrare."},
   meetingLocked: "La riunione ora è bloccata. I nuovi ospiti non possono entrare.",
   meetingUnlocked: "La riunione è sbloccata.",
   recordingStarted: "Registrazione avviata.",

@@ -83,7 +83,7 @@ export default {
   admitAll: "全員を許可",
   mutedByHost: "主催者があなたのマイクをミュートしました。",
   someoneWaiting: "{name} さんが参加を待っています。",
-  severalWaiting: "{n} 人が参加を待っています。",
+  severalWaiting: {"other": "{n} 人が参加を待っています。"},
   meetingLocked: "会議がロックされました。新しいゲストは参加できません。",
   meetingUnlocked: "会議のロックが解除されました。",
   recordingStarted: "録画を開始しました。",

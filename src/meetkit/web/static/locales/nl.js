@@ -83,7 +83,7 @@ export default {
   admitAll: "Iedereen toelaten",
   mutedByHost: "De organisator heeft je microfoon gedempt.",
   someoneWaiting: "{name} wacht op toegang.",
-  severalWaiting: "{n} mensen wachten op toegang.",
+  severalWaiting: {"one": "{n} persoon wacht op toegang.", "other": "{n} mensen wachten op toegang."},
   meetingLocked: "De vergadering is nu vergrendeld. Nieuwe gasten kunnen niet deelnemen.",
   meetingUnlocked: "De vergadering is ontgrendeld.",
   recordingStarted: "Opname gestart.",

@@ -83,7 +83,7 @@ export default {
   admitAll: "Admitir todos",
   mutedByHost: "O anfitrião silenciou seu microfone.",
   someoneWaiting: "{name} está aguardando para entrar.",
-  severalWaiting: "{n} pessoas estão aguardando para entrar.",
+  severalWaiting: {"one": "{n} pessoa está aguardando para entrar.", "other": "{n} pessoas estão aguardando para entrar."},
   meetingLocked: "A reunião agora está trancada. Novos convidados não podem entrar.",
   meetingUnlocked: "A reunião está destrancada.",
   recordingStarted: "Gravação iniciada.",

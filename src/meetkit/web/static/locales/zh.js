@@ -83,7 +83,7 @@ export default {
   admitAll: "全部准许",
   mutedByHost: "主持人已将你的麦克风静音。",
   someoneWaiting: "{name} 正在等待加入。",
-  severalWaiting: "{n} 人正在等待加入。",
+  severalWaiting: {"other": "{n} 人正在等待加入。"},
   meetingLocked: "会议现已锁定。新访客无法加入。",
   meetingUnlocked: "会议已解锁。",
   recordingStarted: "录制已开始。",
