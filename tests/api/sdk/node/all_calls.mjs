@@ -790,8 +790,9 @@ if (env.MEETKIT_RECORDING_ID) {
       assert.equal(mine.length, 1, 'the recording is listed once');
       // The download link is signed until now + its lifetime, so two reads a second apart differ in
       // expires/signature: the same recording, the same download path, and the listed link works.
-      const { url: listedUrl, ...listed } = mine[0];
-      const { url: readUrl, ...read } = recording;
+      // (The SDK keeps the API's _links too, camel-cased, with the same signed link in them.)
+      const { url: listedUrl, links: _listedLinks, _links: _listedRaw, ...listed } = mine[0];
+      const { url: readUrl, links: _readLinks, _links: _readRaw, ...read } = recording;
       assert.deepEqual(listed, read);
       const path = (href) => { const u = absoluteUrl(href, 'recording url'); return u.origin + u.pathname; };
       assert.equal(path(listedUrl), path(readUrl));
