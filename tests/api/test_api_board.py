@@ -24,8 +24,9 @@ def _png(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
     return buf.getvalue()
 
 
-def _participant(server: Server, application_id: str, room_id: str, session_id: str) -> tuple[str, str]:
-    """(participant id, resume token) of someone in the running session."""
+def add_participant(server: Server, application_id: str, room_id: str, session_id: str, *,
+                    host: bool = False) -> tuple[str, str]:
+    """(participant id, resume token) of someone in the running session, as the meeting stores them."""
     from meetkit.domain.lobby import resume_digest
     from meetkit.storage import tables as t
 
@@ -36,7 +37,8 @@ def _participant(server: Server, application_id: str, room_id: str, session_id: 
         try:
             async with c.sessions.begin() as db:
                 db.add(t.Participant(id=pid, session_id=session_id, room_id=room_id, application_id=application_id,
-                                     name="Pat", joined_at=datetime.now(UTC), resume_digest=resume_digest(token)))
+                                     name="Pat", is_host=host, joined_at=datetime.now(UTC),
+                                     resume_digest=resume_digest(token)))
         finally:
             await c.engine.dispose()
 
@@ -60,7 +62,7 @@ def _merge(server: Server, session_id: str, elements: list[dict[str, object]]) -
 def test_images_and_export(client: MeetingsClient, server: Server) -> None:
     room = client.create_room({"display_name": "board"})
     session_id = add_session(server, client.application_id, room["id"], ended=False)
-    pid, token = _participant(server, client.application_id, room["id"], session_id)
+    pid, token = add_participant(server, client.application_id, room["id"], session_id)
     files = f"{server.base_url}/_meetkit/board/{room['meeting_code']}/files"
     me = {"X-Meetkit-Participant": pid, "Authorization": f"Bearer {token}"}
     with httpx.Client(verify=str(server.cert_path), timeout=10) as http:
@@ -102,7 +104,27 @@ def test_images_and_export(client: MeetingsClient, server: Server) -> None:
     image = Image.open(io.BytesIO(pic.content)).convert("RGB")
     assert image.getpixel((80, 40)) == (255, 201, 201)  # inside the rectangle (origin -20, -10: a 20 px margin)
     assert_error(client.request("GET", f"/sessions/{session_id}/whiteboard", params={"format": "bmp"}), 400)
+    # After the meeting: the same board.
+    _end_session(server, session_id)
+    after = client.request("GET", f"/sessions/{session_id}/whiteboard")
+    assert after.status_code == 200 and json.loads(after.content)["elements"] == doc["elements"]
     assert_error(client.request("GET", "/sessions/nope/whiteboard"), 404)
+
+
+def _end_session(server: Server, session_id: str) -> None:
+    from sqlalchemy import update
+
+    from meetkit.storage import tables as t
+
+    async def go() -> None:
+        c = _container(server)
+        try:
+            async with c.sessions.begin() as db:
+                await db.execute(update(t.Session).where(t.Session.id == session_id).values(ended_at=datetime.now(UTC)))
+        finally:
+            await c.engine.dispose()
+
+    run(go())
 
 
 def _set_read_only(server: Server, session_id: str, on: bool) -> None:
@@ -123,7 +145,7 @@ def test_image_routes_follow_the_room_and_the_host(client: MeetingsClient, serve
     room = client.create_room({"display_name": "board rules", "type": "long_term", "expires_at": expires})
     other = client.create_room({"display_name": "another meeting"})
     session_id = add_session(server, client.application_id, room["id"], ended=False)
-    pid, token = _participant(server, client.application_id, room["id"], session_id)  # a guest
+    pid, token = add_participant(server, client.application_id, room["id"], session_id)  # a guest
     me = {"X-Meetkit-Participant": pid, "Authorization": f"Bearer {token}", "Content-Type": "image/png"}
     files = f"{server.base_url}/_meetkit/board/{room['meeting_code']}/files"
     with httpx.Client(verify=str(server.cert_path), timeout=10) as http:

@@ -4,34 +4,18 @@ of the running meeting uploads; a page plays it through the signed link, with Ra
 from __future__ import annotations
 
 import secrets
-import uuid
-from datetime import UTC, datetime
 
 import httpx
 
 from meetkit.client import MeetingsClient
 
 from ..support import Server, assert_error, run
+from .test_api_board import add_participant
 from .test_api_recordings import _container, add_session
 
 
 def _person(server: Server, application_id: str, room_id: str, session_id: str, *, host: bool) -> dict[str, str]:
-    from meetkit.domain.lobby import resume_digest
-    from meetkit.storage import tables as t
-
-    pid, token = str(uuid.uuid4()), uuid.uuid4().hex
-
-    async def go() -> None:
-        c = _container(server)
-        try:
-            async with c.sessions.begin() as db:
-                db.add(t.Participant(id=pid, session_id=session_id, room_id=room_id, application_id=application_id,
-                                     name="Pat", is_host=host, joined_at=datetime.now(UTC),
-                                     resume_digest=resume_digest(token)))
-        finally:
-            await c.engine.dispose()
-
-    run(go())
+    pid, token = add_participant(server, application_id, room_id, session_id, host=host)
     return {"X-Meetkit-Participant": pid, "Authorization": f"Bearer {token}"}
 
 

@@ -46,7 +46,10 @@ class Board:
         self.room = room
         self.available = True  # available_features.is_whiteboard_available, live (Room.apply_options)
         self.lock = asyncio.Lock()
-        self.scene: list[str] | None = None  # board.scene frames as last read; None after any change
+        # board.scene frames as last read, and of which session (a room outlives its sessions); None
+        # after any change.
+        self.scene: list[str] | None = None
+        self.scene_session: str | None = None
 
     def _refused(self, m: Participant) -> bool:
         if not self.available:
@@ -61,9 +64,11 @@ class Board:
         if self._refused(m) or self.room.session_id is None:
             return
         async with self.lock:  # (a change landing meanwhile would leave a stale copy cached)
-            if self.scene is None:  # read once per change, however many pages ask
-                board = await actions.board_of_session(self.room.node.c, self.room.session_id)
+            session_id = self.room.session_id
+            if self.scene is None or self.scene_session != session_id:  # once per change, however many ask
+                board = await actions.board_of_session(self.room.node.c, session_id)
                 self.scene = [x.frame() for x in scene_parts(board.elements, board.read_only)]
+                self.scene_session = session_id
             frames = self.scene
         for frame in frames:
             m.send(frame)
