@@ -15,17 +15,18 @@ const LANGS = { en: "en", es: "es-ES", fr: "fr-FR", de: "de-DE", it: "it-IT", pt
 const UI_OPTIONS = { canvasActions: { loadScene: false, saveToActiveFile: false, toggleTheme: false, export: false,
   saveAsImage: true, clearCanvas: false } };
 
-// mount(el, options) → Promise of the board: merge(), addFiles(), fit(), setReadOnly(), elements(), files(),
-// unmount().
+// mount(el, options) → Promise of the board: merge(), addFiles(), fit(), setReadOnly(), setLanguage(),
+// elements(), files(), unmount().
 // options: lang, readOnly, onChange(elements, files), onPointerUp().
 export function mount(el, options) {
   const root = createRoot(el);
   let readOnly = !!options.readOnly;
+  let lang = options.lang;
   let api = null;
   let ready;
   const apiReady = new Promise((resolve) => { ready = resolve; });
   const render = () => root.render(createElement(Excalidraw, {
-    langCode: LANGS[options.lang] || "en",
+    langCode: LANGS[lang] || "en",
     viewModeEnabled: readOnly,
     UIOptions: UI_OPTIONS,
     handleKeyboardGlobally: false,
@@ -44,6 +45,7 @@ export function mount(el, options) {
     // Brings what is drawn into view: others drew it on screens of other sizes.
     fit() { api.scrollToContent(undefined, { fitToContent: true }); },
     setReadOnly(on) { readOnly = !!on; render(); },
+    setLanguage(code) { if (code !== lang) { lang = code; render(); } },
     elements() { return api.getSceneElementsIncludingDeleted(); },
     files() { return api.getFiles(); },
     api,

@@ -3,8 +3,8 @@
 // time, then stays mounted and merging while closed, so opening it again is instant. The board is
 // the session's, stored by meetkit: a late joiner, a reload or a reconnect asks for it (board.get).
 // The host may clear it or make it read-only for guests.
-import { store, config, send, boardAvailable } from "../../core.js";
-import { watch } from "../../store.js";
+import { store, send, boardAvailable } from "../../core.js";
+import { watch, REDRAW } from "../../store.js";
 import { $, toast } from "../../dom.js";
 import { t, language } from "../../i18n.js";
 import { BoardSync } from "./sync.js";
@@ -144,6 +144,8 @@ export function startBoard() {
     joined = now;
     drawBoard();
   });
+  // The language switched: Excalidraw's own labels follow.
+  store.subscribe((_s, _p, action) => { if (action?.type === REDRAW) state.board?.setLanguage(language()); });
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && state.open && !document.querySelector("dialog[open]")
         && !event.target.closest?.("#board-canvas")) {  // on the canvas, Escape is Excalidraw's
