@@ -6,8 +6,13 @@ video ends when its sharer leaves."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import http.server
+import ssl
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +22,7 @@ from meetkit.client import MeetingsClient
 
 from .. import browser as b
 from .. import ui_support as ui
-from ..support import Server
+from ..support import Server, make_tls_cert
 
 MAX_DRIFT = 0.5  # seconds, the issue's bound
 # (local clock ms, the player's position s, playing) sampled in one go on a page.
@@ -58,13 +63,36 @@ async def _settled(pages: list[Page], check: str, limit: float = 10.0) -> None:
         await p.wait_for_function(check, timeout=limit * 1000)
 
 
+@pytest.fixture(scope="module")
+def video_site(video: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An HTTPS file server on 127.0.0.1 serving the test video: a video link of another site."""
+    cert, key = make_tls_cert(tmp_path_factory.mktemp("site-tls"))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(video.parent))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(str(cert), str(key))
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+async def _context(chromium: Browser, origin: str, width: int, height: int) -> BrowserContext:
+    # (The video site's certificate is self-signed.)
+    ctx = await chromium.new_context(viewport={"width": width, "height": height}, ignore_https_errors=True)
+    await ctx.grant_permissions(["camera", "microphone"], origin=origin)
+    return ctx
+
+
 async def test_a_shared_video_plays_in_step(media_server: Server, api: MeetingsClient, chromium: Browser,
-                                            video: Path) -> None:
+                                            video: Path, video_site: str) -> None:
     room = api.create_room({"display_name": "Film night", "join_approval_level": "none"})
     contexts: list[BrowserContext] = []
     try:
         for width, height in ((1280, 800), (1280, 800), (375, 740)):
-            contexts.append(await ui.context(chromium, media_server.base_url, width=width, height=height))
+            contexts.append(await _context(chromium, media_server.base_url, width, height))
         host = await ui.enter(contexts[0], room["_links"]["host_url"]["href"], "Hana", mic=False, camera=False)
         guest = await ui.enter(contexts[1], room["_links"]["guest_url"]["href"], "Gus", mic=False, camera=False)
         assert not await guest.is_visible("#btn-watch")  # sharing is the host's
@@ -124,9 +152,9 @@ async def test_a_shared_video_plays_in_step(media_server: Server, api: MeetingsC
         await guest.click("#watch-play")
         await _settled([host, late], "() => !document.querySelector('#watch-video').paused")
 
-        # Stopped, then shared again by link: a video file over HTTPS (here meetkit's own link to the
-        # uploaded file, the one HTTPS server a test may reach).
-        link = media_server.base_url + await host.evaluate("() => window.__meetkit.watch.timeline.source.url")
+        # Stopped, then shared again by link: a video file on another HTTPS server (here one of the
+        # test's own, on loopback, with a self-signed certificate the pages' browser accepts).
+        link = f"{video_site}/film.webm"
         await host.click("#watch-stop")
         await _settled([host, guest, late], "() => document.querySelector('#watch').hidden")
         await host.click("#btn-watch")

@@ -51,7 +51,7 @@ export function language() {
 
 /**
  * The string for `key` in the page's language. `{name}` placeholders are filled from `vars`, numbers
- * written the language's way (Intl.NumberFormat: Arabic digits in Arabic). A value may be a set of
+ * written the language's way (Intl.NumberFormat). A value may be a set of
  * plural forms ({one, two, few, many, other, zero}); `vars.n` picks one by the language's own rules
  * (Intl.PluralRules: Arabic has six, Hebrew three, Japanese one).
  */
