@@ -55,7 +55,7 @@ class Watch:
         except WatchError as exc:
             host.send(protocol.Error(code=exc.code, message=str(exc)))
             return
-        # Paused at the start: the sharer's page presses play once its player is ready.
+        # Paused at the start: whoever has control presses play once the pages have loaded it.
         await self._store(Timeline(source=source, sharer=host.id, controller=host.id, playing=False, position=0.0,
                                    at=c.clock.now()))
         self.room.broadcast(self.view(by=host.id))
