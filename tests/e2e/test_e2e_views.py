@@ -73,9 +73,10 @@ async def test_pin_speaker_view_and_full_screen(media_server: Server, api: Meeti
             await host.click("#btn-fullscreen")
             await host.wait_for_function("on => (document.fullscreenElement === document.documentElement) === on",
                                          arg=on)
-            state = await host.evaluate("() => { const el = document.querySelector('#btn-fullscreen');"
-                                        " return el.getAttribute('aria-pressed') ?? el.getAttribute('aria-checked'); }")
-            assert state == str(on).lower()
+            # The control follows on the fullscreenchange event, which comes a frame after the element.
+            await host.wait_for_function("on => { const el = document.querySelector('#btn-fullscreen');"
+                                         " return (el.getAttribute('aria-pressed') ?? el.getAttribute('aria-checked'))"
+                                         " === String(on); }", arg=on, timeout=5000)
     finally:
         for ctx in contexts:
             await ctx.close()
