@@ -43,7 +43,3 @@ export function noteServerTime(serverTime) {
 export function serverNow() {
   return localNow() + (best ? best.offset : rough);
 }
-
-export function clockEstimate() {
-  return best ? { offset: best.offset, rtt: best.rtt } : { offset: rough, rtt: null };
-}
