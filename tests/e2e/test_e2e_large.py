@@ -132,6 +132,13 @@ OWN_CAMERA_JS = """() => {
 }"""
 
 
+# The share control is pressed (in the bar; in the More menu it is checked).
+SHARING_JS = """() => {
+  const b = document.querySelector('#btn-screen');
+  return b.getAttribute('aria-pressed') === 'true' || b.getAttribute('aria-checked') === 'true';
+}"""
+
+
 @dataclass
 class Person:
     name: str
@@ -305,10 +312,19 @@ async def test_a_network_change_restarts_the_subscriber_ice_and_media_keeps_comi
 async def test_a_video_gets_a_bigger_layer_when_its_tile_grows(meeting: Meeting) -> None:
     phone, presenter = meeting.phone, meeting.people[2]
     page = phone.page
-    # The share ends first: while the stage shows it, the grid keeps to a strip.
-    if await presenter.page.evaluate("() => window.__meetkit.screenPublisher !== null"):
+    # The share ends first: while the stage shows it, the grid keeps to a strip. (What the control says,
+    # as the presenter sees it: a screen publisher being retried is still a share.)
+    if await presenter.page.evaluate(SHARING_JS):
         await press(presenter.page, "#btn-screen")
-    await page.wait_for_selector("#stage", state="hidden", timeout=15000)
+    try:
+        await page.wait_for_selector("#stage", state="hidden", timeout=15000)
+    except Exception as exc:
+        feeds = await page.evaluate("pid => (window.__meetkit.participants.get(pid) || {}).feeds",
+                                    presenter.participant_id)
+        sharing = await presenter.page.evaluate(SHARING_JS)
+        raise AssertionError(f"the phone's stage stays after the share's end: the presenter's feeds on the "
+                             f"phone {feeds}, still sharing {sharing}; phone {phone.console[-10:]}; "
+                             f"presenter {presenter.console[-10:]}; {await page.evaluate(DIAGNOSIS_JS)}") from exc
     # A camera on the phone's page (its tile is small, ≤ 360 device px) whose publisher sends layers
     # of two widths at least, so there is a bigger one to grow to.
     feed, publisher, widths = await camera_with_layers(meeting)

@@ -30,6 +30,7 @@ export const subs = {
   lastAnswer: null,         // our last answer, sent again if meetkit sends its offer again (`offer` id)
   newest: 0,                // the highest `offer` number received: older ones still queued are not answered
   answering: false,         // an offer is being answered (answer())
+  stuck: null,              // a connection whose answer ran out of time: never used again (below)
 };
 
 /** Which feed each received m-line shows, for the tests and bench (docs/ui.md "window.__meetkit"). */
@@ -102,16 +103,22 @@ export function onSubscribeOffer(msg) {
       await withinLimit(answer(msg));
     } catch (err) {
       console.error("meetkit: subscriber offer", err);
+      // Chromium runs a connection's operations one after another: one that hangs holds every later
+      // one on it, so the next offer (a re-send, or meetkit's fresh subscription) needs a new connection.
+      // (The offers are answered one at a time, so subs.pc is the connection answer() was working on.)
+      if (err === TOO_LATE) subs.stuck = subs.pc;
       if (id !== null && subs.newest === id) subs.newest = id - 1;  // a re-send of it is tried again
     }
   });
   return subs.chain;
 }
 
+const TOO_LATE = new Error(`no answer made within ${ANSWER_LIMIT_MS} ms`);
+
 function withinLimit(work) {
   let timer;
   const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer made within ${ANSWER_LIMIT_MS} ms`)), ANSWER_LIMIT_MS);
+    timer = setTimeout(() => reject(TOO_LATE), ANSWER_LIMIT_MS);
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
@@ -121,7 +128,7 @@ async function answer(msg) {
   let pc = subs.pc;
   // A renegotiation or an ICE restart of the same Janus handle goes on the same connection; the first
   // offer of a new subscriber handle needs a new one (a new DTLS session).
-  if (!usable(pc) || versionOf(msg.sdp) <= versionOf(pc.remoteDescription?.sdp)) pc = newPeer();
+  if (!usable(pc) || pc === subs.stuck || versionOf(msg.sdp) <= versionOf(pc.remoteDescription?.sdp)) pc = newPeer();
   setStreams(msg.streams);
   subs.answering = true;
   try {
