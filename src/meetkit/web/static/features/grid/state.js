@@ -7,7 +7,12 @@ export const PAGE_SIZE_SET = "grid/page-size";    // {size}
 export const VIEW_SET = "grid/view-set";          // {view: "grid" | "round" | "speaker"}
 export const PIN_SET = "grid/pin-set";            // {participantId | null}: pinned, in speaker view
 
-const initial = { order: [], page: 0, pageSize: 6, view: "grid", pinned: null };
+// The speaker a share's strip and speaker view show is held this long after they last talked before
+// someone else may take the place: with several open microphones the speaker changes every second,
+// and each change re-lays the page out and changes what it receives (a new subscription offer).
+export const SPEAKER_HOLD_MS = 4000;
+
+const initial = { order: [], page: 0, pageSize: 6, view: "grid", pinned: null, held: null };
 
 export function gridReducer(s = initial, action, root) {
   switch (action.type) {
@@ -26,8 +31,9 @@ export function gridReducer(s = initial, action, root) {
       return s.order.includes(id) ? s : { ...s, order: [...s.order, id] };
     }
     case PARTICIPANT_LEFT: return { ...s, order: s.order.filter((id) => id !== action.participantId),
-      pinned: s.pinned === action.participantId ? null : s.pinned };
-    case TALKING: return action.talking ? promoteSpeaker(s, action.participantId, root) : s;
+      pinned: s.pinned === action.participantId ? null : s.pinned,
+      held: s.held?.id === action.participantId ? null : s.held };
+    case TALKING: return action.talking ? hold(promoteSpeaker(s, action.participantId, root), action, root) : s;
     case PAGE_SET: return { ...s, page: action.page };
     case PAGE_SIZE_SET: return s.pageSize === action.size ? s : { ...s, pageSize: action.size };
     case VIEW_SET: return { ...s, view: action.view, pinned: action.view === "speaker" ? s.pinned : null };
@@ -47,10 +53,21 @@ function pageOf(s, byId, first = []) {
   return { ids: ids.slice(page * s.pageSize, (page + 1) * s.pageSize), page, pages };
 }
 
-/** Who is speaking now, or spoke last (not this page's own participant). */
+/** `held`: {id, at}, the speaker shown, refreshed while they talk, replaced once held long enough. */
+function hold(s, action, root) {
+  const id = action.participantId;
+  if (id === root.session.participantId) return s;
+  const at = Number(action.at) || 0;
+  if (s.held && s.held.id !== id && at - s.held.at < SPEAKER_HOLD_MS) return s;
+  return { ...s, held: { id, at } };
+}
+
+/** Who is speaking now, or spoke last (not this page's own participant), held a few seconds. */
 export function speakerId(state) {
   const { byId, talking, lastSpoke } = state.participants;
   const selfId = state.session.participantId;
+  const held = state.grid.held?.id;
+  if (held && held !== selfId && byId.has(held)) return held;
   const now = [...talking].find((id) => id !== selfId && byId.has(id));
   if (now) return now;
   let best = null;
