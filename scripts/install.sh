@@ -20,7 +20,7 @@ fi
 # meetkit in MEETKIT_TURN_MODE=managed, also with its own configuration) and the recording tools.
 # The tests of a deployment on several machines start redis-servers and an haproxy of their own.
 packages=(janus janus-tools coturn ffmpeg)
-if [ "${1:-}" = "dev" ]; then packages+=(redis-server haproxy); fi
+if [ "${1:-}" = "dev" ]; then packages+=(redis-server haproxy espeak-ng); fi
 missing=()
 for pkg in "${packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -383,6 +383,37 @@ class Settings(BaseSettings):
             raise ValueError("MEETKIT_TURN_TLS_PORT must differ from MEETKIT_TURN_PORT")
         return self
 
+    # --- captions (speech to text) --- See docs/captions.md, "Engines".
+    captions_engine: Literal["pocketsphinx", "vosk", "openai", "off"] = Field(
+        default="pocketsphinx", description="pocketsphinx: in-process, offline, English only; vosk: a Vosk server "
+        "(captions_engine_url ws://...); openai: an OpenAI-compatible /v1/audio/transcriptions endpoint "
+        "(captions_engine_url http(s)://...; finals only); off: no captions.")
+    captions_engine_url: str | None = Field(
+        default=None, description="vosk: the server's WebSocket URL, e.g. ws://127.0.0.1:2700; openai: the full URL "
+        "of the transcriptions endpoint, e.g. http://127.0.0.1:8000/v1/audio/transcriptions. Audio goes there.")
+    captions_engine_model: str = Field(default="whisper-1", min_length=1, max_length=200,
+                                       description="openai: the model field of each request.")
+    captions_engine_language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+                                          description="openai: the language field (ISO 639-1) of each request.")
+    captions_engine_api_key: SecretStr | None = Field(
+        default=None, description="openai: sent as Authorization: Bearer; never logged.")
+    captions_engine_timeout: float = Field(default=10.0, gt=0, le=300, description="vosk and openai: connecting, "
+                                           "and each reply (seconds); past it the speaker's captions stop.")
+
+    @model_validator(mode="after")
+    def _check_captions(self) -> Settings:
+        url, engine = self.captions_engine_url, self.captions_engine
+        if engine in ("vosk", "openai"):
+            schemes = ("ws://", "wss://") if engine == "vosk" else ("http://", "https://")
+            if not url:
+                raise ValueError(f"MEETKIT_CAPTIONS_ENGINE={engine} needs MEETKIT_CAPTIONS_ENGINE_URL")
+            if not url.startswith(schemes):
+                raise ValueError(f"MEETKIT_CAPTIONS_ENGINE_URL must start with {' or '.join(schemes)} for {engine}")
+        elif url is not None:  # a URL that would silently not be used hides a misconfiguration
+            raise ValueError(f"MEETKIT_CAPTIONS_ENGINE_URL is only used by vosk and openai, not {engine}")
+        return self
+    # --- end captions ---
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("public_url")
