@@ -3,7 +3,8 @@
 This, :mod:`.participant` and :mod:`meetkit.media.janus` are the only modules that know Janus. The
 rest of meetkit sees:
 
-- :class:`MediaServer`: rooms (create, destroy, who may join, kick, recording) over one admin handle,
+- :class:`MediaServer`: rooms (create, destroy, who may join, kick, recording, a speaker's audio forwarded
+  as RTP for captions) over one admin handle,
   and :meth:`MediaServer.open_participant`; its connection is kept up by a :class:`~.watchdog.Watchdog`;
 - :class:`~.participant.MediaParticipant`: one participant's media, in its own Janus session: one
   publisher handle per kind (camera, screen) and one multistream subscriber handle
@@ -329,6 +330,33 @@ class MediaServer:
         if admin and self._admin_key is not None:
             full["admin_key"] = self._admin_key
         return await self._handle().request(full)
+
+    async def forward_audio(self, room: int, feed: int, mid: str, port: int, host: str = "127.0.0.1") -> int:
+        """Have Janus send one of ``feed``'s streams (``mid``: its audio, as the feed's ``streams`` name
+        it) to ``host:port`` as plain RTP, unencrypted (captions/audio.py listens there). Returns the
+        forwarder's ``stream_id`` for :meth:`stop_forward`. Not idempotent: each call adds a forwarder.
+
+        Raises :class:`JanusError`: NO_SUCH_ROOM, NO_SUCH_FEED (also when the feed has no stream
+        ``mid``: Janus skips an unknown mid without an error, and answers with no forwarder)."""
+        data = await self.room_request(room, {
+            "request": "rtp_forward", "publisher_id": feed, "host": host, "host_family": "ipv4",
+            "streams": [{"mid": mid, "port": port}],
+        }, admin=True)
+        forwarders = data.get("forwarders")
+        ids = [f.get("stream_id") for f in forwarders if isinstance(f, dict)] if isinstance(forwarders, list) else []
+        if not ids or not isinstance(ids[0], int):
+            raise JanusError(NO_SUCH_FEED, f"feed {feed} in media room {room} has no stream {mid!r} to forward")
+        return ids[0]
+
+    async def stop_forward(self, room: int, feed: int, stream_id: int) -> None:
+        """Stop a forwarder of :meth:`forward_audio`. Idempotent: a feed or room that is gone took its
+        forwarders with it."""
+        try:
+            await self.room_request(room, {"request": "stop_rtp_forward", "publisher_id": feed,
+                                           "stream_id": stream_id}, admin=True)
+        except JanusError as exc:
+            if exc.code not in (NO_SUCH_FEED, NO_SUCH_ROOM):
+                raise
 
     async def set_recording(self, room: int, record: bool, rec_dir: str | None) -> None:
         """Start or stop recording every publisher of the room (one .mjr file per track)."""
