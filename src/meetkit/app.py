@@ -15,7 +15,7 @@ from . import __version__
 from .actions.applications import count_without_embed_origins
 from .actions.meetings import do_close_orphaned_sessions
 from .actions.recordings import do_stop_orphaned_recordings
-from .api import applications, board, health, recordings, rooms, themes, uploads, usage
+from .api import applications, board, health, recordings, rooms, themes, transcripts, uploads, usage
 from .api import errors as api_errors
 from .api import openapi as api_openapi
 from .api.bodylimit import BodyLimit, upload_route_limits
@@ -23,6 +23,7 @@ from .api.fairness import TenantGate
 from .api.guard import TargetGuard
 from .api.probes import ProbeThrottle
 from .bus import InProcessBus
+from .captions.engines import make_engine as make_speech_engine
 from .clock import Clock, SystemClock
 from .cluster.bus import RedisBus
 from .cluster.channels import Channels
@@ -163,7 +164,7 @@ async def _stop_media(supervisor: JanusSupervisor | None, media: MediaServer | M
 
 # Order matters: /themes/logos-upload-urls before /themes/{theme_id}.
 API_ROUTERS = (rooms.router, themes.router, applications.router, recordings.router, uploads.router, usage.router,
-               board.router)
+               board.router, transcripts.router)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
@@ -218,6 +219,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                 except Exception:
                     log.exception("worker %s failed", task.get_name())
             await live_rooms.close()
+            if live_rooms.node.speech is not None:
+                await live_rooms.node.speech.close()
             await ownership.stop()
             if live_rooms.links is not None and c.channels is not None:
                 await live_rooms.links.stop()
@@ -244,6 +247,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         links.serve_with(lambda ws, code: session.serve_relayed(live_rooms, ws, code))
         if isinstance(live_rooms.node.ownership, LeasedOwnership):
             c.channels.on_reconnect(live_rooms.node.ownership.redis_came_back)
+    live_rooms.node.speech = make_speech_engine(settings)
     app.state.rooms = live_rooms
     app.state.tenant_gate = TenantGate(settings.api_requests_per_application, settings.api_queue_per_application)
     app.state.probes = ProbeThrottle.of(settings)  # lookups of unknown meetings, per client address

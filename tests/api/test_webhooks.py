@@ -201,6 +201,8 @@ def test_every_contract_event_has_a_closed_schema_with_its_name() -> None:
                             "duration": 60},
         "recording:uploaded": {"recording_id": "x", "session_id": "s", "room_id": "r", "started_at": NOW,
                                "ended_at": NOW, "duration": 60, "url": "https://example.com/x.mp4"},
+        "session:transcript:ready": {"session_id": "s", "room_id": "r", "cues": 3,
+                                     "url": "https://example.com/v1/meetings/sessions/s/transcript"},
     }
     assert set(samples) == set(hooks.EVENT_MODELS)
     for name, fields in samples.items():
@@ -284,6 +286,37 @@ def test_events_arrive_signed_with_metadata_in_order_per_target(hooks_server: Se
         assert (metric_sample(scraped, "meetkit_webhook_attempt_seconds_count") or 0) >= 46
     finally:
         other.stop()
+
+
+def test_a_transcript_ready_callback_follows_captions(hooks_server: Server, receiver: Receiver) -> None:
+    from meetkit.actions import captions
+    from meetkit.domain.transcript import Cue
+
+    app_id, secret = make_application(hooks_server, sessions_url=receiver.url)
+    room_id = emit(hooks_server, app_id, [])
+    session_id = uuid.uuid4().hex
+
+    async def go() -> tuple[int, int]:
+        c = _container(hooks_server)
+        try:
+            async with c.sessions.begin() as db:
+                db.add(t.Session(id=session_id, room_id=room_id, application_id=app_id, started_at=NOW, ended_at=NOW))
+            nothing = await captions.do_transcript_ready(c, session_id)  # nothing said: no callback
+            for i in range(3):
+                await captions.do_add_cue(c, session_id, Cue("p1", "Sam", i * 2.0, i * 2.0 + 1.5, f"line {i}"))
+            return nothing, await captions.do_transcript_ready(c, session_id)
+        finally:
+            await c.engine.dispose()
+
+    assert run(go()) == (0, 3)
+    hit = receiver.wait_for(lambda h: len(h) >= 1, timeout=30)[0]
+    assert verify_signature(secret, hit.headers, hit.body)
+    body = json.loads(hit.body)
+    url = body.pop("url")  # on the public URL of whoever enqueued it (here this test's own container)
+    assert url.endswith(f"/v1/meetings/sessions/{session_id}/transcript"), url
+    assert body == {"event": "session:transcript:ready", "session_id": session_id, "room_id": room_id, "cues": 3}
+    time.sleep(0.3)
+    assert len(receiver.snapshot()) == 1
 
 
 def test_a_receiver_that_fails_for_a_while_gets_every_event_once_after_dedup(hooks_server: Server) -> None:

@@ -97,9 +97,19 @@ class RecordingUploaded(Event):
     url: str
 
 
+class TranscriptReady(Event):
+    """A meetkit extension: live captions were on in the session, and its transcript is complete."""
+
+    event: Literal["session:transcript:ready"] = "session:transcript:ready"
+    session_id: str
+    room_id: str
+    cues: int = Field(ge=0, description="final captions in the transcript")
+    url: str = Field(description="GET it with the application's token: WebVTT, or JSON with ?format=json")
+
+
 WebhookEvent = Annotated[
     RoomExpired | SessionStarted | SessionEnded | ParticipantJoined | ParticipantLeft | RecordingStarted
-    | RecordingEnded | RecordingUploaded,
+    | RecordingEnded | RecordingUploaded | TranscriptReady,
     Field(discriminator="event"),
 ]
 WEBHOOK_EVENT: TypeAdapter[WebhookEvent] = TypeAdapter(WebhookEvent)
@@ -113,6 +123,7 @@ EVENT_MODELS: dict[str, type[Event]] = {
     "recording:started": RecordingStarted,
     "recording:ended": RecordingEnded,
     "recording:uploaded": RecordingUploaded,
+    "session:transcript:ready": TranscriptReady,
 }
 
 

@@ -21,7 +21,8 @@ Handler = Callable[[Room, Participant, Any], Awaitable[None]]
 _HOST_ONLY: tuple[type[Any], ...] = (
     protocol.HostAdmit, protocol.HostDeny, protocol.HostAdmitAll, protocol.HostMute, protocol.HostMuteAll,
     protocol.HostRemove, protocol.HostLock, protocol.HostEnd, protocol.HostChatExport, protocol.HostRecord,
-    protocol.HostBoardClear, protocol.HostBoardLock, protocol.WatchStart,
+    protocol.HostBoardClear, protocol.HostBoardLock, protocol.WatchStart, protocol.CaptionsStart,
+    protocol.CaptionsStop,
 )
 HOST_ONLY = frozenset(_HOST_ONLY)
 
@@ -102,6 +103,7 @@ async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> N
     await room.publishing.camera_state(m, msg.camera)
     m.mic = msg.mic
     room.updates.changed(m)
+    await room.captions.sync()  # a microphone turned on is heard at once, one turned off no more
 
 
 async def publish(room: Room, m: Participant, msg: protocol.MediaPublish) -> None:
@@ -236,6 +238,18 @@ async def watch_start(room: Room, host: Participant, msg: protocol.WatchStart) -
     await room.watch.start(host, msg)
 
 
+async def captions_start(room: Room, host: Participant, msg: protocol.CaptionsStart) -> None:
+    await room.captions.start(host)
+
+
+async def captions_stop(room: Room, host: Participant, msg: protocol.CaptionsStop) -> None:
+    await room.captions.stop(host)
+
+
+async def captions_get(room: Room, m: Participant, msg: protocol.CaptionsGet) -> None:
+    room.captions.get(m)
+
+
 HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.ChatSend: chat, protocol.Hand: hand, protocol.SetName: set_name, protocol.Talking: talking,
     protocol.MediaState: media_state,
@@ -249,4 +263,5 @@ HANDLERS: dict[type[protocol.ClientMessage], Handler] = {
     protocol.HostBoardLock: board_lock,
     protocol.WatchStart: watch_start, protocol.WatchControl: watch_control, protocol.WatchHandOver: watch_hand_over,
     protocol.WatchStop: watch_stop, protocol.WatchGet: watch_get,
+    protocol.CaptionsStart: captions_start, protocol.CaptionsStop: captions_stop, protocol.CaptionsGet: captions_get,
 }

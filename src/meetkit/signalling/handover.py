@@ -23,6 +23,7 @@ async def adopt(room: Room) -> None:
         return
     room.session_id = session_id
     await room.watch.restore()
+    await room.captions.restore()
     for row in people:
         if row.id in room.participants:
             continue

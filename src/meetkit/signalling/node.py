@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from ..actions import media_servers
+from ..captions.engine import SpeechEngine
 from ..cluster.media_cards import MediaCards
 from ..cluster.ownership import Ownership, SoleOwnership
 from ..container import Container
@@ -51,6 +52,8 @@ class MediaPort(Protocol):
     async def kick(self, room: int, feed: int) -> None: ...
     async def open_participant(self, room: int, token: str, *,
                                on_event: MediaEventCallback | None = None) -> MediaParticipantPort: ...
+    async def forward_audio(self, room: int, feed: int, mid: str, port: int, host: str = "127.0.0.1") -> int: ...
+    async def stop_forward(self, room: int, feed: int, stream_id: int) -> None: ...
 
 
 class MediaPoolPort(Protocol):
@@ -71,6 +74,7 @@ class Node:
     # with Redis and an external Janus the nodes share; None otherwise.
     cards: MediaCards | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    speech: SpeechEngine | None = None  # live captions' engine (captions/engines.py); None: captions off
 
     @classmethod
     def of(cls, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> Node:

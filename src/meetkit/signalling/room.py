@@ -21,6 +21,7 @@ from ..storage import tables as t
 from ..storage.fences import Fence
 from . import ice, protocol
 from .board import Board
+from .captions import Captions
 from .cascade import Cascade
 from .coalesce import LobbyFeed, ParticipantUpdates
 from .connection import Connection
@@ -67,6 +68,7 @@ class Room:
         self.recording = Recording(self)
         self.board = Board(self)
         self.watch = Watch(self)
+        self.captions = Captions(self)
         s = self.node.c.settings
         self.updates = ParticipantUpdates(self, s.state_update_interval)
         self.lobby_feed = LobbyFeed(self, s.lobby_update_interval)
@@ -91,6 +93,7 @@ class Room:
         self.recording.available = bool(features.get("is_recording_available", True))
         self.chat_available = bool(features.get("is_chat_available", True))
         self.board.available = bool(features.get("is_whiteboard_available", True))
+        self.captions.available = bool(features.get("is_captions_available", False))
 
     # --- who is here -------------------------------------------------------------------------------
 
@@ -255,8 +258,9 @@ class Room:
     # --- the session -------------------------------------------------------------------------------
 
     async def session_over(self) -> None:
-        """Nobody is left in the meeting: the recording stops and the media room goes."""
+        """Nobody is left in the meeting: the recording stops, captions end and the media room goes."""
         await self.recording.stop()
+        await self.captions.session_over()
         self.session_id = None
         await self.relay.destroy_media_room()
         if self.node.cards is not None:

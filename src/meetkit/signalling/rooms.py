@@ -143,6 +143,8 @@ class Rooms:
             was_only_owner = room.recording.only_owner
             room.apply_options(row)
             await room.recording.follow_only_owner(was_only_owner)
+            if room.captions.on and not room.captions.available:
+                await room.captions.stop(None)  # the flag turned off: nobody is transcribed any more
             room.tell_everyone(room_changed(row, theme))  # what the pages show and allow follows
             await room.lobby.approval_changed()
 

@@ -189,7 +189,7 @@ class Subscriptions:
         switches: list[dict[str, Any]] = []
         new_slots: list[tuple[str, Key]] = []
         for i, target in enumerate(slot_targets):
-            key = self._audio_of(target)
+            key = self.audio_of(target)
             if i < len(v.slots):
                 mid = v.slots[i]
                 if target is None or key is None:
@@ -326,7 +326,7 @@ class Subscriptions:
             for mid in self.speakers.mids(feed, "video"):
                 videos[(feed, mid)] = None if screen else substream_for(width, low_bandwidth=v.low_bandwidth)
         people = room.joined()
-        senders = [x.id for x in people if x.mic and (key := self._audio_of(x.id)) is not None
+        senders = [x.id for x in people if x.mic and (key := self.audio_of(x.id)) is not None
                    and room.cascade.carries(v.m, key[0])]
         presenter = next((x.id for x in people if "screen" in x.feeds), None)
         previous = [v.slot_of.get(mid, "") for mid in v.slots]
@@ -334,10 +334,10 @@ class Subscriptions:
         spoke_at = {**self.speakers.spoke_at, **{x: now for x in self.speakers.talking}}  # talking: most recent
         choice = choose_audio(v.m.id, senders, spoke_at, [x.id for x in people if x.is_host],
                               presenter, all_up_to=s.audio_all_up_to, slots=s.audio_slots, previous=previous)
-        direct = {key for key in (self._audio_of(x) for x in choice.direct) if key is not None}
+        direct = {key for key in (self.audio_of(x) for x in choice.direct) if key is not None}
         return videos, direct, choice.slots
 
-    def _audio_of(self, participant_id: str | None) -> Key | None:
+    def audio_of(self, participant_id: str | None) -> Key | None:
         """The camera feed's audio stream of a participant (mic and camera are one publisher)."""
         m = self.room.participants.get(participant_id or "")
         feed = m.feeds.get("camera") if m is not None and m.state == "joined" else None

@@ -144,6 +144,8 @@ class Session(Base):
     board_read_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # What is being watched together (domain/watch.Timeline as JSON), None when nothing is.
     watch: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    # A host turned live captions on (``captions.start``): a node taking the meeting over goes on with them.
+    captions_on: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MediaServer(Base):
@@ -237,6 +239,22 @@ class WatchFile(Base):
     mime: Mapped[str] = mapped_column(String(32))
     size: Mapped[int] = mapped_column(BigInteger)
     storage_key: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime]
+
+
+class TranscriptCue(Base):
+    """One final caption: who said what, in ms since the session started (domain/transcript.py)."""
+
+    __tablename__ = "transcript_cues"
+    __table_args__ = (Index("ix_transcript_cues_session", "session_id", "start_ms"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(64), ForeignKey("sessions.id", ondelete="CASCADE"))
+    participant_id: Mapped[str] = mapped_column(String(64))
+    speaker: Mapped[str] = mapped_column(String(200))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    end_ms: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 

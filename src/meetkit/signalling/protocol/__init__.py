@@ -31,6 +31,24 @@ from .board import (
 from .board import (
     HostBoardLock as HostBoardLock,
 )
+from .captions import (
+    CaptionsError as CaptionsError,
+)
+from .captions import (
+    CaptionsGet as CaptionsGet,
+)
+from .captions import (
+    CaptionsStart as CaptionsStart,
+)
+from .captions import (
+    CaptionsState as CaptionsState,
+)
+from .captions import (
+    CaptionsStop as CaptionsStop,
+)
+from .captions import (
+    CaptionsText as CaptionsText,
+)
 from .client import (
     CLIENT_MESSAGE as CLIENT_MESSAGE,
 )

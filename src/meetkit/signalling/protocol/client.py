@@ -12,6 +12,7 @@ from ...domain.dates import format_date
 from ...domain.names import normalize_name
 from .base import ClientMessage
 from .board import BoardGet, BoardUpdate, HostBoardClear, HostBoardLock
+from .captions import CaptionsGet, CaptionsStart, CaptionsStop
 from .watch import WatchControl, WatchGet, WatchHandOver, WatchStart, WatchStop
 
 VERSION = 1
@@ -218,7 +219,8 @@ AnyClientMessage = Annotated[
     Hello | Ping | ChatSend | Hand | SetName | Talking | MediaState | MediaPublish | MediaUnpublish | MediaView
     | MediaAnswer | MediaIceRestart | MediaCandidate | Leave | HostAdmit | HostDeny | HostAdmitAll | HostMute
     | HostMuteAll | HostRemove | HostLock | HostEnd | HostChatExport | HostRecord | BoardGet | BoardUpdate
-    | HostBoardClear | HostBoardLock | WatchStart | WatchControl | WatchHandOver | WatchStop | WatchGet,
+    | HostBoardClear | HostBoardLock | WatchStart | WatchControl | WatchHandOver | WatchStop | WatchGet
+    | CaptionsStart | CaptionsStop | CaptionsGet,
     Field(discriminator="type"),
 ]
 CLIENT_MESSAGE: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from .base import ServerMessage
 from .board import BoardLocked, BoardScene, BoardUpdated
+from .captions import CaptionsError, CaptionsState, CaptionsText
 from .client import VERSION, Date, Kind
 from .watch import WatchEnded, WatchState
 
@@ -321,7 +322,8 @@ AnyServerMessage = Annotated[
     Welcome | Lobby | Admitted | Denied | LobbyUpdate | ParticipantJoined | ParticipantUpdated | ParticipantLeft
     | TalkingOut | ChatMessageOut | ChatExport | MediaAnswerOut | MediaOffer | MediaStreams | MediaCandidateOut
     | MediaError | MediaReset | Muted | Removed | MeetingEnded | Locked | Recording | Pong | Error | IceServers
-    | RoomChanged | BoardScene | BoardUpdated | BoardLocked | WatchState | WatchEnded,
+    | RoomChanged | BoardScene | BoardUpdated | BoardLocked | WatchState | WatchEnded | CaptionsState | CaptionsText
+    | CaptionsError,
     Field(discriminator="type"),
 ]
 SERVER_MESSAGE: TypeAdapter[AnyServerMessage] = TypeAdapter(AnyServerMessage)

@@ -31,6 +31,8 @@ import { startInvite } from "./features/host/invite.js";
 import { startBoard, drawBoard, onBoardScene, onBoardUpdated, onBoardLocked, onBoardError, boardHandle }
   from "./features/board/board.js";
 import { startWatch, onWatchState, onWatchEnded, watchHandle } from "./features/watch/watch.js";
+import { startCaptions, drawCaptions, onCaptionsState, onCaptionsText, onCaptionsError, captionsHandle }
+  from "./features/captions/captions.js";
 import { onPong } from "./features/watch/clock.js";
 import { setMic } from "./features/media/local.js";
 import { onPublishAnswer, onPublishError, onPublisherCandidate, ownFeedsAnnounced, pub, restartPublisher }
@@ -60,6 +62,7 @@ window.__meetkit = {
   get participants() { return store.state.participants.byId; },
   board: boardHandle,
   watch: watchHandle,
+  captions: captionsHandle,
 };
 
 // ---------------------------------------------------------------- server messages → features
@@ -124,6 +127,9 @@ const handlers = {
   "board.locked": onBoardLocked,
   "watch.state": onWatchState,
   "watch.ended": onWatchEnded,
+  "captions.state": onCaptionsState,
+  "captions.text": onCaptionsText,
+  "captions.error": onCaptionsError,
   "pong": onPong,
   "error": onError,
 };
@@ -154,6 +160,7 @@ function applyFeatures() {
   document.body.classList.toggle("no-language", !localeSwitcherAvailable());
   document.body.classList.toggle("no-board", !boardAvailable);
   drawBoard();
+  drawCaptions();
 }
 
 function localeSwitcherAvailable() {
@@ -261,6 +268,7 @@ function start() {
   startInvite();
   startBoard();
   startWatch();
+  startCaptions();
   document.addEventListener("pointerdown", () => runtime.detector.resume());
   window.addEventListener("pagehide", () => {
     if (isIn(store.state, "joined", "lobby")) send({ type: "leave" });

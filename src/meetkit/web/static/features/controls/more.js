@@ -11,10 +11,10 @@ import { LOW_BANDWIDTH_SET } from "../media/state.js";
 const LOW_BANDWIDTH_KEY = "meetkit.low_bandwidth";
 
 // First to move → last to move. Leave, the microphone and the camera stay in the bar.
-const OVERFLOW_ORDER = ["btn-fullscreen", "btn-watch", "btn-view", "btn-speaker", "btn-record", "btn-invite", "btn-board", "btn-screen", "btn-end", "btn-hand",
+const OVERFLOW_ORDER = ["btn-fullscreen", "btn-watch", "btn-view", "btn-speaker", "btn-record", "btn-invite", "btn-board", "btn-captions", "btn-screen", "btn-end", "btn-hand",
   "btn-participants", "btn-chat"];
 const ALWAYS_IN_MENU = {
-  small: ["btn-view", "btn-record", "btn-screen", "btn-end", "btn-invite", "btn-board", "btn-speaker", "btn-fullscreen"],
+  small: ["btn-view", "btn-record", "btn-screen", "btn-end", "btn-invite", "btn-board", "btn-captions", "btn-speaker", "btn-fullscreen"],
   medium: ["btn-view", "btn-record", "btn-invite", "btn-speaker", "btn-fullscreen"],
   large: [],
 };
