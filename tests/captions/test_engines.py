@@ -14,7 +14,7 @@ from meetkit.captions.openai_compat import MAX_QUEUED_UTTERANCES, OpenAICompatEn
 from meetkit.captions.pocketsphinx_engine import PocketsphinxEngine
 from meetkit.captions.vosk import VoskEngine
 
-from .speech import CONTENT_WORDS, heard
+from .speech import CONTENT_WORDS, SILENCE, heard
 from .standins import Mode, OpenAIStandIn, VoskStandIn, free_port
 
 CHUNK = 640  # 20 ms, as the audio receiver hands it over
@@ -90,13 +90,26 @@ async def openai_server(request: pytest.FixtureRequest) -> AsyncIterator[OpenAIS
 
 
 async def test_pocketsphinx_hears_the_sentence(speech_pcm: bytes) -> None:
-    engine = PocketsphinxEngine(threads=1)
+    engine = PocketsphinxEngine(workers=1)
     started = time.monotonic()
     got = await transcribe(engine, speech_pcm)
     print(f"pocketsphinx: {len(speech_pcm) / 32000:.1f} s of audio in {time.monotonic() - started:.1f} s")
     await engine.close()
     check_heard(got)
     check_partials_first(got)
+
+
+async def test_pocketsphinx_speech_cut_off_on_a_frame_boundary_still_ends_in_a_final(speech_pcm: bytes) -> None:
+    # The speaker leaves mid-word: the stream closes in speech, its audio a whole number of 20 ms frames
+    # (pocketsphinx's end_stream refuses an empty last frame).
+    in_speech = len(speech_pcm) - len(SILENCE) - 16000  # half a second before the sentence's end
+    cut = speech_pcm[: in_speech // 640 * 640]
+    engine = PocketsphinxEngine(workers=1)
+    try:
+        got = await transcribe(engine, cut)
+    finally:
+        await engine.close()
+    assert got.results and got.results[-1].final, got.results
 
 
 async def test_vosk_hears_the_sentence(speech_pcm: bytes, vosk_server: VoskStandIn) -> None:

@@ -1,140 +1,149 @@
-"""The default engine: pocketsphinx in-process, offline, English only (the model its wheel carries).
+"""The default engine: pocketsphinx, offline, English only (the model its wheel carries).
 
-Accuracy is modest and it costs CPU (0.12-0.25 s per second of speech on one core), so decoding runs in the
-engine's small thread pool, one batch at a time per stream. A decoder adapts to its speaker as it goes
-(cepstral mean): each stream keeps one for the whole call; a fresh decoder per utterance hears much less.
+Accuracy is modest and it costs CPU (about 0.25 s per second of speech on one core here, bench/captions.py).
+Decoding runs in worker processes of our own (captions/sphinx_worker.py, one per core, started when first
+needed): in a thread it held the GIL and stalled the event loop of every meeting on the node. A decoder adapts
+to its speaker as it goes (cepstral mean): each stream keeps one for the whole call, in one worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import TypeVar
+import sys
+from typing import Any
 
-from ..domain.transcript import clean_text
 from .engine import (
     BYTES_PER_SECOND,
-    SAMPLE_RATE,
+    EngineFailure,
     FailureCallback,
     Hypothesis,
     ResultCallback,
     SpeechStream,
     StreamBase,
 )
+from .sphinx_worker import AUDIO, FINISH, OPEN, REQUEST, RESPONSE
 
-FRAME_SECONDS = 0.02
-PARTIAL_INTERVAL = 0.3  # seconds of audio between two partials of one utterance
-BATCH_BYTES = BYTES_PER_SECOND // 2  # audio handed to the thread at once: results keep flowing under backlog
-T = TypeVar("T")
-CLOSE_TIMEOUT = 15.0  # a full queue (10 s) decodes in ~2.5 s; the decoder itself loads in ~0.5 s
+log = logging.getLogger(__name__)
+
+BATCH_BYTES = BYTES_PER_SECOND // 2  # audio sent to the worker at once: results keep flowing under backlog
+CLOSE_TIMEOUT = 15.0  # a full queue (10 s) decodes in ~2.5 s; a decoder loads in ~0.5 s
+CALL_TIMEOUT = 30.0  # a worker that answers nothing for this long is stuck: its streams fail
 
 
-class Recognizer:
-    """Endpointer + Decoder over one stream's audio. Synchronous: called in a worker thread only."""
+class Worker:
+    """One ``sphinx_worker`` process: requests written in order, answers matched by request id."""
 
     def __init__(self) -> None:
-        from pocketsphinx import Decoder, Endpointer  # loading the model is slow: this runs in the thread
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._starting = asyncio.Lock()
+        self.streams = 0  # open streams on it (the engine puts a new one on the least busy worker)
 
-        self._decoder = Decoder(loglevel="FATAL")
-        self._endpointer = Endpointer(sample_rate=SAMPLE_RATE, frame_length=FRAME_SECONDS)
-        self._frame_bytes: int = self._endpointer.frame_bytes
-        self._carry = b""  # less than a frame, waiting for the next feed
-        self._in_utt = False
-        self._utt_start = 0.0
-        self._last_partial_at = 0.0
-        self._last_partial = ""
-        self._utt_bytes = 0
+    async def _ensure(self) -> asyncio.subprocess.Process:
+        async with self._starting:
+            if self._process is None or self._process.returncode is not None:
+                self._process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "meetkit.captions.sphinx_worker", stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+                self._reader = asyncio.get_running_loop().create_task(self._read(self._process),
+                                                                       name="captions-sphinx-reader")
+            return self._process
 
-    def process(self, pcm: bytes) -> list[Hypothesis]:
-        data = self._carry + pcm
-        whole = len(data) - len(data) % self._frame_bytes
-        self._carry = data[whole:]
-        out: list[Hypothesis] = []
-        for i in range(0, whole, self._frame_bytes):
-            speech = self._endpointer.process(data[i:i + self._frame_bytes])
-            if speech is not None:
-                self._speech(speech, out)
-        return out
+    async def _read(self, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        try:
+            while True:
+                request, length = RESPONSE.unpack(await process.stdout.readexactly(RESPONSE.size))
+                body = json.loads(await process.stdout.readexactly(length))
+                future = self._waiting.pop(request, None)
+                if future is not None and not future.done():
+                    future.set_result(body)
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
+            if self._process is process:  # not closed by us: it died
+                log.warning("captions: a pocketsphinx worker stopped (%s)", type(exc).__name__)
+        finally:
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(EngineFailure("unreachable", "the speech recogniser stopped"))
+            self._waiting.clear()
 
-    def finish(self) -> list[Hypothesis]:
-        out: list[Hypothesis] = []
-        if self._endpointer.in_speech:
-            speech = self._endpointer.end_stream(self._carry)
-            if speech is not None:
-                self._speech(speech, out, force_end=True)
-        if self._in_utt:
-            self._end_utt(out)
-        self._carry = b""
-        return out
+    async def call(self, op: int, stream: int, payload: bytes = b"") -> list[Hypothesis]:
+        process = await self._ensure()
+        assert process.stdin is not None
+        request = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[request] = future
+        try:
+            process.stdin.write(REQUEST.pack(request, op, stream, len(payload)) + payload)
+            await process.stdin.drain()
+            body = await asyncio.wait_for(future, CALL_TIMEOUT)
+        except (ConnectionError, BrokenPipeError) as exc:
+            raise EngineFailure("unreachable", "the speech recogniser stopped") from exc
+        except TimeoutError as exc:
+            raise EngineFailure("timeout", "the speech recogniser did not answer in time") from exc
+        finally:
+            self._waiting.pop(request, None)
+        if isinstance(body, dict):
+            raise EngineFailure("bad_reply", f"the speech recogniser failed ({body.get('error', 'unknown')})")
+        return [Hypothesis(str(text), bool(final), float(start), float(end)) for text, final, start, end in body]
 
-    def _speech(self, speech: bytes, out: list[Hypothesis], force_end: bool = False) -> None:
-        if not self._in_utt:
-            self._decoder.start_utt()
-            self._in_utt = True
-            self._utt_start = float(self._endpointer.speech_start)
-            self._last_partial_at = self._utt_start
-            self._last_partial = ""
-            self._utt_bytes = 0
-        self._decoder.process_raw(speech, full_utt=False)
-        self._utt_bytes += len(speech)
-        now = self._utt_start + self._utt_bytes / BYTES_PER_SECOND  # speech_end moves only at the end
-        if force_end or not self._endpointer.in_speech:
-            self._end_utt(out)
-        elif now - self._last_partial_at >= PARTIAL_INTERVAL:
-            self._last_partial_at = now
-            text = self._hypothesis()
-            if text and text != self._last_partial:
-                self._last_partial = text
-                out.append(Hypothesis(text, final=False, start=self._utt_start, end=now))
-
-    def _end_utt(self, out: list[Hypothesis]) -> None:
-        self._decoder.end_utt()
-        self._in_utt = False
-        text = self._hypothesis()
-        if text:
-            end = max(self._utt_start, float(self._endpointer.speech_end))
-            out.append(Hypothesis(text, final=True, start=self._utt_start, end=end))
-
-    def _hypothesis(self) -> str:
-        hyp = self._decoder.hyp()
-        return clean_text(hyp.hypstr) if hyp is not None else ""
+    async def close(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the worker ends when its stdin does
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
 
 
 class PocketsphinxStream(StreamBase):
-    def __init__(self, pool: ThreadPoolExecutor, on_result: ResultCallback, on_failure: FailureCallback) -> None:
+    def __init__(self, worker: Worker, stream_id: int, on_result: ResultCallback,
+                 on_failure: FailureCallback) -> None:
         super().__init__(on_result, on_failure, CLOSE_TIMEOUT)
-        self._pool = pool
+        self._worker = worker
+        self._id = stream_id
+        worker.streams += 1
         self._start("captions-pocketsphinx")
 
-    async def _in_thread(self, fn: partial[T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn)
-
     async def _run(self) -> None:
-        pcm = await self._audio.take(BATCH_BYTES)
-        if not pcm:
-            return
-        # Made at the first audio, not at open: a decoder holds ~90 MB, and a muted participant needs none.
-        recognizer = await self._in_thread(partial(Recognizer))
-        while pcm:
-            for hyp in await self._in_thread(partial(recognizer.process, pcm)):
-                self._emit(hyp)
+        try:
             pcm = await self._audio.take(BATCH_BYTES)
-        for hyp in await self._in_thread(partial(recognizer.finish)):
-            self._emit(hyp)
+            if not pcm:
+                return
+            # Made at the first audio, not at open: a decoder holds ~90 MB, and a muted participant needs none.
+            await self._worker.call(OPEN, self._id)
+            while pcm:
+                for hyp in await self._worker.call(AUDIO, self._id, pcm):
+                    self._emit(hyp)
+                pcm = await self._audio.take(BATCH_BYTES)
+            for hyp in await self._worker.call(FINISH, self._id):
+                self._emit(hyp)
+        finally:
+            self._worker.streams -= 1
 
 
 class PocketsphinxEngine:
     name = "pocketsphinx"
 
-    def __init__(self, threads: int | None = None) -> None:
-        # Its own pool: captions of a big meeting must not starve the default executor (DNS, files).
-        self._pool = ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1,
-                                        thread_name_prefix="captions-pocketsphinx")
+    def __init__(self, workers: int | None = None) -> None:
+        self._workers = [Worker() for _ in range(workers or os.cpu_count() or 1)]
+        self._ids = itertools.count(1)
 
     def open(self, on_result: ResultCallback, on_failure: FailureCallback) -> SpeechStream:
-        return PocketsphinxStream(self._pool, on_result, on_failure)
+        worker = min(self._workers, key=lambda w: w.streams)
+        return PocketsphinxStream(worker, next(self._ids), on_result, on_failure)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+        await asyncio.gather(*(w.close() for w in self._workers))
