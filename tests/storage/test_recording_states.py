@@ -85,6 +85,34 @@ def test_started_stopped_then_uploaded(database_url: str, tmp_path: Path) -> Non
     run(go())
 
 
+def test_what_captions_heard_lies_beside_the_mp4_as_webvtt_and_goes_with_it(database_url: str, tmp_path: Path) -> None:
+    from meetkit.actions import captions
+    from meetkit.domain.transcript import Cue
+
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2))
+
+    async def go() -> None:
+        c, app_id, session_id = await _running_session(database_url, tmp_path, clock)
+        try:
+            clock.advance(10)
+            rec = await do_start_recording(c, session_id, only_owner=False)  # 10 s into the session
+            await captions.do_add_cue(c, session_id, Cue("p1", "Sam", 4.0, 5.0, "before it"))
+            await captions.do_add_cue(c, session_id, Cue("p1", "Sam", 11.0, 12.5, "during it"))
+            clock.advance(3)
+            assert await do_stop_recording(c, rec.id)
+            assert await RecordingWorker(c).tick() == 1
+            stored = await get_recording(c, app_id, rec.id)
+            assert stored.storage_key is not None
+            vtt = c.objects.get(captions.transcript_key(stored.storage_key))
+            assert vtt == b"WEBVTT\n\n00:00:01.000 --> 00:00:02.500\n<v Sam>during it\n", vtt
+            await do_delete_recording(c, app_id, rec.id)
+            assert c.objects.get(captions.transcript_key(stored.storage_key)) is None
+        finally:
+            await c.engine.dispose()
+
+    run(go())
+
+
 def test_a_composition_that_gives_up_leaves_the_recording_failed_and_deletable(database_url: str,
                                                                                tmp_path: Path) -> None:
     clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1))

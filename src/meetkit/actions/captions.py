@@ -81,6 +81,20 @@ async def cues_of(c: Container, session_id: str, *, since: datetime | None = Non
                 end=r.end_ms / 1000 - offset, text=r.text) for r in rows if r.end_ms / 1000 >= offset]
 
 
+async def recording_cues(c: Container, recording: t.Recording) -> list[Cue]:
+    """What was said while ``recording`` ran, timed from its start (for a player beside the MP4)."""
+    cues = await cues_of(c, recording.session_id, since=recording.started_at)
+    if recording.ended_at is None:
+        return cues
+    end = (recording.ended_at - recording.started_at).total_seconds()
+    return [x for x in cues if x.start <= end]
+
+
+def transcript_key(mp4_key: str) -> str:
+    """Where a recording's WebVTT lies in the object store: beside its MP4."""
+    return mp4_key.removesuffix(".mp4") + ".vtt"
+
+
 async def transcript_for(c: Container, application_id: str, session_id: str) -> list[Cue]:
     """The REST export's transcript: only of the caller's own application's sessions."""
     async with c.sessions() as db:

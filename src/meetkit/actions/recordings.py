@@ -23,6 +23,7 @@ from ..storage import fences
 from ..storage import repositories as repo
 from ..storage import tables as t
 from ..storage.fences import Fence
+from .captions import transcript_key
 from .meetings import Claim
 from .webhooks import Doorbell, enqueue_event
 
@@ -48,6 +49,7 @@ async def do_delete_recording(c: Container, application_id: str, recording_id: s
         await db.delete(rec)
     if key:
         await asyncio.to_thread(c.objects.delete, key)
+        await asyncio.to_thread(c.objects.delete, transcript_key(key))  # live captions' WebVTT beside it
     if folder:
         await asyncio.to_thread(shutil.rmtree, folder, True)  # tracks of a recording that failed to compose
 

@@ -48,8 +48,4 @@ async def session_transcript(request: Request, caller: Auth, session_id: str, fo
 async def recording_transcript(request: Request, caller: Auth, recording_id: str, format: Format = "vtt") -> Response:
     c = container(request)
     recording = await recordings.get_recording(c, caller.application_id, recording_id)
-    cues = await actions.cues_of(c, recording.session_id, since=recording.started_at)
-    if recording.ended_at is not None:
-        end = (recording.ended_at - recording.started_at).total_seconds()
-        cues = [x for x in cues if x.start <= end]
-    return _body(cues, format)
+    return _body(await actions.recording_cues(c, recording), format)

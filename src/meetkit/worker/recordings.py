@@ -16,9 +16,11 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from ..actions import captions
 from ..actions.recordings import do_recording_uploaded, recordings_doorbell
 from ..container import Container
 from ..domain.recordings import RecordingStatus, move
+from ..domain.transcript import to_webvtt
 from ..recording.compose import compose, discover_tracks
 from ..storage import tables as t
 from .passes import run_passes
@@ -61,6 +63,10 @@ class RecordingWorker:
             end_us = int(rec.ended_at.timestamp() * 1_000_000) if rec.ended_at else None
             result = await compose(tracks, out, work_dir=work, start_us=start_us, end_us=end_us)
             await asyncio.to_thread(self._c.objects.put_file, key, out)
+            # What live captions heard meanwhile, as WebVTT beside the MP4 (which stays as it is).
+            cues = await captions.recording_cues(self._c, rec)
+            if cues:
+                await asyncio.to_thread(self._c.objects.put, captions.transcript_key(key), to_webvtt(cues).encode())
             await do_recording_uploaded(self._c, rec.id, key)
             log.info("recording %s composed: %.1f s, %d tile(s)", rec.id, result.duration, result.tiles)
             if folder is not None and not s.keep_recording_tracks:
