@@ -399,6 +399,8 @@ class Settings(BaseSettings):
         default=None, description="openai: sent as Authorization: Bearer; never logged.")
     captions_engine_timeout: float = Field(default=10.0, gt=0, le=300, description="vosk and openai: connecting, "
                                            "and each reply (seconds); past it the speaker's captions stop.")
+    captions_max_speakers: int = Field(default=8, ge=1, le=1000, description="speakers this node transcribes at "
+                                       "once, over all its meetings (pocketsphinx: ~0.25 of a core and ~90 MB each).")
 
     @model_validator(mode="after")
     def _check_captions(self) -> Settings:

@@ -3,8 +3,9 @@ makes a WAV of it, and that guest's Chromium takes it as its microphone (``--use
 played in a loop). meetkit hears it from Janus (an RTP forward of the guest's Opus), pocketsphinx transcribes
 it, and the host's page shows the caption with the guest's name; the session's transcript is then served as
 WebVTT with the right speaker. A second server sends the audio to a Vosk server instead (a stand-in on
-127.0.0.1 speaking Vosk's real WebSocket protocol): its captions arrive too, and when it stops answering the
-pages get a notice and the meeting goes on."""
+127.0.0.1 speaking Vosk's real WebSocket protocol) and captions one speaker at a time: its captions arrive
+too, a second speaker is left out and the host told, and when it stops answering the pages get a notice and
+the meeting goes on."""
 
 from __future__ import annotations
 
@@ -131,7 +132,7 @@ def vosk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serv
     loop.run_until_complete(standin.start())
     srv = start_server("sqlite", tmp_path_factory.mktemp("e2e-vosk"), media_env(
         MEETKIT_CAPTIONS_ENGINE="vosk", MEETKIT_CAPTIONS_ENGINE_URL=standin.url,
-        MEETKIT_CAPTIONS_ENGINE_TIMEOUT="3"), tls=False)
+        MEETKIT_CAPTIONS_ENGINE_TIMEOUT="3", MEETKIT_CAPTIONS_MAX_SPEAKERS="1"), tls=False)
     app_id, key = create_application(srv, tmp_path_factory.mktemp("vosk-keys"))
     with MeetingsClient(srv.base_url, app_id, key) as api:
         yield srv, standin, api
@@ -153,6 +154,10 @@ async def test_a_vosk_server_captions_and_its_failure_is_told_not_a_stuck_meetin
             # One speaker's stream (the muted host has none), opened with Vosk's config message.
             configs = [json.loads(m) for m in standin.messages if isinstance(m, str) and "config" in m]
             assert configs == [{"config": {"sample_rate": 16000}}], standin.messages[:3]
+            # This server captions one speaker at a time: the host unmuting is not captioned, and is told.
+            await host.click("#btn-mic")
+            await host.wait_for_selector(".toast:has-text('Hana Host is not captioned')", timeout=15000)
+            await host.click("#btn-mic")
             # The Vosk server stops answering: past the timeout (3 s) everyone gets a notice ...
             standin.mode = "hang"
             for page in (host, guest):

@@ -45,6 +45,7 @@ class _Speaker:
         self._packets = 0  # packets the forward had brought at the last check
         self._progress_at = 0.0  # loop time they last grew (or the forward began)
         self.live = True  # results are shown (until its stream failed, or closed and flushed)
+        self._counted = True  # in the node's speech_streams (until released)
         self.line = 0
         self.fed = 0  # bytes of audio given to the engine
         # (audio seconds fed, wall seconds since the session started): where an engine's times fall.
@@ -89,10 +90,16 @@ class _Speaker:
             self.audio = None
         self._packets, self._progress_at = 0, 0.0
 
+    def release(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.captions.room.node.speech_streams -= 1
+
     async def close(self) -> None:
         await self.close_forward()
         await self.stream.close()  # the line in progress comes as a final meanwhile
         self.live = False
+        self.release()
 
 
 class Captions:
@@ -108,6 +115,7 @@ class Captions:
         self._syncing = asyncio.Lock()
         self._told_failure = 0.0
         self._storing: set[asyncio.Task[None]] = set()  # final lines on their way to the transcript
+        self._over_limit: set[str] = set()  # speakers the node's limit left out (their host was told)
 
     def session_seconds(self) -> float:
         if self._started_at is None:
@@ -184,7 +192,7 @@ class Captions:
                         continue  # never heard yet: no stream (an engine's connection, a decoder) for them
                     speaker = self._open(m)
                     if speaker is None:
-                        return
+                        continue
                 if speaker.forward is not None and (key is None or speaker.forward[0] != key[0]
                                                     or speaker.forward_lost()):
                     await speaker.close_forward()
@@ -192,9 +200,19 @@ class Captions:
                     await self._forward(speaker, key)
 
     def _open(self, m: Participant) -> _Speaker | None:
-        engine = self.room.node.speech
+        node = self.room.node
+        engine = node.speech
         if engine is None:
             return None
+        if node.speech_streams >= node.c.settings.captions_max_speakers:
+            if m.id not in self._over_limit:  # told once a speaker; tried again at each sync
+                self._over_limit.add(m.id)
+                self.room.tell_hosts(protocol.CaptionsError(reason="unavailable", message=(
+                    f"{m.name} is not captioned: this server captions at most "
+                    f"{node.c.settings.captions_max_speakers} speakers at once")))
+            return None
+        self._over_limit.discard(m.id)
+        node.speech_streams += 1
         holder: list[_Speaker] = []
         stream = engine.open(lambda h: self._heard(holder[0], h), lambda f: self._failed(holder[0], f))
         speaker = _Speaker(self, m, stream)
@@ -236,6 +254,7 @@ class Captions:
         if not speaker.live:
             return
         speaker.live = False
+        speaker.release()
         log.warning("captions: the engine failed for a speaker (%s)", failure.reason)
         if self._speakers.get(speaker.m.id) is speaker:
             del self._speakers[speaker.m.id]
@@ -256,6 +275,7 @@ class Captions:
         async with self._syncing:
             speakers, self._speakers = list(self._speakers.values()), {}
             self._resting.clear()
+            self._over_limit.clear()
             await asyncio.gather(*(s.close() for s in speakers), return_exceptions=True)
 
     async def session_over(self) -> None:

@@ -75,6 +75,7 @@ class Node:
     cards: MediaCards | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     speech: SpeechEngine | None = None  # live captions' engine (captions/engines.py); None: captions off
+    speech_streams: int = 0  # speakers transcribed now (MEETKIT_CAPTIONS_MAX_SPEAKERS), over all meetings
 
     @classmethod
     def of(cls, c: Container, media: MediaPort | None = None, ownership: Ownership | None = None) -> Node:

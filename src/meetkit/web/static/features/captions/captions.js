@@ -88,9 +88,11 @@ function expire() {
   if (!state.lines.length) { clearInterval(state.timer); state.timer = null; }
 }
 
-/** `captions.error`: the engine failed; the meeting goes on without captions for a while. */
+/** `captions.error`: the engine failed (the meeting goes on without captions for a while), or (to
+ * hosts, `unavailable`) a speaker is left out by the server's limit. */
 export function onCaptionsError(msg) {
-  toast(t("captionsFailed", { message: msg.message || msg.reason || "" }));
+  if (msg.reason === "unavailable") toast(msg.message || "");
+  else toast(t("captionsFailed", { message: msg.message || msg.reason || "" }));
 }
 
 // The tests' handle (window.__meetkit.captions).
