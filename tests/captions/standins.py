@@ -26,7 +26,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request as WsRequest
 from websockets.http11 import Response as WsResponse
 
-Mode = Literal["ok", "hang", "garbage", "error"]
+Mode = Literal["ok", "hang", "garbage", "error", "redirect"]
 
 
 def free_port() -> int:
@@ -146,6 +146,11 @@ class VoskStandIn:
     def _process_request(self, connection: ServerConnection, request: WsRequest) -> WsResponse | None:
         if self.mode == "error":
             return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "no recognizer\n")
+        if self.mode == "redirect":  # elsewhere (this same stand-in, which would answer): not to be followed
+            moved = connection.respond(HTTPStatus.FOUND, "moved\n")
+            moved.headers["Location"] = f"ws://127.0.0.1:{self.port}/elsewhere"
+            self.mode = "ok"
+            return moved
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:

@@ -161,7 +161,8 @@ async def test_unreachable(kind: str, speech_pcm: bytes) -> None:
     assert "hunter2" not in str(failure) and "someone" not in str(failure)
 
 
-@pytest.mark.parametrize(("mode", "reason"), [("hang", "timeout"), ("garbage", "bad_reply"), ("error", "refused")])
+@pytest.mark.parametrize(("mode", "reason"), [("hang", "timeout"), ("garbage", "bad_reply"), ("error", "refused"),
+                                             ("redirect", "refused")])
 async def test_vosk_misbehaving(mode: Mode, reason: str, speech_pcm: bytes) -> None:
     server = await VoskStandIn(mode=mode).start()
     try:

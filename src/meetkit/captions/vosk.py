@@ -34,6 +34,13 @@ PARTIAL_INTERVAL = 0.3  # seconds of audio between two partials
 EOF_MESSAGE = '{"eof" : 1}'  # the server compares the text literally
 
 
+class _Connect(connect):
+    """websockets' connect, to the configured URL only: a redirect is refused (as an InvalidStatus)."""
+
+    def process_redirect(self, exc: Exception) -> Exception | str:
+        return exc
+
+
 class VoskStream(StreamBase):
     def __init__(self, url: str, timeout: float, on_result: ResultCallback, on_failure: FailureCallback) -> None:
         super().__init__(on_result, on_failure, close_timeout=timeout * 2 + 5)
@@ -59,8 +66,9 @@ class VoskStream(StreamBase):
     async def _connect(self) -> ClientConnection:
         where = safe_url(self._url)
         try:
-            return await connect(self._url, open_timeout=self._timeout, close_timeout=1, max_size=1 << 20,
-                                 ping_interval=None)
+            # (proxy=None: an HTTPS_PROXY of the environment must not see speakers' audio.)
+            return await _Connect(self._url, open_timeout=self._timeout, close_timeout=1, max_size=1 << 20,
+                                  ping_interval=None, proxy=None)
         except TimeoutError:
             raise EngineFailure("timeout", f"Vosk server {where} did not answer within {self._timeout:g} s") from None
         except InvalidStatus as exc:
