@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..actions import captions as actions
 from ..captions.audio import SpeakerAudio
-from ..captions.engine import BYTES_PER_SECOND, EngineFailure, Hypothesis, SpeechStream
+from ..captions.engine import BYTES_PER_SECOND, EngineFailure, FailureReason, Hypothesis, SpeechStream
 from ..domain.transcript import Cue, clean_text
 from . import protocol
 from .participant import Participant
@@ -31,6 +31,14 @@ log = logging.getLogger("meetkit.signalling")
 RESYNC = 2.0  # seconds between checks of who is heard
 FORWARD_SILENCE = 6.0  # seconds without a packet from an unmuted speaker's forward: it is made again
 FAILURE_PAUSE = 30.0  # after an engine failure, a speaker's captions rest this long before trying again
+
+
+_SAID: dict[FailureReason, str] = {
+    "unreachable": "the speech recogniser cannot be reached",
+    "timeout": "the speech recogniser is not answering",
+    "refused": "the speech recogniser refused the audio",
+    "bad_reply": "the speech recogniser failed",
+}
 
 
 class _Speaker:
@@ -255,7 +263,7 @@ class Captions:
             return
         speaker.live = False
         speaker.release()
-        log.warning("captions: the engine failed for a speaker (%s)", failure.reason)
+        log.warning("captions: the engine failed for a speaker: %s", failure)  # (its message holds no secret)
         if self._speakers.get(speaker.m.id) is speaker:
             del self._speakers[speaker.m.id]
         loop = asyncio.get_running_loop()
@@ -263,7 +271,8 @@ class Captions:
         self.room.node.spawn(speaker.close_forward(), name="captions-forward-stop")
         if loop.time() - self._told_failure >= FAILURE_PAUSE:  # one notice for a failing engine, not one a speaker
             self._told_failure = loop.time()
-            self.room.broadcast(protocol.CaptionsError(reason=failure.reason, message=str(failure)))
+            # In the meeting's words, not the engine's: its message names the engine's address.
+            self.room.broadcast(protocol.CaptionsError(reason=failure.reason, message=_SAID[failure.reason]))
 
     async def close(self) -> None:
         """Every speaker's stream flushed and closed, and their forwards stopped (captions off, session over)."""
@@ -277,6 +286,12 @@ class Captions:
             self._resting.clear()
             self._over_limit.clear()
             await asyncio.gather(*(s.close() for s in speakers), return_exceptions=True)
+
+    async def let_go(self) -> None:
+        """Another node owns the meeting now (handover.abandon): our streams and forwards end, and nothing
+        is written (the session is the new owner's: it goes on with the captions, ``restore``)."""
+        self.on = self.ran = False
+        await self.close()  # (room.session_id is None already: a line flushed now is not stored)
 
     async def session_over(self) -> None:
         """The session ends: the lines in progress are flushed and stored, then the callback says the

@@ -56,6 +56,7 @@ async def abandon(room: Room) -> None:
         room.recording.forget()
         room.watch.forget()
         room.session_id = None
+        await room.captions.let_go()
         if not carried:
             await room.relay.destroy_media_room()
         room.forget_if_empty()
