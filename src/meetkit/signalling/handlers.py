@@ -103,7 +103,7 @@ async def media_state(room: Room, m: Participant, msg: protocol.MediaState) -> N
     await room.publishing.camera_state(m, msg.camera)
     m.mic = msg.mic
     room.updates.changed(m)
-    await room.captions.sync()  # a microphone turned on is heard at once, one turned off no more
+    room.captions.changed()  # a microphone turned on is heard at once, one turned off no more
 
 
 async def publish(room: Room, m: Participant, msg: protocol.MediaPublish) -> None:

@@ -50,13 +50,13 @@ async def abandon(room: Room) -> None:
             if x.state == "joined" and not carried:
                 await room.relay.close_media(x)
             x.move_to("gone")
+        room.session_id = None
+        await room.captions.let_go()  # (before the media goes: our forwards on its Janus are stopped)
         if carried:
             await room.relay.let_go_media()
         room.participants.clear()
         room.recording.forget()
         room.watch.forget()
-        room.session_id = None
-        await room.captions.let_go()
         if not carried:
             await room.relay.destroy_media_room()
         room.forget_if_empty()
