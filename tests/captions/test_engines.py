@@ -99,17 +99,41 @@ async def test_pocketsphinx_hears_the_sentence(speech_pcm: bytes) -> None:
     check_partials_first(got)
 
 
-async def test_pocketsphinx_speech_cut_off_on_a_frame_boundary_still_ends_in_a_final(speech_pcm: bytes) -> None:
+async def test_speech_cut_off_on_a_frame_boundary_still_ends_in_a_final(speech_pcm: bytes,
+                                                                        openai_server: OpenAIStandIn) -> None:
     # The speaker leaves mid-word: the stream closes in speech, its audio a whole number of 20 ms frames
-    # (pocketsphinx's end_stream refuses an empty last frame).
+    # (pocketsphinx's end_stream, which both engines use, refuses an empty last frame).
     in_speech = len(speech_pcm) - len(SILENCE) - 16000  # half a second before the sentence's end
     cut = speech_pcm[: in_speech // 640 * 640]
+    for engine in (PocketsphinxEngine(workers=1),
+                   OpenAICompatEngine(openai_server.url, "whisper-1", "en", None, timeout=10)):
+        try:
+            got = await transcribe(engine, cut)
+        finally:
+            await engine.close()
+        assert got.results and got.results[-1].final, (engine.name, got.results)
+
+
+async def test_a_pocketsphinx_worker_that_dies_fails_its_streams_once_and_the_next_stream_gets_a_new_one(
+        speech_pcm: bytes) -> None:
     engine = PocketsphinxEngine(workers=1)
     try:
-        got = await transcribe(engine, cut)
+        got = Collected()
+        stream = engine.open(got.on_result, got.on_failure)
+        stream.feed(speech_pcm[:32000])
+        worker = engine._workers[0]
+        deadline = time.monotonic() + 20
+        while worker._process is None and time.monotonic() < deadline:  # started at the first audio
+            await asyncio.sleep(0.05)
+        assert worker._process is not None
+        worker._process.kill()  # as the OOM killer would
+        stream.feed(speech_pcm[32000:64000])
+        await asyncio.wait_for(got.failed.wait(), 20)
+        assert [f.reason for f in got.failures] == ["unreachable"], got.failures
+        await stream.close()
+        check_heard(await transcribe(engine, speech_pcm))  # a new worker, a whole answer
     finally:
         await engine.close()
-    assert got.results and got.results[-1].final, got.results
 
 
 async def test_vosk_hears_the_sentence(speech_pcm: bytes, vosk_server: VoskStandIn) -> None:

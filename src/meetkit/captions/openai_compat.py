@@ -82,7 +82,7 @@ class Segmenter:
 
     def finish(self) -> list[Utterance]:
         if self._endpointer.in_speech:
-            speech = self._endpointer.end_stream(self._carry)
+            speech = self._endpointer.end_stream(self._carry or bytes(self._frame_bytes))
             if speech is not None:
                 if not self._speech:
                     self._start = float(self._endpointer.speech_start)

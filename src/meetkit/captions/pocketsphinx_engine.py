@@ -9,6 +9,7 @@ to its speaker as it goes (cepstral mean): each stream keeps one for the whole c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -40,7 +41,7 @@ class Worker:
     def __init__(self) -> None:
         self._process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._waiting: dict[int, asyncio.Future[Any]] = {}  # of the current process (a new one, a new dict)
         self._ids = itertools.count(1)
         self._starting = asyncio.Lock()
         self.streams = 0  # open streams on it (the engine puts a new one on the least busy worker)
@@ -51,34 +52,42 @@ class Worker:
                 self._process = await asyncio.create_subprocess_exec(
                     sys.executable, "-m", "meetkit.captions.sphinx_worker", stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-                self._reader = asyncio.get_running_loop().create_task(self._read(self._process),
-                                                                       name="captions-sphinx-reader")
+                self._waiting = {}
+                self._reader = asyncio.get_running_loop().create_task(
+                    self._read(self._process, self._waiting), name="captions-sphinx-reader")
             return self._process
 
-    async def _read(self, process: asyncio.subprocess.Process) -> None:
+    async def _read(self, process: asyncio.subprocess.Process, waiting: dict[int, asyncio.Future[Any]]) -> None:
         assert process.stdout is not None
         try:
             while True:
                 request, length = RESPONSE.unpack(await process.stdout.readexactly(RESPONSE.size))
                 body = json.loads(await process.stdout.readexactly(length))
-                future = self._waiting.pop(request, None)
+                future = waiting.pop(request, None)
                 if future is not None and not future.done():
                     future.set_result(body)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
-            if self._process is process:  # not closed by us: it died
+            if self._process is process:  # not closed by us: it died, or said what is not the protocol
                 log.warning("captions: a pocketsphinx worker stopped (%s)", type(exc).__name__)
         finally:
-            for future in self._waiting.values():
+            _kill(process)  # a worker we cannot read is of no use: the next call starts another
+            if self._process is process:
+                self._process = None
+            for future in waiting.values():
                 if not future.done():
                     future.set_exception(EngineFailure("unreachable", "the speech recogniser stopped"))
-            self._waiting.clear()
+            waiting.clear()
 
     async def call(self, op: int, stream: int, payload: bytes = b"") -> list[Hypothesis]:
         process = await self._ensure()
         assert process.stdin is not None
         request = next(self._ids)
+        waiting = self._waiting
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._waiting[request] = future
+        waiting[request] = future
+        if self._process is not process:  # it died between _ensure and now: nobody would answer
+            waiting.pop(request, None)
+            raise EngineFailure("unreachable", "the speech recogniser stopped")
         try:
             process.stdin.write(REQUEST.pack(request, op, stream, len(payload)) + payload)
             await process.stdin.drain()
@@ -86,9 +95,10 @@ class Worker:
         except (ConnectionError, BrokenPipeError) as exc:
             raise EngineFailure("unreachable", "the speech recogniser stopped") from exc
         except TimeoutError as exc:
+            _kill(process)  # stuck: its other streams fail too (the reader), and the next call starts afresh
             raise EngineFailure("timeout", "the speech recogniser did not answer in time") from exc
         finally:
-            self._waiting.pop(request, None)
+            waiting.pop(request, None)
         if isinstance(body, dict):
             raise EngineFailure("bad_reply", f"the speech recogniser failed ({body.get('error', 'unknown')})")
         return [Hypothesis(str(text), bool(final), float(start), float(end)) for text, final, start, end in body]
@@ -106,6 +116,12 @@ class Worker:
             await process.wait()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
 
 
 class PocketsphinxStream(StreamBase):
