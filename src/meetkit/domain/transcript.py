@@ -65,5 +65,6 @@ def to_webvtt(cues: Iterable[Cue]) -> str:
 
 
 def to_json(cues: Iterable[Cue]) -> list[dict[str, str | float]]:
-    return [{"speaker": c.speaker, "participant_id": c.participant_id, "start": round(c.start, 3),
-             "end": round(max(c.end, c.start), 3), "text": clean_text(c.text)} for c in _ordered(cues)]
+    # Times before 0 (a line begun before a recording's start) are 0, as in WebVTT.
+    return [{"speaker": c.speaker, "participant_id": c.participant_id, "start": round(max(0.0, c.start), 3),
+             "end": round(max(0.0, c.end, c.start), 3), "text": clean_text(c.text)} for c in _ordered(cues)]

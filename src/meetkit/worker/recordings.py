@@ -63,16 +63,23 @@ class RecordingWorker:
             end_us = int(rec.ended_at.timestamp() * 1_000_000) if rec.ended_at else None
             result = await compose(tracks, out, work_dir=work, start_us=start_us, end_us=end_us)
             await asyncio.to_thread(self._c.objects.put_file, key, out)
-            # What live captions heard meanwhile, as WebVTT beside the MP4 (which stays as it is).
-            cues = await captions.recording_cues(self._c, rec)
-            if cues:
-                await asyncio.to_thread(self._c.objects.put, captions.transcript_key(key), to_webvtt(cues).encode())
+            await self._transcript_beside(rec, key)
             await do_recording_uploaded(self._c, rec.id, key)
             log.info("recording %s composed: %.1f s, %d tile(s)", rec.id, result.duration, result.tiles)
             if folder is not None and not s.keep_recording_tracks:
                 shutil.rmtree(folder, ignore_errors=True)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    async def _transcript_beside(self, rec: t.Recording, key: str) -> None:
+        """What live captions heard meanwhile, as WebVTT beside the MP4 (which stays as it is). Not
+        having it does not fail the recording: the transcript is also served by the REST route."""
+        try:
+            cues = await captions.recording_cues(self._c, rec)
+            if cues:
+                await asyncio.to_thread(self._c.objects.put, captions.transcript_key(key), to_webvtt(cues).encode())
+        except Exception:
+            log.exception("recording %s: its transcript could not be written beside it", rec.id)
 
     async def _failed(self, rec: t.Recording, exc: BaseException) -> None:
         s = self._c.settings
