@@ -33,7 +33,8 @@ export function gridReducer(s = initial, action, root) {
     case PARTICIPANT_LEFT: return { ...s, order: s.order.filter((id) => id !== action.participantId),
       pinned: s.pinned === action.participantId ? null : s.pinned,
       held: s.held?.id === action.participantId ? null : s.held };
-    case TALKING: return action.talking ? hold(promoteSpeaker(s, action.participantId, root), action, root) : s;
+    case TALKING: return action.talking ? hold(promoteSpeaker(s, action.participantId, root), action, root)
+      : stoppedTalking(s, action, root);
     case PAGE_SET: return { ...s, page: action.page };
     case PAGE_SIZE_SET: return s.pageSize === action.size ? s : { ...s, pageSize: action.size };
     case VIEW_SET: return { ...s, view: action.view, pinned: action.view === "speaker" ? s.pinned : null };
@@ -53,13 +54,25 @@ function pageOf(s, byId, first = []) {
   return { ids: ids.slice(page * s.pageSize, (page + 1) * s.pageSize), page, pages };
 }
 
-/** `held`: {id, at}, the speaker shown, refreshed while they talk, replaced once held long enough. */
+/** `held`: {id, at}, the speaker shown. Someone else takes the place only once the held speaker has
+ * stopped talking and SPEAKER_HOLD_MS have passed since (`at`: when they started, then when they stopped). */
 function hold(s, action, root) {
   const id = action.participantId;
   if (id === root.session.participantId) return s;
   const at = Number(action.at) || 0;
-  if (s.held && s.held.id !== id && at - s.held.at < SPEAKER_HOLD_MS) return s;
+  const held = s.held;
+  if (held && held.id !== id && (root.participants.talking.has(held.id) || at - held.at < SPEAKER_HOLD_MS)) return s;
   return { ...s, held: { id, at } };
+}
+
+// The held speaker stopped: whoever talks meanwhile takes the place (they started while it was held),
+// else the held speaker keeps it, its hold counted from now.
+function stoppedTalking(s, action, root) {
+  if (s.held?.id !== action.participantId) return s;
+  const at = Number(action.at) || 0;
+  const selfId = root.session.participantId;
+  const next = [...root.participants.talking].find((id) => id !== action.participantId && id !== selfId);
+  return { ...s, held: { id: next || s.held.id, at } };
 }
 
 /** Who is speaking now, or spoke last (not this page's own participant), held a few seconds. */
