@@ -282,6 +282,12 @@ async def test_the_socket_takes_only_the_sender_and_a_bounded_rate() -> None:
                 janus.sendto(rtp(seq, seq * 960, packets[seq]), ("127.0.0.1", audio.port))
             await until(lambda: audio.counts.decoded + audio.counts.foreign == 10, 5, lambda: audio.counts)
             assert audio.counts.decoded == 5 and audio.counts.foreign == 5
+            # Another process on this machine, once the forward has begun: not the forwarder's port.
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as local:
+                local.bind(("127.0.0.1", 0))
+                local.sendto(rtp(5, 5 * 960, packets[4]), ("127.0.0.1", audio.port))
+                await until(lambda: audio.counts.foreign == 6, 5, lambda: audio.counts)
+            assert audio.counts.decoded == 5
             # A flood: beyond 200 datagrams a second the rest is dropped unread. (Sent in batches the
             # kernel's receive buffer holds, within the second.)
             for batch in range(6):

@@ -139,6 +139,7 @@ class SpeakerAudio(asyncio.DatagramProtocol):
         self._arrived = 0.0  # loop time of the last packet decoded
         self._window = (0.0, 0)  # (start, packets) of the current one-second rate window
         self._reported = False  # a failure in handling packets was logged
+        self._peer_port: int | None = None  # the sender's port, from its first good packet
 
     @classmethod
     async def open(cls, on_pcm: PcmCallback, *, host: str = "127.0.0.1", sender: str | None = None) -> Self:
@@ -177,8 +178,8 @@ class SpeakerAudio(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         if self._closed:
             return
-        if addr[0] != self._sender:
-            self.counts.foreign += 1
+        if addr[0] != self._sender or (self._peer_port is not None and addr[1] != self._peer_port):
+            self.counts.foreign += 1  # (after the first packet, only its port: Janus's forwarder socket)
             return
         now = asyncio.get_running_loop().time()
         if not self._within_rate(now):
@@ -188,6 +189,8 @@ class SpeakerAudio(asyncio.DatagramProtocol):
         if packet is None:
             self.counts.malformed += 1
             return
+        if self._peer_port is None:
+            self._peer_port = int(addr[1])
         try:
             self._received(packet, now)
         except Exception:  # a bug here must not kill the socket; the counts tell
