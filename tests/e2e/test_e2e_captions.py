@@ -61,7 +61,7 @@ async def _meeting(api: MeetingsClient, server: Server, chromium: Browser,
     room = api.create_room({"display_name": "Captions", "available_features": {"is_captions_available": True}})
     contexts: list[object] = []
     host_ctx = await b.new_context(chromium, server.base_url)
-    guest_ctx = await b.new_context(speaking, server.base_url, 550, 800)
+    guest_ctx = await b.new_context(speaking, server.base_url, 375, 740)  # a phone
     contexts += [host_ctx, guest_ctx]
     host, guest = await host_ctx.new_page(), await guest_ctx.new_page()
     await b.join(host, room["_links"]["host_url"]["href"], "Hana Host")
@@ -104,7 +104,10 @@ async def test_a_spoken_sentence_is_captioned_for_another_participant_and_transc
         shown = await host.locator(f'#captions-lines li[data-participant-id="{speaker_id}"]').first.inner_text()
         assert shown.startswith(f"{SPEAKER}: "), shown
         await b.screenshot(host, "captions-1280")
-        await b.screenshot(guest, "captions-550")
+        await b.screenshot(guest, "captions-375")
+        await host.set_viewport_size({"width": 550, "height": 800})
+        await b.screenshot(host, "captions-550")
+        await host.set_viewport_size({"width": 1280, "height": 800})
         # The transcript, as WebVTT, names the speaker; JSON the same lines.
         session_id = await session_of(media_server, room["id"])
         vtt = api.request("GET", f"/sessions/{session_id}/transcript")
