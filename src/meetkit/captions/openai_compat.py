@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from ..domain.transcript import clean_text
+from .endpoint import Endpoint
 from .engine import (
     BYTES_PER_SECOND,
     SAMPLE_RATE,
@@ -30,7 +31,6 @@ from .engine import (
     safe_url,
 )
 
-FRAME_SECONDS = 0.02
 MAX_UTTERANCE_SECONDS = 30.0  # Whisper's window: a longer monologue is cut and sent in pieces
 MAX_QUEUED_UTTERANCES = 8
 
@@ -56,39 +56,28 @@ class Segmenter:
     """Audio → utterances by voice activity. Cheap (WebRTC VAD, microseconds a frame): runs on the loop."""
 
     def __init__(self) -> None:
-        from pocketsphinx import Endpointer
-
-        self._endpointer = Endpointer(sample_rate=SAMPLE_RATE, frame_length=FRAME_SECONDS)
-        self._frame_bytes: int = self._endpointer.frame_bytes
-        self._carry = b""
+        self._endpoint = Endpoint()
         self._speech = bytearray()
         self._start = 0.0
 
     def process(self, pcm: bytes) -> list[Utterance]:
-        data = self._carry + pcm
-        whole = len(data) - len(data) % self._frame_bytes
-        self._carry = data[whole:]
         out: list[Utterance] = []
-        for i in range(0, whole, self._frame_bytes):
-            speech = self._endpointer.process(data[i:i + self._frame_bytes])
-            if speech is None:
-                continue
-            if not self._speech:
-                self._start = float(self._endpointer.speech_start)
-            self._speech += speech
-            if not self._endpointer.in_speech or len(self._speech) >= MAX_UTTERANCE_SECONDS * BYTES_PER_SECOND:
+        for speech in self._endpoint.speech(pcm):
+            self._add(speech)
+            if not self._endpoint.in_speech or len(self._speech) >= MAX_UTTERANCE_SECONDS * BYTES_PER_SECOND:
                 out.append(self._cut())
         return out
 
     def finish(self) -> list[Utterance]:
-        if self._endpointer.in_speech:
-            speech = self._endpointer.end_stream(self._carry or bytes(self._frame_bytes))
-            if speech is not None:
-                if not self._speech:
-                    self._start = float(self._endpointer.speech_start)
-                self._speech += speech
-        self._carry = b""
+        speech = self._endpoint.end()
+        if speech is not None:
+            self._add(speech)
         return [self._cut()] if self._speech else []
+
+    def _add(self, speech: bytes) -> None:
+        if not self._speech:
+            self._start = self._endpoint.speech_start
+        self._speech += speech
 
     def _cut(self) -> Utterance:
         pcm = bytes(self._speech)

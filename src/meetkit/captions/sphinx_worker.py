@@ -15,9 +15,9 @@ import sys
 from typing import BinaryIO
 
 from ..domain.transcript import clean_text
-from .engine import BYTES_PER_SECOND, SAMPLE_RATE, Hypothesis
+from .endpoint import Endpoint
+from .engine import BYTES_PER_SECOND, Hypothesis
 
-FRAME_SECONDS = 0.02
 PARTIAL_INTERVAL = 0.3  # seconds of audio between two partials of one utterance
 REQUEST = struct.Struct("!IBII")  # request id, op, stream id, payload length
 RESPONSE = struct.Struct("!II")  # request id, payload length
@@ -28,12 +28,10 @@ class Recognizer:
     """Endpointer + Decoder over one stream's audio. Synchronous: called in a worker thread only."""
 
     def __init__(self) -> None:
-        from pocketsphinx import Decoder, Endpointer  # loading the model is slow: this runs in the thread
+        from pocketsphinx import Decoder  # loading the model is slow: this runs in the worker
 
         self._decoder = Decoder(loglevel="FATAL")
-        self._endpointer = Endpointer(sample_rate=SAMPLE_RATE, frame_length=FRAME_SECONDS)
-        self._frame_bytes: int = self._endpointer.frame_bytes
-        self._carry = b""  # less than a frame, waiting for the next feed
+        self._endpoint = Endpoint()
         self._in_utt = False
         self._utt_start = 0.0
         self._last_partial_at = 0.0
@@ -41,40 +39,32 @@ class Recognizer:
         self._utt_bytes = 0
 
     def process(self, pcm: bytes) -> list[Hypothesis]:
-        data = self._carry + pcm
-        whole = len(data) - len(data) % self._frame_bytes
-        self._carry = data[whole:]
         out: list[Hypothesis] = []
-        for i in range(0, whole, self._frame_bytes):
-            speech = self._endpointer.process(data[i:i + self._frame_bytes])
-            if speech is not None:
-                self._speech(speech, out)
+        for speech in self._endpoint.speech(pcm):
+            self._speech(speech, out)
         return out
 
     def finish(self) -> list[Hypothesis]:
         out: list[Hypothesis] = []
-        if self._endpointer.in_speech:
-            # (end_stream refuses an empty frame: audio that ended on a frame boundary ends on silence.)
-            speech = self._endpointer.end_stream(self._carry or bytes(self._frame_bytes))
-            if speech is not None:
-                self._speech(speech, out, force_end=True)
+        speech = self._endpoint.end()
+        if speech is not None:
+            self._speech(speech, out, force_end=True)
         if self._in_utt:
             self._end_utt(out)
-        self._carry = b""
         return out
 
     def _speech(self, speech: bytes, out: list[Hypothesis], force_end: bool = False) -> None:
         if not self._in_utt:
             self._decoder.start_utt()
             self._in_utt = True
-            self._utt_start = float(self._endpointer.speech_start)
+            self._utt_start = self._endpoint.speech_start
             self._last_partial_at = self._utt_start
             self._last_partial = ""
             self._utt_bytes = 0
         self._decoder.process_raw(speech, full_utt=False)
         self._utt_bytes += len(speech)
         now = self._utt_start + self._utt_bytes / BYTES_PER_SECOND  # speech_end moves only at the end
-        if force_end or not self._endpointer.in_speech:
+        if force_end or not self._endpoint.in_speech:
             self._end_utt(out)
         elif now - self._last_partial_at >= PARTIAL_INTERVAL:
             self._last_partial_at = now
@@ -88,7 +78,7 @@ class Recognizer:
         self._in_utt = False
         text = self._hypothesis()
         if text:
-            end = max(self._utt_start, float(self._endpointer.speech_end))
+            end = max(self._utt_start, self._endpoint.speech_end)
             out.append(Hypothesis(text, final=True, start=self._utt_start, end=end))
 
     def _hypothesis(self) -> str:
