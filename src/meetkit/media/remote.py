@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from .codes import NO_SUCH_FEED, NO_SUCH_ROOM
 from .janus import JanusError, JsonObject
 from .videoroom import MediaServer
 
@@ -78,11 +77,7 @@ async def add_remote_publisher(edge: MediaServer, room: int, feed: int, display:
 
 async def remove_remote_publisher(edge: MediaServer, room: int, feed: int) -> None:
     """Idempotent: a feed already gone (or a room gone) is fine."""
-    try:
-        await edge.room_request(room, {"request": "remove_remote_publisher", "id": feed})
-    except JanusError as exc:
-        if exc.code not in (NO_SUCH_FEED, NO_SUCH_ROOM):
-            raise
+    await edge.room_request(room, {"request": "remove_remote_publisher", "id": feed}, gone_ok=True)
 
 
 async def publish_remotely(home: MediaServer, room: int, feed: int, remote_id: str, host: str,
@@ -97,9 +92,5 @@ async def publish_remotely(home: MediaServer, room: int, feed: int, remote_id: s
 
 async def unpublish_remotely(home: MediaServer, room: int, feed: int, remote_id: str) -> None:
     """Idempotent: a publisher gone (its forwarders with it) is fine."""
-    try:
-        await home.room_request(room, {"request": "unpublish_remotely", "publisher_id": feed,
-                                       "remote_id": remote_id}, admin=True)
-    except JanusError as exc:
-        if exc.code not in (NO_SUCH_FEED, NO_SUCH_ROOM):
-            raise
+    await home.room_request(room, {"request": "unpublish_remotely", "publisher_id": feed, "remote_id": remote_id},
+                            admin=True, gone_ok=True)

@@ -315,21 +315,22 @@ class MediaServer:
 
     async def kick(self, room: int, feed: int) -> None:
         """Kick one Janus participant (a feed, or a presence id). Idempotent: gone is gone."""
-        try:
-            await self._handle().request(
-                {"request": "kick", "room": room, "id": feed, "secret": self._room_secret(room)}
-            )
-        except JanusError as exc:
-            if exc.code not in (NO_SUCH_FEED, NO_SUCH_ROOM):
-                raise
+        await self.room_request(room, {"request": "kick", "id": feed}, gone_ok=True)
 
-    async def room_request(self, room: int, body: JsonObject, *, admin: bool = False) -> JsonObject:
+    async def room_request(self, room: int, body: JsonObject, *, admin: bool = False,
+                           gone_ok: bool = False) -> JsonObject:
         """A request on one of meetkit's rooms, with its secret (and the admin key, with ``admin``: RTP
-        forwarding is locked to it): media/remote.py's cascading requests."""
+        forwarding is locked to it): media/remote.py's cascading requests. With ``gone_ok``, a feed or
+        room that is gone answers ``{}`` (undoing what went with it is done)."""
         full: JsonObject = {**body, "room": room, "secret": self._room_secret(room)}
         if admin and self._admin_key is not None:
             full["admin_key"] = self._admin_key
-        return await self._handle().request(full)
+        try:
+            return await self._handle().request(full)
+        except JanusError as exc:
+            if gone_ok and exc.code in (NO_SUCH_FEED, NO_SUCH_ROOM):
+                return {}
+            raise
 
     async def forward_audio(self, room: int, feed: int, mid: str, port: int, host: str = "127.0.0.1") -> int:
         """Have Janus send one of ``feed``'s streams (``mid``: its audio, as the feed's ``streams`` name
@@ -351,12 +352,8 @@ class MediaServer:
     async def stop_forward(self, room: int, feed: int, stream_id: int) -> None:
         """Stop a forwarder of :meth:`forward_audio`. Idempotent: a feed or room that is gone took its
         forwarders with it."""
-        try:
-            await self.room_request(room, {"request": "stop_rtp_forward", "publisher_id": feed,
-                                           "stream_id": stream_id}, admin=True)
-        except JanusError as exc:
-            if exc.code not in (NO_SUCH_FEED, NO_SUCH_ROOM):
-                raise
+        await self.room_request(room, {"request": "stop_rtp_forward", "publisher_id": feed, "stream_id": stream_id},
+                                admin=True, gone_ok=True)
 
     async def set_recording(self, room: int, record: bool, rec_dir: str | None) -> None:
         """Start or stop recording every publisher of the room (one .mjr file per track)."""
