@@ -72,11 +72,13 @@ async def do_transcript_ready(c: Container, session_id: str) -> int:
 async def cues_of(c: Container, session_id: str, *, since: datetime | None = None) -> list[Cue]:
     """The session's transcript; with ``since``, timed from then (a recording's start) and only what
     was said after it."""
+    offset = 0.0
     async with c.sessions() as db:
-        started = await db.scalar(select(t.Session.started_at).where(t.Session.id == session_id))
+        if since is not None:  # (cue times count from the session's start)
+            started = await db.scalar(select(t.Session.started_at).where(t.Session.id == session_id))
+            offset = (since - started).total_seconds() if started is not None else 0.0
         rows = (await db.scalars(select(t.TranscriptCue).where(t.TranscriptCue.session_id == session_id)
                                  .order_by(t.TranscriptCue.start_ms, t.TranscriptCue.created_at))).all()
-    offset = (since - started).total_seconds() if since is not None and started is not None else 0.0
     return [Cue(participant_id=r.participant_id, speaker=r.speaker, start=r.start_ms / 1000 - offset,
                 end=r.end_ms / 1000 - offset, text=r.text) for r in rows if r.end_ms / 1000 >= offset]
 
